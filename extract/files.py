@@ -1,0 +1,117 @@
+"""Saved pages from a folder or a .zip archive, read safely: no links out, no escaping paths, a size cap."""
+from __future__ import annotations
+
+import mimetypes
+import os
+import stat
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from extract.records import RawPage, failed_page, now
+
+MAX_FILE_BYTES = 5 * 1024 * 1024
+SKIPPED_NAMES = ("README", "readme")  # a folder's own notes are not pages
+
+
+@dataclass(frozen=True)
+class FileItem:
+    """One page to read: a file in a folder, or a member of an archive."""
+    source_key: str
+    path: str
+    member: str | None = None  # set for archive members
+
+
+class SourceError(ValueError):
+    """A source the user named cannot be used (missing, unreadable, not a folder or .zip)."""
+
+
+def list_items(source: str) -> list[FileItem]:
+    """Every page file under a folder, or in a .zip, in a stable order."""
+    path = Path(source)
+    if not path.exists():
+        raise SourceError(f"source not found: {source}")
+    if path.is_dir():
+        return _folder_items(path)
+    if zipfile.is_zipfile(path):
+        return _zip_items(path)
+    if path.is_file():
+        return [FileItem(source_key=path.name, path=str(path))]
+    raise SourceError(f"source is not a folder, a file or a .zip archive: {source}")
+
+
+def _skip(name: str) -> bool:
+    return name.startswith(".") or name.startswith(SKIPPED_NAMES)
+
+
+def _folder_items(root: Path) -> list[FileItem]:
+    items = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if _skip(name):
+                continue
+            full = Path(dirpath) / name
+            rel = full.relative_to(root).as_posix()
+            items.append(FileItem(source_key=f"{root.resolve().name}/{rel}", path=str(full)))
+    return items
+
+
+def _zip_items(archive: Path) -> list[FileItem]:
+    items = []
+    with zipfile.ZipFile(archive) as zf:
+        for info in sorted(zf.infolist(), key=lambda i: i.filename):
+            name = PurePosixPath(info.filename)
+            if info.is_dir() or _skip(name.name):
+                continue
+            items.append(FileItem(source_key=f"{archive.name}!/{info.filename}", path=str(archive),
+                                  member=info.filename))
+    return items
+
+
+def read_item(item: FileItem, max_bytes: int = MAX_FILE_BYTES) -> RawPage:
+    """Read one file; a file that cannot be read safely becomes a failed page with the reason."""
+    if item.member is not None:
+        return _read_member(item, max_bytes)
+    try:
+        st = os.lstat(item.path)
+        if stat.S_ISLNK(st.st_mode):
+            return failed_page(item.source_key, "symbolic link not followed")
+        if not stat.S_ISREG(st.st_mode):
+            return failed_page(item.source_key, "not a regular file")
+        if st.st_size > max_bytes:
+            return failed_page(item.source_key, f"file of {st.st_size:,} bytes is over the {max_bytes:,}-byte limit")
+        with open(item.path, "rb") as fh:
+            body = fh.read(max_bytes + 1)
+    except OSError as exc:
+        return failed_page(item.source_key, f"cannot read file: {exc.strerror or exc}")
+    if len(body) > max_bytes:
+        return failed_page(item.source_key, f"file grew over the {max_bytes:,}-byte limit while read")
+    return RawPage(source_key=item.source_key, url=None, fetched_at=now(), body=body,
+                   content_type=_content_type(item.path))
+
+
+def _read_member(item: FileItem, max_bytes: int) -> RawPage:
+    name = PurePosixPath(item.member)
+    if name.is_absolute() or ".." in name.parts or "\\" in item.member:
+        return failed_page(item.source_key, "archive path escapes the archive")
+    try:
+        with zipfile.ZipFile(item.path) as zf:
+            info = zf.getinfo(item.member)
+            if info.file_size > max_bytes:
+                return failed_page(item.source_key, f"member of {info.file_size:,} bytes is over the "
+                                                    f"{max_bytes:,}-byte limit")
+            with zf.open(info) as fh:
+                body = fh.read(max_bytes + 1)
+    except (OSError, zipfile.BadZipFile, KeyError) as exc:
+        return failed_page(item.source_key, f"cannot read archive member: {exc}")
+    if len(body) > max_bytes:
+        return failed_page(item.source_key, "member inflates past the size limit")
+    return RawPage(source_key=item.source_key, url=None, fetched_at=now(), body=body,
+                   content_type=_content_type(item.member))
+
+
+def _content_type(name: str) -> str | None:
+    guessed, _ = mimetypes.guess_type(name)
+    return guessed

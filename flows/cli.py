@@ -1,0 +1,287 @@
+"""The `esf` command. Every subcommand's help ends with an example; user mistakes get one line and exit 2."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
+DEFAULT_DB = "esf.duckdb"
+
+
+class UserError(click.ClickException):
+    """A mistake in what the user asked for: one line, exit 2."""
+    exit_code = EXIT_USAGE
+
+
+def _default_db() -> str:
+    return os.environ.get("ESF_DB") or DEFAULT_DB
+
+
+def _default_source() -> str:
+    from transform.reference import SAMPLES_DIR
+    return str(SAMPLES_DIR)
+
+
+def _open_read_only(db: str):
+    import duckdb
+    if not Path(db).exists():
+        raise UserError(f"no database at {db}: run `esf run` first, or pass --db")
+    try:
+        return duckdb.connect(db, read_only=True)
+    except duckdb.Error as exc:
+        raise click.ClickException(f"cannot open {db} read-only: {exc}") from None
+
+
+db_option = click.option("--db", default=_default_db, show_default="$ESF_DB or ./esf.duckdb",
+                         help="The published analysts' database.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+def cli() -> None:
+    """ESF project bank pipeline: scrape, normalize and load ESF project pages into DuckDB.
+
+    \b
+    Example:
+      esf run                       # the bundled sample pages into ./esf.duckdb
+      esf query "select region, count(*) from projects group by 1"
+    """
+
+
+@cli.command()
+@click.option("--source", "sources", multiple=True, metavar="PATH|URL",
+              help="Folder, .zip or file of saved pages, or a page URL. Repeatable. Default: bundled samples.")
+@db_option
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
+              help="Pages per Prefect task.")
+@click.option("--delay", "delay_seconds", default=1.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="Seconds between requests to a web host.")
+@click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
+@click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
+def run(sources: tuple[str, ...], db: str, batch_size: int, delay_seconds: float, without_contacts: bool,
+        summary: bool) -> None:
+    """Run the pipeline (a Prefect flow) and publish the database.
+
+    Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
+    2 usage error.
+
+    \b
+    Example:
+      esf run --source saved-pages/ --db /srv/esf/esf.duckdb
+    """
+    from extract.sources import SourceError, check_source
+    sources = list(sources) or [_default_source()]
+    for source in sources:
+        try:
+            check_source(source)
+        except SourceError as exc:
+            raise UserError(str(exc)) from None
+    report = _run_flow("refresh", sources=sources, db=db, batch_size=batch_size, delay_seconds=delay_seconds,
+                       without_contacts=without_contacts)
+    _finish(report, db, summary)
+
+
+@cli.command()
+@db_option
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
+def reprocess(db: str, batch_size: int, without_contacts: bool) -> None:
+    """Re-parse every stored raw page with the current parser (no network) and publish.
+
+    \b
+    Example:
+      esf reprocess --db esf.duckdb
+    """
+    from load import work_path_for
+    if not work_path_for(db).exists():
+        raise UserError(f"no warehouse at {work_path_for(db)}: run `esf run` first")
+    report = _run_flow("reprocess", db=db, batch_size=batch_size, without_contacts=without_contacts)
+    _finish(report, db, summary=False)
+
+
+def _run_flow(name: str, **params):
+    from load import WarehouseBusy
+    from flows import pipeline
+    try:
+        return getattr(pipeline, name)(**params)
+    except WarehouseBusy as exc:
+        click.echo(f"esf: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:  # the flow's log holds the traceback
+        click.echo(f"esf: run failed, nothing new published: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _finish(report, db: str, summary: bool) -> None:
+    from flows.reports import SUMMARY_QUERIES, run_report, table
+    click.echo(run_report(report))
+    if summary:
+        con = _open_read_only(db)
+        for title, sql in SUMMARY_QUERIES.items():
+            cur = con.execute(sql)
+            click.echo(f"\n{title}\n" + table([d[0] for d in cur.description], cur.fetchall()))
+        con.close()
+    sys.exit(EXIT_REJECTS if report.status == "rejects" else EXIT_OK)
+
+
+@cli.command()
+@click.argument("page", metavar="PATH|URL")
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
+def parse(page: str, fmt: str) -> None:
+    """Parse one page and print the normalized record and its problems (no database).
+
+    Exit code 3 when the page would be rejected.
+
+    \b
+    Example:
+      esf parse data/samples/b-steget-vidare.txt --format text
+    """
+    from extract.sources import UrlItem, is_url, read
+    from extract.files import FileItem
+    from schemas.validate import validate
+    from transform import parse_page
+    if is_url(page):
+        raw = read([UrlItem(page, page)])[0]
+    else:
+        if not Path(page).is_file():
+            raise UserError(f"no such file: {page}")
+        raw = read([FileItem(Path(page).name, page)])[0]
+    if raw.failed:
+        raise click.ClickException(f"cannot read {page}: {raw.error}")
+    parsed = parse_page(raw.body, raw.source_key, url=raw.url, content_type=raw.content_type, sha256=raw.sha256)
+    out = parsed.to_json()
+    if parsed.ok:
+        for row in validate([parsed]).rejects:
+            out["problems"].append({"field": row["field"], "reason": row["reason"], "value": row["value"],
+                                    "severity": "error", "stage": "validate"})
+    if fmt == "json":
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        _print_text(out)
+    sys.exit(EXIT_REJECTS if any(p["severity"] == "error" for p in out["problems"]) else EXIT_OK)
+
+
+def _print_text(out: dict) -> None:
+    for key, value in out.items():
+        if key in ("organisations", "municipalities", "sections", "problems"):
+            continue
+        click.echo(f"{key:22} {'' if value is None else value}")
+    for o in out["organisations"]:
+        click.echo(f"organisation           {o['role']}: {o['name']}" + (" (truncated)" if o["truncated"] else ""))
+    for m in out["municipalities"]:
+        click.echo(f"municipality           {m['name_as_written']} → {m['municipality'] or '?'} {m['municipality_code'] or ''}")
+    for s in out["sections"]:
+        click.echo(f"section                {s['section']}: {len(s['text'])} characters")
+    for p in out["problems"]:
+        click.echo(f"{p['severity']:22} {p['field'] or '(page)'}: {p['reason']}")
+
+
+@cli.command()
+@click.argument("sql")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def query(sql: str, db: str, fmt: str) -> None:
+    """Run a read-only SQL query against the published database.
+
+    \b
+    Example:
+      esf query "select region, count(*) from projects group by 1" --format csv
+    """
+    import duckdb
+    from flows.reports import FORMATTERS
+    con = _open_read_only(db)
+    try:
+        cur = con.execute(sql)
+        columns = [d[0] for d in cur.description] if cur.description else []
+        rows = cur.fetchall() if columns else []
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0]
+        if "read-only" in first or "read only" in first:
+            raise UserError(f"refused: the database is opened read-only for queries ({first})") from None
+        raise UserError(f"query failed: {first}") from None
+    finally:
+        con.close()
+    click.echo(FORMATTERS[fmt](columns, rows))
+
+
+@cli.command()
+@click.argument("table", required=False)
+@db_option
+def describe(table: str | None, db: str) -> None:
+    """Print the data dictionary: every table and view, or one with its columns.
+
+    \b
+    Example:
+      esf describe region_summary
+    """
+    from flows.reports import table as fmt_table
+    con = _open_read_only(db)
+    objects = con.execute("""
+        SELECT table_name, 'table' AS kind, comment FROM duckdb_tables()
+        UNION ALL SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal
+        ORDER BY kind, table_name""").fetchall()
+    if table is None:
+        click.echo(fmt_table(["name", "kind", "description"], objects))
+        return
+    if table not in {o[0] for o in objects}:
+        raise UserError(f"no table or view named {table!r}; `esf describe` lists them")
+    cols = con.execute("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? "
+                       "ORDER BY column_index", [table]).fetchall()
+    click.echo(next(o[2] for o in objects if o[0] == table) or "")
+    click.echo(fmt_table(["column", "type", "description"], cols))
+
+
+@cli.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@db_option
+@click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out.")
+def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
+    """Write every table and view to files (raw page bodies are left out).
+
+    \b
+    Example:
+      esf export --format parquet --out export/
+    """
+    con = _open_read_only(db)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    names = [n for (n,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() UNION ALL "
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+    contact = {"contact_name", "contact_email", "contact_phone"}
+    for name in names:
+        cols = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                          "ORDER BY column_index", [name]).fetchall()]
+        keep = [c for c in cols if not (c == "body" or (without_contacts and c in contact))]
+        select = f"SELECT {', '.join(keep)} FROM {name}"
+        target = out / f"{name}.{fmt}"
+        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+        con.execute(f"COPY ({select}) TO '{str(target).replace(chr(39), chr(39) * 2)}' ({options})")
+        click.echo(f"{target}")
+    con.close()
+
+
+def main() -> None:
+    """Console entry point: click's own errors become one line and exit 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("esf: aborted", err=True)
+        sys.exit(130)
+    except click.UsageError as exc:
+        click.echo(f"esf: {exc.format_message()}", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        click.echo(f"esf: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    sys.exit(EXIT_OK)
+
+
+if __name__ == "__main__":
+    main()

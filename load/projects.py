@@ -1,0 +1,109 @@
+"""Merge a run's validated records into the warehouse: new versions, history, child tables, in one transaction."""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+import pandas as pd
+
+from load.warehouse import Warehouse
+
+# Columns that say where a record came from, not what it says: a change in them is not a new version.
+PROVENANCE = ("source_key", "source_url", "sha256")
+CHILD_TABLES = {"organisations": "project_organisations", "municipalities": "project_municipalities",
+                "sections": "project_sections"}
+PROBLEM_COLUMNS = ["run_id", "source_key", "project_id", "stage", "field", "reason", "value"]
+
+
+class DuplicateKeys(ValueError):
+    """Two records for one project in a run: caught before writing (DuckDB would keep one silently)."""
+
+
+def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> list[str]:
+    """A hash per project of its parsed content and lists, so that unchanged pages write nothing."""
+    rows_of: dict[str, list] = defaultdict(list)
+    for kind, df in children.items():
+        for row in df.itertuples(index=False):
+            rows_of[row.project_id].append([kind, *row])
+    content = [c for c in projects.columns if c not in PROVENANCE]
+    hashes = []
+    for rec in projects[content].itertuples(index=False):
+        payload = json.dumps([list(rec), sorted(rows_of[rec.project_id], key=str)], default=str, ensure_ascii=False)
+        hashes.append(hashlib.sha256(payload.encode()).hexdigest())
+    return hashes
+
+
+def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
+             problems: list[dict[str, Any]], counts: dict[str, int]) -> dict[str, int]:
+    """Write everything for one run and its `runs` row in a single transaction; return the final counts."""
+    projects = validated.projects.copy()
+    dupes = projects["project_id"][projects["project_id"].duplicated()]
+    if not dupes.empty:
+        raise DuplicateKeys(f"project_id given twice in one run: {', '.join(sorted(set(dupes))[:5])}")
+    children = {kind: getattr(validated, kind) for kind in CHILD_TABLES}
+    projects["record_hash"] = record_hashes(projects, children)
+    con = wh.con
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.register("inc_df", projects)
+        con.execute("""CREATE OR REPLACE TEMP TABLE inc AS SELECT * REPLACE (
+                           start_date::DATE AS start_date, end_date::DATE AS end_date,
+                           cofinancing_rate::DECIMAL(5, 4) AS cofinancing_rate) FROM inc_df""")
+        con.execute("""CREATE OR REPLACE TEMP TABLE cls AS
+                       SELECT i.project_id, p.first_seen,
+                              CASE WHEN p.project_id IS NULL THEN 'new'
+                                   WHEN p.record_hash = i.record_hash THEN 'unchanged'
+                                   ELSE 'changed' END AS kind
+                       FROM inc i LEFT JOIN projects p USING (project_id)""")
+        params = {"ts": started, "run": run_id}
+        con.execute("""UPDATE project_versions SET valid_to = $ts WHERE valid_to IS NULL
+                       AND project_id IN (SELECT project_id FROM cls WHERE kind = 'changed')""", {"ts": started})
+        con.execute("""INSERT INTO project_versions BY NAME
+                       SELECT i.*, coalesce(v.last_version, 0) + 1 AS version, $ts AS valid_from,
+                              NULL AS valid_to, $run AS run_id
+                       FROM inc i JOIN cls USING (project_id)
+                       LEFT JOIN (SELECT project_id, max(version) AS last_version FROM project_versions
+                                  GROUP BY project_id) v USING (project_id)
+                       WHERE cls.kind <> 'unchanged'""", params)
+        con.execute("DELETE FROM projects WHERE project_id IN (SELECT project_id FROM cls WHERE kind = 'changed')")
+        con.execute("""INSERT INTO projects BY NAME
+                       SELECT i.*, coalesce(cls.first_seen, $ts) AS first_seen, $ts AS last_seen, $run AS run_id
+                       FROM inc i JOIN cls USING (project_id) WHERE cls.kind <> 'unchanged'""", params)
+        con.execute("""UPDATE projects SET last_seen = $ts, source_key = i.source_key, source_url = i.source_url,
+                              sha256 = i.sha256
+                       FROM inc i JOIN cls USING (project_id)
+                       WHERE projects.project_id = i.project_id AND cls.kind = 'unchanged'""", {"ts": started})
+        for kind, table in CHILD_TABLES.items():
+            con.register("child_df", children[kind])
+            con.execute(f"DELETE FROM {table} WHERE project_id IN (SELECT project_id FROM cls WHERE kind = 'changed')")
+            con.execute(f"""INSERT INTO {table} BY NAME SELECT c.*, $run AS run_id FROM child_df c
+                            WHERE c.project_id IN (SELECT project_id FROM cls WHERE kind <> 'unchanged')""",
+                        {"run": run_id})
+            con.unregister("child_df")
+        _insert_problems(wh, run_id, problems)
+        kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
+        final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
+                 "unchanged": kinds.get("unchanged", 0)}
+        status = "rejects" if final.get("rejected") or final.get("failed") else "succeeded"
+        wh.finish_run(run_id, status, final)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.unregister("inc_df")
+    return final
+
+
+def _insert_problems(wh: Warehouse, run_id: int, problems: list[dict[str, Any]]) -> None:
+    for table, wanted in (("rejects", "error"), ("warnings", "warning")):
+        rows = [{**{c: p.get(c) for c in PROBLEM_COLUMNS}, "run_id": run_id}
+                for p in problems if p.get("severity", "error") == wanted]
+        if rows:
+            df = pd.DataFrame(rows, columns=PROBLEM_COLUMNS).astype(object)
+            wh.con.register("problem_df", df)
+            wh.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM problem_df")
+            wh.con.unregister("problem_df")

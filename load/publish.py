@@ -1,0 +1,82 @@
+"""Publish the analysts' database: a finished copy of the run's file, swapped in by atomic rename."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from load.warehouse import migrate
+
+CONTACT_COLUMNS = ("contact_name", "contact_email", "contact_phone")
+CONTACT_TABLES = ("projects", "project_versions")
+
+
+def publish(work_path: str | os.PathLike, target: str | os.PathLike, *, without_contacts: bool = False) -> Path:
+    """Copy the closed, checkpointed work file next to the target, then rename it over the target.
+
+    Readers holding the old file keep their consistent view (the old inode lives on until they close);
+    new readers see the new file. Nothing is renamed if any step fails.
+    """
+    work_path, target = Path(work_path), Path(target)
+    tmp = target.with_name(f".{target.name}.publishing-{os.getpid()}")
+    try:
+        if without_contacts:
+            copy_without_contacts(work_path, tmp)
+        else:
+            shutil.copyfile(work_path, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+        _fsync_dir(target.parent)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+    return target
+
+
+def copy_without_contacts(source: Path, dest: Path) -> None:
+    """A new file with the same schema and rows, contact columns empty and raw bodies left out.
+
+    Built fresh rather than updated in place, so no page of the file keeps the old values.
+    """
+    con = duckdb.connect(str(dest))
+    try:
+        migrate(con)
+        con.execute(f"ATTACH '{_sql_str(source)}' AS src (READ_ONLY)")
+        tables = [t for (t,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'").fetchall()]
+        for table in tables:
+            cols = [c for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'src' AND table_name = ? "
+                "ORDER BY column_index", [table]).fetchall()]
+            select = ", ".join(_blanked(table, c) for c in cols)
+            if table == "schema_migrations":
+                continue
+            con.execute(f"INSERT INTO main.{table} ({', '.join(cols)}) SELECT {select} FROM src.{table}")
+        con.execute("DETACH src")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+
+
+def _blanked(table: str, column: str) -> str:
+    if table in CONTACT_TABLES and column in CONTACT_COLUMNS:
+        return f"NULL AS {column}"
+    if table == "raw_pages" and column == "body":
+        return "''::BLOB AS body"
+    return column
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

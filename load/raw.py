@@ -1,0 +1,69 @@
+"""The raw page store: every distinct version of every page, written before any parsing."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pandas as pd
+
+from extract.records import RawPage
+from load.warehouse import Warehouse
+
+RAW_COLUMNS = ["source_key", "url", "fetched_at", "http_status", "etag", "last_modified", "content_type",
+               "sha256", "size_bytes", "body", "run_id"]
+
+
+def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int) -> int:
+    """Insert the pages whose bytes differ from the latest stored version of their key; commit.
+
+    Returns how many new versions were stored.
+    """
+    good = [p for p in pages if not p.failed]
+    if not good:
+        return 0
+    df = pd.DataFrame({
+        "source_key": [p.source_key for p in good],
+        "url": pd.Series([p.url for p in good], dtype=object),
+        "fetched_at": [p.fetched_at for p in good],
+        "http_status": pd.Series([p.http_status for p in good], dtype="Int32"),
+        "etag": pd.Series([p.etag for p in good], dtype=object),
+        "last_modified": pd.Series([p.last_modified for p in good], dtype=object),
+        "content_type": pd.Series([p.content_type for p in good], dtype=object),
+        "sha256": [p.sha256 for p in good],
+        "size_bytes": [len(p.body) for p in good],
+        "body": pd.Series([p.body for p in good], dtype=object),
+        "run_id": run_id,
+    })
+    if df["source_key"].duplicated().any():
+        dupes = sorted(set(df.loc[df["source_key"].duplicated(), "source_key"]))[:3]
+        raise ValueError(f"the same page twice in one batch: {', '.join(dupes)}")
+    con = wh.con
+    con.register("incoming_raw", df)
+    try:
+        before = con.execute("SELECT count(*) FROM raw_pages").fetchone()[0]
+        con.execute("""
+            INSERT INTO raw_pages BY NAME
+            SELECT i.* REPLACE (i.body::BLOB AS body)
+            FROM incoming_raw i
+            LEFT JOIN (SELECT source_key, arg_max(sha256, fetched_at) AS sha256
+                       FROM raw_pages WHERE source_key IN (SELECT source_key FROM incoming_raw)
+                       GROUP BY source_key) latest USING (source_key)
+            WHERE latest.sha256 IS DISTINCT FROM i.sha256
+        """)
+        return con.execute("SELECT count(*) FROM raw_pages").fetchone()[0] - before
+    finally:
+        con.unregister("incoming_raw")
+
+
+def latest_raw_pages(wh: Warehouse, batch_size: int = 500) -> Iterator[list[RawPage]]:
+    """The latest stored version of every page, in batches, for re-parsing without the network."""
+    cursor = wh.con.cursor()
+    cursor.execute("""
+        SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
+        FROM raw_pages
+        QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY fetched_at DESC) = 1
+        ORDER BY source_key
+    """)
+    while rows := cursor.fetchmany(batch_size):
+        yield [RawPage(source_key=r[0], url=r[1], fetched_at=r[2], body=bytes(r[3]), http_status=r[4],
+                       etag=r[5], last_modified=r[6], content_type=r[7]) for r in rows]
+    cursor.close()

@@ -1,0 +1,1 @@
+"""Pandera models for the warehouse tables, and the validation that routes failing rows to rejects."""

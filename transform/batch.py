@@ -1,0 +1,46 @@
+"""Whole-run rules over many parsed pages (still pure: records in, records out)."""
+from __future__ import annotations
+
+from transform.record import ParsedPage, Problem
+
+TEMPLATE_RANK = {"C": 3, "B": 2, "A": 1}  # the newer site's page carries the later figures
+
+
+def resolve_duplicates(pages: list[ParsedPage]) -> tuple[list[ParsedPage], list[ParsedPage]]:
+    """Keep one page per project_id: newest template first, then the last source key.
+
+    Returns (kept, superseded); each superseded page gets a warning naming the page that won.
+    """
+    best: dict[str, ParsedPage] = {}
+    superseded: list[ParsedPage] = []
+    for page in pages:
+        if not page.ok:
+            continue
+        pid = page.project["project_id"]
+        other = best.get(pid)
+        if other is None:
+            best[pid] = page
+            continue
+        winner, loser = (page, other) if _rank(page) > _rank(other) else (other, page)
+        best[pid] = winner
+        loser.problems.append(Problem("project_id", f"same project as {winner.source_key}, which is kept "
+                                                    f"(newer template or later page)", pid, "warning", "dedupe"))
+        superseded.append(loser)
+    kept_ids = {id(p) for p in best.values()}
+    return [p for p in pages if id(p) in kept_ids], superseded
+
+
+def _rank(page: ParsedPage) -> tuple[int, str]:
+    return TEMPLATE_RANK.get(page.template or "", 0), page.source_key
+
+
+def problem_rows(page: ParsedPage) -> list[dict]:
+    """A page's problems as rows for the `rejects` (errors) and `warnings` tables."""
+    pid = page.project["project_id"] if page.project else None
+    return [{"source_key": page.source_key, "project_id": pid, "stage": p.stage, "field": p.field,
+             "reason": p.reason, "value": p.value, "severity": p.severity} for p in page.problems]
+
+
+def fetch_failure_row(source_key: str, reason: str) -> dict:
+    return {"source_key": source_key, "project_id": None, "stage": "fetch", "field": None,
+            "reason": reason, "value": None, "severity": "error"}

@@ -1,0 +1,238 @@
+"""Normalizers for single values. Each returns a clean value or raises ValueProblem with the reason."""
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+
+from transform import reference
+from transform.reference import Municipality, Region, fold
+
+MISSING = frozenset({"", "-", "–", "—", "saknas", "uppgift saknas", "n/a", "ej angivet"})
+# Words kept lower-case when a name written in capitals is re-cased ("MALMÖ KOMMUN" → "Malmö kommun").
+LOWER_WORDS = frozenset("kommun stad län landsting och i för av på med till vid samt".split())
+EARLIEST, LATEST = date(2000, 1, 1), date(2035, 12, 31)
+
+_AMOUNT = re.compile(
+    r"^(?:sek\s*)?(?P<int>\d{1,3}(?:(?P<sep>[ .])\d{3})(?:(?P=sep)\d{3})*|\d+)"
+    r"(?:,(?P<dec>\d{1,2}))?\s*(?:kr|kronor|sek|:-)?\.?$", re.I)
+_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
+_PERIOD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:till|to|–|—|-)\s*(\d{4}-\d{2}-\d{2})$", re.I)
+_EMAIL = re.compile(r"^[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}$", re.I)
+_PERCENT = re.compile(r"^(\d{1,3}(?:[.,]\d+)?)\s*%$")
+_CASE_2014 = re.compile(r"^\d{4}/\d{5}$")
+_CASE_2021 = re.compile(r"^\d{2}-\d{3}-[A-Z]\d{2}$")
+_AREA_2007 = re.compile(r"^(?:programområde|programme area)\s*(?P<code>[1-5])\b\s*[:.–-]?\s*(?P<name>.*)$", re.I)
+_OBJECTIVE = re.compile(r"^(?P<code>[1-5])\.(?P<sub>\d)\b\s*(?P<name>.*)$")
+_AREA_BARE = re.compile(r"^(?P<code>[1-5A-F])$")
+_OBJECTIVE_2021 = re.compile(r"^[A-F]\d[A-Z]?$")
+
+
+class ValueProblem(ValueError):
+    """A value that cannot be read; the message says why."""
+
+
+def is_missing(text: str | None) -> bool:
+    return text is None or text.strip().casefold() in MISSING
+
+
+def parse_amount(text: str | None) -> tuple[int | None, str | None]:
+    """'4 719 182 kr' → 4719182. Öre are rounded to whole kronor, with a warning as second value."""
+    if is_missing(text):
+        return None, None
+    cleaned = " ".join(text.replace("\u00a0", " ").split())
+    m = _AMOUNT.match(cleaned)
+    if not m:
+        raise ValueProblem(f"not an exact amount in kronor: {text!r}")
+    whole = int(re.sub(r"\D", "", m.group("int")))
+    if m.group("dec") is None:
+        return whole, None
+    exact = Decimal(f"{whole}.{m.group('dec')}")
+    rounded = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return rounded, f"amount {text!r} has öre; rounded to {rounded} kr"
+
+
+def parse_integer(text: str | None) -> int | None:
+    """'1 200' → 1200."""
+    if is_missing(text):
+        return None
+    digits = text.replace("\u00a0", " ").replace(" ", "")
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueProblem(f"not a whole number: {text!r}")
+    return int(digits)
+
+
+def parse_rate(text: str | None) -> float | None:
+    """'40%' → 0.4."""
+    if is_missing(text):
+        return None
+    m = _PERCENT.match(text.strip())
+    if not m:
+        raise ValueProblem(f"not a percentage: {text!r}")
+    value = Decimal(m.group(1).replace(",", ".")) / 100
+    if not 0 <= value <= 1:
+        raise ValueProblem(f"percentage outside 0–100: {text!r}")
+    return float(value)
+
+
+def parse_date(text: str | None) -> date | None:
+    """'2011-02-28' → date; impossible or out-of-range dates raise."""
+    if is_missing(text):
+        return None
+    m = _DATE.match(text.strip())
+    if not m:
+        raise ValueProblem(f"not a date (YYYY-MM-DD): {text!r}")
+    try:
+        value = date(*map(int, m.groups()))
+    except ValueError:
+        raise ValueProblem(f"impossible date: {text!r}") from None
+    if not EARLIEST <= value <= LATEST:
+        raise ValueProblem(f"date outside {EARLIEST.year}–{LATEST.year}: {text!r}")
+    return value
+
+
+def parse_period(text: str | None) -> tuple[date | None, date | None]:
+    """'2008-08-01 till 2008-11-30', '2015-11-01-2018-10-31', '2015-05-01 - 2018-06-30'."""
+    if is_missing(text):
+        return None, None
+    m = _PERIOD.match(text.strip())
+    if not m:
+        raise ValueProblem(f"not a period 'YYYY-MM-DD till YYYY-MM-DD': {text!r}")
+    return parse_date(m.group(1)), parse_date(m.group(2))
+
+
+def normalize_email(text: str | None) -> str | None:
+    if is_missing(text):
+        return None
+    value = text.strip().removeprefix("mailto:").strip().lower()
+    if not _EMAIL.match(value):
+        raise ValueProblem(f"not an e-mail address: {text!r}")
+    return value
+
+
+def normalize_phone(text: str | None) -> str | None:
+    """Any Swedish way of writing a number → E.164 ('019 - 19 44 14' → '+4619194414')."""
+    if is_missing(text):
+        return None
+    raw = text.strip().replace("(0)", "")
+    if re.search(r"[^\d\s+()./-]", raw) or raw.count("+") > 1 or ("+" in raw and not raw.startswith("+")):
+        raise ValueProblem(f"not a phone number: {text!r}")
+    digits = re.sub(r"\D", "", raw)
+    if raw.startswith("+"):
+        international = digits
+    elif digits.startswith("00"):
+        international = digits[2:]
+    elif digits.startswith("0"):
+        international = "46" + digits[1:]
+    else:
+        raise ValueProblem(f"phone number without area code: {text!r}")
+    national = international[2:] if international.startswith("46") else international
+    if not 6 <= len(national) <= 12 or national.startswith("0"):
+        raise ValueProblem(f"phone number of implausible length: {text!r}")
+    return "+" + international
+
+
+def clean_text(text: str | None) -> str | None:
+    """Whitespace-normalized text; None for the site's ways of writing 'missing'."""
+    if is_missing(text):
+        return None
+    return " ".join(text.split())
+
+
+def canonical_organisation(text: str | None) -> str | None:
+    """'Region Blekinge, Region Blekinge' → 'Region Blekinge'; 'MALMÖ KOMMUN' → 'Malmö kommun'."""
+    name = clean_text(text)
+    if name is None:
+        return None
+    parts: list[str] = []
+    for part in (p.strip() for p in name.split(",")):
+        if part and (not parts or fold(part) != fold(parts[-1])):
+            parts.append(part)
+    return ", ".join(_fix_case(p) for p in parts) or None
+
+
+def _fix_case(name: str) -> str:
+    letters = [c for c in name if c.isalpha()]
+    if len(letters) > 4 and all(c.isupper() for c in letters):
+        words = name.lower().split(" ")
+        return " ".join(w if (i and w in LOWER_WORDS) else w[:1].upper() + w[1:]
+                        for i, w in enumerate(words))
+    # 'KOmmunstyrelseförvaltningen': a stuck shift key, not an acronym.
+    return re.sub(r"\b([A-ZÅÄÖ])([A-ZÅÄÖ])(?=[a-zåäö]{3})", lambda m: m.group(1) + m.group(2).lower(), name)
+
+
+def organisation_group(name: str) -> str:
+    """The name analysts group by: a national agency's local office under the agency."""
+    key = fold(name)
+    for national in reference.national_organisations():
+        n = fold(national)
+        if key == n or key.startswith(n + " ") or key.startswith(n + ","):
+            return national
+    return name
+
+
+def match_municipality(text: str) -> Municipality | None:
+    """The official municipality for a name as the site writes it ('Marks', 'Lilla-Edet')."""
+    table = reference.municipalities()
+    key = fold(text)
+    for candidate in (key, re.sub(r"\s+(kommun|stad|municipality)$", "", key)):
+        if candidate in table:
+            return table[candidate]
+        if candidate.endswith("s") and candidate[:-1] in table:  # genitive: 'Marks kommun'
+            return table[candidate[:-1]]
+    return None
+
+
+def normalize_region(text: str | None) -> Region | None:
+    if is_missing(text):
+        return None
+    table = reference.regions()
+    key = fold(text)
+    region = table.get(key) or table.get(key.removeprefix("esf ").strip())
+    if region is None:
+        raise ValueProblem(f"unknown region: {text!r}")
+    return region
+
+
+def normalize_nuts(text: str | None) -> str | None:
+    """'SE0' → 'SE' (national), 'SE22' → 'SE22'."""
+    if is_missing(text):
+        return None
+    code = reference.nuts_codes().get(text.strip().upper())
+    if code is None:
+        raise ValueProblem(f"unknown NUTS-2 code: {text!r}")
+    return code
+
+
+def case_number_period(case_number: str) -> str | None:
+    """The programme period a case number's format belongs to."""
+    if _CASE_2014.match(case_number):
+        return "2014-2020"
+    if _CASE_2021.match(case_number):
+        return "2021-2027"
+    return None
+
+
+def parse_programme_area(text: str | None) -> tuple[str | None, str | None, str | None]:
+    """→ (area code, objective, name as written): 'Programområde 2 Ökat arbetskraftsutbud',
+    '2.2 Öka övergångarna till arbete', '2', 'C'."""
+    if is_missing(text):
+        return None, None, None
+    value = clean_text(text)
+    if m := _AREA_2007.match(value):
+        return m.group("code"), None, m.group("name") or None
+    if m := _OBJECTIVE.match(value):
+        return m.group("code"), f"{m.group('code')}.{m.group('sub')}", m.group("name") or None
+    if m := _AREA_BARE.match(value.upper()):
+        return m.group("code"), None, None
+    raise ValueProblem(f"not a programme area: {text!r}")
+
+
+def normalize_objective(text: str | None) -> str | None:
+    """'2.2', 'A2A', 'C1'."""
+    if is_missing(text):
+        return None
+    value = text.strip().upper()
+    if re.fullmatch(r"[1-5]\.\d", value) or _OBJECTIVE_2021.match(value):
+        return value
+    raise ValueProblem(f"not a specific objective: {text!r}")

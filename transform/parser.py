@@ -1,0 +1,163 @@
+"""One label-driven parser for every template: block lines → labelled raw values, title, sections, lists.
+
+The page's layout is decided once, from how its labels are written:
+  glued  — 'ProjektägareArbetslivsförvaltningen' (template A)
+  paired — 'Projektägare' on one line, the value on the next (template B)
+  colon  — 'Projektägare:' on one line, the value (possibly none) on the next (template C)
+Deciding once means a value that starts with a label word ('Region Blekinge') stays a value.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from transform.lines import BULLET
+from transform.reference import Labels, fold, labels
+
+GLUED, PAIRED, COLON = "glued", "paired", "colon"
+_HEADING = re.compile(r"^(?P<case>\d{4}/\d{5}|\d{2}-\d{3}-[A-Z]\d{2})\s+[-–]\s+(?P<title>.+)$")
+_UNKNOWN_COLON_LABEL = re.compile(r"^[^\W\d][^:.!?]{0,60}:$")
+
+
+@dataclass
+class PageFields:
+    layout: str | None
+    values: dict[str, str | None] = field(default_factory=dict)  # field → raw value (None: empty)
+    title: str | None = None
+    heading_case_number: str | None = None
+    sections: list[tuple[str, str | None, str]] = field(default_factory=list)  # key, heading, text
+    lists: dict[str, list[str]] = field(default_factory=dict)
+    unknown_labels: list[str] = field(default_factory=list)
+    repeated: list[tuple[str, str | None]] = field(default_factory=list)  # a field given twice
+
+
+def _glued_match(line: str, vocab: Labels) -> tuple[str, str] | None:
+    for label, key in vocab.by_length:
+        if line.startswith(label) and len(line) > len(label):
+            value = line[len(label):]
+            first = value[0]
+            if first.isupper() or first.isdigit() or first == "+" or (key == "contact_email" and "@" in value):
+                return key, value.strip()
+    return None
+
+
+def _label_at(line: str, layout: str, vocab: Labels) -> str | None:
+    if layout == COLON:
+        return vocab.fields.get(fold(line[:-1])) if line.endswith(":") else None
+    if layout == PAIRED:
+        return vocab.fields.get(fold(line))
+    match = _glued_match(line, vocab)
+    return match[0] if match else None
+
+
+def _is_heading(line: str, vocab: Labels) -> bool:
+    key = fold(line)
+    return key in vocab.sections or key in vocab.lists
+
+
+def detect_layout(lines: list[str], vocab: Labels) -> str | None:
+    """The layout under which the most distinct field labels are found (two at least)."""
+    best, best_count = None, 1
+    for layout in (COLON, PAIRED, GLUED):
+        found = {k for k in (_label_at(line, layout, vocab) for line in lines) if k}
+        if len(found) > best_count:
+            best, best_count = layout, len(found)
+    return best
+
+
+def parse_lines(lines: list[str], headings: list[str] | None = None) -> PageFields:
+    vocab = labels()
+    layout = detect_layout(lines, vocab)
+    page = PageFields(layout=layout)
+    if layout is None:
+        return page
+    label_rows = [i for i, line in enumerate(lines) if _label_at(line, layout, vocab)]
+    start = label_rows[0]
+    end = next((i for i in range(start, len(lines)) if _is_heading(lines[i], vocab)), len(lines))
+    last = max(i for i in label_rows if i < end)
+    if layout != GLUED and last + 1 < end and not _label_at(lines[last + 1], layout, vocab):
+        last += 1  # the last label's value
+    _read_fields(lines[start:last + 1], layout, vocab, page)
+    _read_title(lines[:start], headings or [], vocab, page)
+    _read_body(lines[last + 1:], vocab, page)
+    return page
+
+
+def _read_fields(block: list[str], layout: str, vocab: Labels, page: PageFields) -> None:
+    def store(key: str, value: str | None) -> None:
+        if key in page.values and page.values[key] is not None:
+            page.repeated.append((key, value))
+        else:
+            page.values[key] = value or None
+
+    def label_like(line: str) -> bool:
+        return bool(_label_at(line, layout, vocab)) or (layout == COLON and bool(_UNKNOWN_COLON_LABEL.match(line)))
+
+    i = 0
+    while i < len(block):
+        line = block[i]
+        if layout == GLUED:
+            match = _glued_match(line, vocab)
+            if match:
+                store(*match)
+            elif fold(line) not in vocab.noise:
+                page.unknown_labels.append(line)
+            i += 1
+            continue
+        key = _label_at(line, layout, vocab)
+        has_value = i + 1 < len(block) and not label_like(block[i + 1])
+        if key:
+            store(key, block[i + 1] if has_value else None)
+        elif fold(line) not in vocab.noise:
+            page.unknown_labels.append(line.rstrip(":"))
+        i += 2 if has_value and (key or layout == COLON) else 1
+
+
+def _read_title(before: list[str], headings: list[str], vocab: Labels, page: PageFields) -> None:
+    candidates = [line for line in before if fold(line) not in vocab.noise and not line.startswith(BULLET)]
+    for line in reversed(candidates):
+        if m := _HEADING.match(line):
+            page.heading_case_number, page.title = m.group("case"), m.group("title").strip()
+            return
+    heading_set = set(headings)
+    titled = [line for line in candidates if line in heading_set]
+    if titled:
+        page.title = titled[-1]
+    elif candidates:
+        page.title = candidates[-1]
+
+
+def _read_body(rest: list[str], vocab: Labels, page: PageFields) -> None:
+    kind, key, heading, buffer = "section", "description", None, []
+
+    def close() -> None:
+        if kind == "section":
+            text = "\n".join(buffer).strip()
+            if text:
+                page.sections.append((key, heading, text))
+        buffer.clear()
+
+    for line in rest:
+        folded = fold(line)
+        if folded in vocab.noise:
+            continue
+        if folded in vocab.sections or folded in vocab.lists:
+            close()
+            if folded in vocab.sections:
+                kind, key, heading = "section", vocab.sections[folded], line
+            else:
+                kind, key, heading = "list", vocab.lists[folded], line
+                page.lists.setdefault(key, [])
+            continue
+        if kind == "section":
+            if not buffer and heading is not None and folded == fold(heading):
+                continue  # 'Syfte' repeated as the first line of its own section
+            buffer.append(line)
+        elif line.startswith(BULLET) or not page.lists[key]:
+            item = line.removeprefix(BULLET).strip()
+            if item and item not in page.lists[key]:
+                page.lists[key].append(item)
+        else:  # text after a bulleted list is not part of it
+            kind, key, heading = "section", "other", None
+            buffer.append(line)
+    close()

@@ -1,0 +1,124 @@
+"""Reference data and the label vocabulary, read once from the CSV files in data/reference/."""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DATA_DIR = Path(os.environ.get("ESF_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
+REFERENCE_DIR = DATA_DIR / "reference"
+SAMPLES_DIR = DATA_DIR / "samples"
+
+
+def _rows(name: str) -> list[dict[str, str]]:
+    with open(REFERENCE_DIR / name, encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def fold(text: str) -> str:
+    """A matching key: NFC, case-folded, '&' as 'och', hyphens and runs of spaces as one space."""
+    text = unicodedata.normalize("NFC", text).casefold().replace("&", " och ")
+    return " ".join(re.sub(r"[-–—_/]", " ", text).split())
+
+
+@dataclass(frozen=True)
+class Labels:
+    fields: dict[str, str]      # label text (folded) → field key
+    sections: dict[str, str]    # heading (folded) → section key
+    lists: dict[str, str]       # heading (folded) → role / 'municipality'
+    noise: frozenset[str]       # site chrome lines (folded)
+    by_length: tuple[tuple[str, str], ...]  # (label as written, field), longest first
+
+
+@cache
+def labels() -> Labels:
+    fields, sections, lists, noise, written = {}, {}, {}, set(), []
+    for row in _rows("labels.csv"):
+        key, label = row["key"], row["label"].strip()
+        target = {"field": fields, "section": sections, "list": lists}.get(row["kind"])
+        if target is None:
+            noise.add(fold(label))
+            continue
+        target[fold(label)] = key
+        if row["kind"] == "field":
+            written.append((label, key))
+    written.sort(key=lambda lk: -len(lk[0]))
+    return Labels(fields, sections, lists, frozenset(noise), tuple(written))
+
+
+@dataclass(frozen=True)
+class Municipality:
+    code: str
+    name: str
+    county_code: str
+    county: str
+    region_code: str
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    code: str
+
+
+@cache
+def regions() -> dict[str, Region]:
+    """Every written form of a region (folded) → Region."""
+    out: dict[str, Region] = {}
+    for row in _rows("regions.csv"):
+        region = Region(row["region"], row["region_code"])
+        for variant in [row["region"], *filter(None, row["variants"].split("|"))]:
+            out[fold(variant)] = region
+    return out
+
+
+@cache
+def region_by_code() -> dict[str, Region]:
+    return {r.code: r for r in regions().values()}
+
+
+@cache
+def county_regions() -> dict[str, str]:
+    """County code → NUTS 2 region code."""
+    out = {}
+    for row in _rows("regions.csv"):
+        for county in filter(None, row["counties"].split("|")):
+            out[county] = row["region_code"]
+    return out
+
+
+@cache
+def nuts_codes() -> dict[str, str]:
+    """A NUTS code as pages write it → the project's region_code."""
+    return {row["nuts_code"].upper(): row["region_code"] for row in _rows("nuts_codes.csv")}
+
+
+@cache
+def municipalities() -> dict[str, Municipality]:
+    """Folded official name → Municipality, plus the aliases of municipality_aliases.csv."""
+    counties = county_regions()
+    by_name = {}
+    for row in _rows("municipalities.csv"):
+        m = Municipality(row["code"], row["name"], row["county_code"], row["county"],
+                         counties[row["county_code"]])
+        by_name[fold(m.name)] = m
+    for row in _rows("municipality_aliases.csv"):
+        by_name[fold(row["written"])] = by_name[fold(row["official"])]
+    return by_name
+
+
+@cache
+def programme_areas() -> dict[tuple[str, str], str | None]:
+    """(programme_period, area code) → area name, or None where no name is on record."""
+    return {(r["programme_period"], r["programme_area_code"]): (r["programme_area_name"] or None)
+            for r in _rows("programme_areas.csv")}
+
+
+@cache
+def national_organisations() -> tuple[str, ...]:
+    """Organisations whose local offices group under the national name, longest first."""
+    return tuple(sorted((r["name"] for r in _rows("national_organisations.csv")), key=len, reverse=True))
