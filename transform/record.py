@@ -99,7 +99,7 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
     area_code, objective, area_written = read("programme_area", v.get("programme_area"), nz.parse_programme_area)
     objective = read("specific_objective", v.get("specific_objective"), nz.normalize_objective) or objective
     period = _programme_period(template, case_number, area_code, v.get("fund"), problems)
-    start, end = read("period", v.get("period"), nz.parse_period)
+    start, end = read("period", v.get("period"), nz.parse_period) or (None, None)
     start = start or read("start_date", v.get("start_date"), nz.parse_date)
     end = end or read("end_date", v.get("end_date"), nz.parse_date)
     grant, grant_note = read("esf_grant", v.get("esf_grant"), nz.parse_amount) or (None, None)
@@ -178,14 +178,22 @@ def _programme_period(template: str, case_number: str | None, area_code: str | N
     return periods.pop() if periods else None
 
 
+# For each required column: the problem fields that already explain why it is empty.
+EXPLAINED_BY = {
+    "title": set(), "region": {"region", "nuts_code"}, "programme_area_code": {"programme_area"},
+    "programme_period": {"programme_period", "case_number"},
+    "esf_grant_sek": {LABEL_OF["esf_grant"]}, "total_budget_sek": {LABEL_OF["total_budget"]},
+    "start_date": {LABEL_OF["period"], "start_date"}, "end_date": {LABEL_OF["period"], "end_date"},
+}
+
+
 def _require(project: dict[str, Any], v: dict[str, str | None], problems: list[Problem]) -> None:
     failed = {p.field for p in problems}
     required = ["title", "region", "programme_area_code", "programme_period"]
-    if project["programme_period"] != "2021-2027":
+    if project["programme_period"] != "2021-2027":  # ESF+ pages show no amounts, and may lack dates
         required += ["esf_grant_sek", "total_budget_sek", "start_date", "end_date"]
     for column in required:
-        if project[column] is None and column not in failed and LABEL_OF.get(column.removesuffix("_sek")) not in failed \
-                and not (column.endswith("_date") and "period" in failed):
+        if project[column] is None and not failed & EXPLAINED_BY[column]:
             problems.append(Problem(column, "missing on the page"))
     if project["owner"] is None:
         problems.append(Problem("owner", "owner missing on the page", v.get("owner"), "warning"))

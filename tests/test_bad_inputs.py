@@ -1,0 +1,172 @@
+"""One test per bad input: each is a reject with a reason or a recorded problem — never a crash or a wrong value."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from schemas.validate import validate
+from transform import parse_page
+
+PAGES = Path(__file__).resolve().parent / "fixtures" / "pages"
+BASE = (PAGES / "b-base.txt").read_text(encoding="utf-8")
+
+
+def variant(old: str, new: str) -> bytes:
+    assert old in BASE
+    return BASE.replace(old, new).encode("utf-8")
+
+
+def errors(page) -> list[tuple[str | None, str]]:
+    return [(p.field, p.reason) for p in page.problems if p.severity == "error"]
+
+
+def validation_rejects(page) -> list[dict]:
+    assert page.ok, page.problems
+    return validate([page]).rejects
+
+
+def test_base_page_is_clean():
+    page = parse_page(BASE.encode(), "base")
+    assert page.ok and page.problems == []
+    assert validation_rejects(page) == []
+
+
+def test_empty_file():
+    assert errors(parse_page(b"", "empty")) == [(None, "empty page")]
+    assert errors(parse_page(b"  \n\n ", "blank")) == [(None, "empty page")]
+
+
+def test_binary_file():
+    body = bytes(range(256)) * 40
+    (problem,) = errors(parse_page(body, "bin"))
+    assert problem[1].startswith("not a text page: binary content")
+
+
+def test_png_image():
+    body = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(200)
+    (problem,) = errors(parse_page(body, "img.png"))
+    assert "binary" in problem[1]
+
+
+def test_html_of_a_page_that_is_not_a_project():
+    page = parse_page((PAGES / "not-a-project.html").read_bytes(), "news")
+    assert errors(page) == [(None, "not a project page: no project fields found")]
+    assert page.project is None
+
+
+def test_page_cut_off_midway_text():
+    cut = BASE[: BASE.index("Projektperiod")]
+    page = parse_page(cut.encode(), "cut")
+    assert ("start_date", "missing on the page") in errors(page)
+    assert ("esf_grant_sek", "missing on the page") in errors(page)
+
+
+def test_page_cut_off_midway_html():
+    html = (PAGES / "b-script-entities.html").read_text(encoding="utf-8")
+    cut = html[: html.index("<h2>Sammanfattning")]
+    page = parse_page(cut.encode(), "cut.html")
+    assert (None, "HTML document ends without </html>: the page was cut off") in errors(page)
+
+
+@pytest.mark.parametrize("amount", ["ca 5 milj kr", "5 milj", "3,2 MSEK", "tre miljoner", "1.5"])
+def test_amount_that_is_not_exact(amount):
+    page = parse_page(variant("3 200 000 kr", amount), "amount")
+    assert errors(page) == [("Beviljat ESF-stöd", f"not an exact amount in kronor: {amount!r}")]
+
+
+def test_amount_with_ore_is_rounded_with_a_warning():
+    page = parse_page(variant("3 200 000 kr", "4 719 182,50 kr"), "ore")
+    assert page.ok
+    assert page.project["esf_grant_sek"] == 4719183
+    assert [(p.field, p.severity) for p in page.problems] == [("Beviljat ESF-stöd", "warning")]
+    assert "rounded to 4719183" in page.problems[0].reason
+
+
+def test_amount_dash_is_missing_and_required():
+    page = parse_page(variant("3 200 000 kr", "-"), "dash")
+    assert page.project["esf_grant_sek"] is None
+    assert errors(page) == [("esf_grant_sek", "missing on the page")]
+
+
+def test_amount_zero_is_rejected_by_validation():
+    page = parse_page(variant("3 200 000 kr", "0 kr"), "zero")
+    assert page.project["esf_grant_sek"] == 0
+    (reject,) = validation_rejects(page)
+    assert (reject["field"], reject["reason"], reject["value"]) == ("projects.esf_grant_sek", "greater_than(0)", "0")
+
+
+def test_grant_larger_than_budget_is_rejected():
+    page = parse_page(variant("3 200 000 kr", "7 000 000 kr"), "grant")
+    (reject,) = validation_rejects(page)
+    assert reject["field"] == "projects.esf_grant_sek,projects.total_budget_sek"
+    assert reject["value"] == "esf_grant_sek=7000000; total_budget_sek=6400000"
+
+
+def test_reversed_dates_are_rejected():
+    page = parse_page(variant("2017-03-01-2019-02-28", "2019-02-28-2017-03-01"), "reversed")
+    (reject,) = validation_rejects(page)
+    assert reject["reason"] == "start_before_end: start date is after end date"
+    assert reject["value"] == "start_date=2019-02-28; end_date=2017-03-01"
+
+
+def test_impossible_date():
+    page = parse_page(variant("2017-03-01-2019-02-28", "2011-02-30-2013-01-31"), "feb30")
+    assert errors(page) == [("Projektperiod", "impossible date: '2011-02-30'")]
+
+
+def test_date_outside_plausible_range():
+    page = parse_page(variant("2017-03-01-2019-02-28", "1999-12-01-2001-01-31"), "old")
+    assert errors(page) == [("Projektperiod", "date outside 2000–2035: '1999-12-01'")]
+
+
+def test_unknown_region():
+    page = parse_page(variant("\nVästsverige\n", "\nMellersta Götaland\n"), "region")
+    assert errors(page) == [("region", "unknown region: 'Mellersta Götaland'")]
+
+
+def test_windows_1252_bytes():
+    page = parse_page(BASE.replace("Västsverige", "Östra Mellansverige").encode("cp1252"), "cp1252")
+    assert page.ok
+    assert page.project["region"] == "Östra Mellansverige"
+    assert page.project["programme_area_name"] == "Öka övergångarna till arbete"
+
+
+def test_latin_1_html_with_meta_charset():
+    html = ('<html><head><meta charset="iso-8859-1"></head><body><h1>Ökad rörlighet</h1>'
+            + "".join(f"<h4>{k}</h4><p>{v}</p>" for k, v in [
+                ("Programområde", "1.1 Kompetensförsörjning"), ("Region", "Småland & Öarna"),
+                ("Projektägare", "Växjö kommun"), ("Projektnummer", "2015/00265"),
+                ("Projektperiod", "2015-11-01-2018-10-31"), ("Total projektbudget", "200 000 kr"),
+                ("Beviljat ESF-stöd", "100 000 kr")])
+            + "</body></html>")
+    page = parse_page(html.encode("latin-1"), "latin1.html")
+    assert page.ok, page.problems
+    assert (page.project["title"], page.project["owner"], page.project["region"]) == \
+        ("Ökad rörlighet", "Växjö kommun", "Småland och Öarna")
+
+
+def test_fifty_megabyte_page_is_refused():
+    body = BASE.encode() + b"x" * (50 * 1024 * 1024)
+    (problem,) = errors(parse_page(body, "huge"))
+    assert problem[1].startswith("page of 52,") and "over the 5,242,880-byte limit" in problem[1]
+
+
+def test_script_and_entities_are_plain_text():
+    page = parse_page((PAGES / "b-script-entities.html").read_bytes(), "script.html")
+    assert page.ok, page.problems
+    assert page.project["title"] == "Skript & entiteter <test>"
+    assert page.project["owner"] == "Bygg & Anläggning AB"
+    assert page.sections[0]["text"] == 'Text med "citat" & åäö och <script> som text.'
+    assert "alert" not in str(page.to_json())
+
+
+def test_programme_period_conflict_is_an_error():
+    page = parse_page(variant("2017/00345", "22-039-S04"), "conflict")
+    assert ("programme_period", "programme period unclear: template says 2014-2020, case number says "
+                                "2021-2027, programme area says 2014-2020") in errors(page)
+
+
+def test_bad_email_and_phone_are_errors_naming_the_field():
+    page = parse_page(variant("test.testsson@exempel.se", "test.testsson(at)exempel"), "mail")
+    assert errors(page) == [("contact_email", "not an e-mail address: 'test.testsson(at)exempel'")]
