@@ -22,8 +22,8 @@ SUMMARY_QUERIES = {
 def _cell(value: Any) -> str:
     if value is None:
         return ""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}".replace(",", " ")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
+        return f"{value:,}".replace(",", " ")  # Swedish style: group thousands from five digits
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return str(value)

@@ -9,7 +9,7 @@ SELECT programme_period,
        sum(esf_grant_sek)::BIGINT AS esf_grant_sek,
        sum(total_budget_sek)::BIGINT AS total_budget_sek,
        round(sum(esf_grant_sek) FILTER (WHERE total_budget_sek IS NOT NULL)
-             / nullif(sum(total_budget_sek) FILTER (WHERE esf_grant_sek IS NOT NULL), 0), 4) AS esf_share,
+             / nullif(sum(total_budget_sek) FILTER (WHERE esf_grant_sek IS NOT NULL), 0), 4)::DECIMAL(6, 4) AS esf_share,
        sum(planned_participants)::BIGINT AS planned_participants
 FROM projects
 GROUP BY ALL;
@@ -21,7 +21,7 @@ SELECT region,
        sum(esf_grant_sek)::BIGINT AS esf_grant_sek,
        sum(total_budget_sek)::BIGINT AS total_budget_sek,
        round(sum(esf_grant_sek) FILTER (WHERE total_budget_sek IS NOT NULL)
-             / nullif(sum(total_budget_sek) FILTER (WHERE esf_grant_sek IS NOT NULL), 0), 4) AS esf_share,
+             / nullif(sum(total_budget_sek) FILTER (WHERE esf_grant_sek IS NOT NULL), 0), 4)::DECIMAL(6, 4) AS esf_share,
        min(start_date) AS first_start,
        max(end_date) AS last_end
 FROM projects
@@ -36,7 +36,7 @@ SELECT region,
        sum(esf_grant_sek)::BIGINT AS esf_grant_sek,
        sum(total_budget_sek)::BIGINT AS total_budget_sek,
        round(sum(esf_grant_sek) FILTER (WHERE total_budget_sek IS NOT NULL)
-             / nullif(sum(total_budget_sek) FILTER (WHERE esf_grant_sek IS NOT NULL), 0), 4) AS esf_share
+             / nullif(sum(total_budget_sek) FILTER (WHERE esf_grant_sek IS NOT NULL), 0), 4)::DECIMAL(6, 4) AS esf_share
 FROM projects
 GROUP BY ALL;
 

@@ -1,0 +1,255 @@
+"""The warehouse through the real refresh flow: loads, history, idempotency, failures, locks, publishing."""
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from conftest import SAMPLES
+from flows import pipeline
+from load import Warehouse, WarehouseBusy, work_path_for
+from load.warehouse import MIGRATIONS, migrate
+
+TABLES = ["raw_pages", "projects", "project_versions", "project_organisations", "project_municipalities",
+          "project_sections", "runs", "rejects", "warnings"]
+VIEWS = ["programme_area_summary", "region_summary", "region_programme_matrix", "funding_by_year",
+         "organisation_activity", "municipality_coverage", "recent_changes"]
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    """A private copy of the bundled samples, free to change."""
+    target = tmp_path / "pages"
+    shutil.copytree(SAMPLES, target)
+    return target
+
+
+def run(prefect_api, corpus: Path, db: Path, **kw):
+    return pipeline.refresh(sources=[str(corpus)], db=str(db), **kw)
+
+
+def query(db: Path, sql: str, *params):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def test_first_run_loads_every_sample(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    report = run(prefect_api, corpus, db)
+    assert report.status == "succeeded"
+    assert report.counts == {"seen": 13, "new": 13, "changed": 0, "unchanged": 0, "duplicates": 0,
+                             "rejected": 0, "failed": 0, "warnings": 0}
+    assert query(db, "SELECT count(*), count(DISTINCT project_id) FROM projects") == [(13, 13)]
+    assert query(db, "SELECT count(*) FROM project_versions WHERE valid_to IS NULL") == [(13,)]
+    assert query(db, "SELECT count(*) FROM raw_pages") == [(13,)]
+    assert query(db, "SELECT status, seen, new FROM runs") == [("succeeded", 13, 13)]
+
+
+def content(db: Path) -> dict[str, list]:
+    """Every table's rows, less what a run is expected to touch (its own `runs` row, last_seen)."""
+    out = {}
+    for table in TABLES:
+        if table == "runs":
+            continue
+        cols = [c for (c,) in query(db, "SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                        "AND column_name NOT IN ('last_seen', 'fetched_at') ORDER BY column_index", table)]
+        out[table] = sorted(map(str, query(db, f"SELECT {', '.join(cols)} FROM {table}")))
+    return out
+
+
+def test_second_run_changes_nothing(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    run(prefect_api, corpus, db)
+    before = content(db)
+    report = run(prefect_api, corpus, db)
+    assert (report.counts["new"], report.counts["changed"], report.counts["unchanged"]) == (0, 0, 13)
+    assert content(db) == before
+    assert query(db, "SELECT run_id, status FROM runs ORDER BY run_id") == [(1, "succeeded"), (2, "succeeded")]
+
+
+def test_changed_page_gives_a_new_version_and_keeps_the_old(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    run(prefect_api, corpus, db)
+    page = corpus / "b-steget-vidare.txt"
+    page.write_text(page.read_text(encoding="utf-8").replace("2018-09-01-2021-08-31", "2018-09-01-2022-06-30"),
+                    encoding="utf-8")
+    report = run(prefect_api, corpus, db)
+    assert (report.counts["changed"], report.counts["unchanged"]) == (1, 12)
+    versions = query(db, """SELECT version, end_date::VARCHAR, valid_from = (SELECT started_at FROM runs WHERE run_id = 1),
+                                   valid_to = (SELECT started_at FROM runs WHERE run_id = 2), valid_to IS NULL
+                            FROM project_versions WHERE project_id = '2018/00074' ORDER BY version""")
+    assert versions == [(1, "2021-08-31", True, True, False), (2, "2022-06-30", False, None, True)]
+    assert query(db, "SELECT end_date::VARCHAR, run_id FROM projects WHERE project_id = '2018/00074'") == [("2022-06-30", 2)]
+    assert query(db, "SELECT count(*) FROM raw_pages WHERE source_key LIKE '%steget-vidare.txt'") == [(2,)]
+    assert query(db, "SELECT change, previous_end_date::VARCHAR, end_date::VARCHAR FROM recent_changes "
+                     "WHERE runs_ago = 0") == [("changed", "2021-08-31", "2022-06-30")]
+
+
+def test_junk_files_become_rejects_and_the_rest_loads(prefect_api, corpus, tmp_path):
+    (corpus / "empty.txt").write_bytes(b"")
+    (corpus / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
+    (corpus / "news.html").write_text("<html><body><h1>Nyheter</h1><p>Inget projekt.</p></body></html>")
+    db = tmp_path / "esf.duckdb"
+    report = run(prefect_api, corpus, db)
+    assert report.status == "rejects"
+    c = report.counts
+    assert (c["seen"], c["new"], c["rejected"]) == (16, 13, 3)
+    assert c["seen"] == c["new"] + c["changed"] + c["unchanged"] + c["duplicates"] + c["rejected"] + c["failed"]
+    rejects = query(db, "SELECT source_key, stage, reason FROM rejects ORDER BY source_key")
+    assert [(k.split("/")[-1], s, r.split(":")[0]) for k, s, r in rejects] == [
+        ("empty.txt", "parse", "empty page"), ("image.png", "parse", "not a text page"),
+        ("news.html", "parse", "not a project page")]
+
+
+def test_same_project_on_two_templates_keeps_the_newer_page(prefect_api, corpus, tmp_path):
+    older = (corpus / "b-steget-vidare.txt").read_text(encoding="utf-8")
+    newer = ("2018/00074 - Steget vidare\n\nProjektnummer:\n2018/00074\nProjektägare:\nStiftelsen Brobyggarna i "
+             "Östergötland\nRegion:\nÖstra Mellansverige\nProjektperiod:\n2018-09-01 - 2022-12-31\n"
+             "Total projektbudget:\n12 000 000\nBeviljat ESF-stöd:\n5 900 000\nProgramområde:\n2\n"
+             "Specifikt mål:\n2.2\n\nSamma projekt på den nyare webbplatsen.\n")
+    assert "2018/00074" in older
+    (corpus / "z-steget-vidare-c.txt").write_text(newer, encoding="utf-8")
+    db = tmp_path / "esf.duckdb"
+    report = run(prefect_api, corpus, db)
+    assert (report.counts["new"], report.counts["duplicates"], report.status) == (13, 1, "succeeded")
+    assert query(db, "SELECT template, esf_grant_sek FROM projects WHERE project_id = '2018/00074'") == [("C", 5900000)]
+    (warning,) = query(db, "SELECT source_key, stage FROM warnings")
+    assert warning[0].endswith("b-steget-vidare.txt") and warning[1] == "dedupe"
+
+
+def test_failed_run_publishes_nothing_and_says_so(prefect_api, corpus, tmp_path, monkeypatch):
+    db = tmp_path / "esf.duckdb"
+    run(prefect_api, corpus, db)
+    published = hashlib.sha256(db.read_bytes()).hexdigest()
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+    monkeypatch.setattr(pipeline, "load_run", explode)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        run(prefect_api, corpus, db)
+    assert hashlib.sha256(db.read_bytes()).hexdigest() == published
+    con = duckdb.connect(str(work_path_for(db)), read_only=True)
+    assert con.execute("SELECT status, message FROM runs WHERE run_id = 2").fetchall() == \
+        [("failed", "RuntimeError: disk on fire")]
+    assert con.execute("SELECT count(*) FROM projects").fetchall() == [(13,)]
+    con.close()
+
+
+def test_second_writer_stops_at_once(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    with Warehouse(work_path_for(db)):
+        started = time.monotonic()
+        with pytest.raises(WarehouseBusy, match="another esf run"):
+            run(prefect_api, corpus, db)
+        assert time.monotonic() - started < 10
+
+
+def test_killed_run_is_marked_aborted_by_the_next(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    with Warehouse(work_path_for(db)) as wh:
+        wh.start_run(["a run that was killed"])
+    run(prefect_api, corpus, db)
+    assert query(db, "SELECT run_id, status FROM runs ORDER BY run_id") == [(1, "aborted"), (2, "succeeded")]
+
+
+def test_analyst_holding_the_database_open_does_not_block_the_run(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    run(prefect_api, corpus, db)
+    ready, results = tmp_path / "ready", tmp_path / "results"
+    analyst = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, pathlib, time
+        con = duckdb.connect({str(db)!r}, read_only=True)
+        pathlib.Path({str(ready)!r}).touch()
+        counts = [con.execute("SELECT count(*) FROM projects").fetchone()[0] for _ in range(3)]
+        deadline = time.time() + 60
+        while not pathlib.Path({str(results)!r} + ".go").exists() and time.time() < deadline:
+            time.sleep(0.05)
+        counts.append(con.execute("SELECT count(*) FROM projects").fetchone()[0])
+        pathlib.Path({str(results)!r}).write_text(" ".join(map(str, counts)))
+    """)])
+    try:
+        deadline = time.time() + 60
+        while not ready.exists() and time.time() < deadline:
+            time.sleep(0.05)
+        (corpus / "a-hamnlyftet-blekinge.txt").unlink()
+        extra = (corpus / "b-steget-vidare.txt").read_text(encoding="utf-8").replace("2018/00074", "2018/00075")
+        (corpus / "b-extra.txt").write_text(extra, encoding="utf-8")
+        report = run(prefect_api, corpus, db)
+        assert report.status == "succeeded"
+        Path(str(results) + ".go").touch()
+        assert analyst.wait(timeout=60) == 0
+    finally:
+        analyst.kill()
+    assert results.read_text() == "13 13 13 13"  # the analyst's view stayed consistent
+    assert query(db, "SELECT count(*) FROM projects") == [(14,)]  # new readers see the new data
+
+
+def test_older_warehouse_is_migrated_in_place(tmp_path):
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)")
+    first = sorted(MIGRATIONS.glob("*.sql"))[0]
+    con.execute(first.read_text(encoding="utf-8"))
+    con.execute("INSERT INTO schema_migrations VALUES (1, ?, now())", [first.name])
+    con.execute("INSERT INTO runs (run_id, started_at, status) VALUES (7, now(), 'succeeded')")
+    con.close()
+    with Warehouse(path) as wh:
+        versions = [v for (v,) in wh.con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
+        assert versions == list(range(1, len(list(MIGRATIONS.glob('*.sql'))) + 1))
+        assert wh.con.execute("SELECT run_id, warnings FROM runs").fetchall() == [(7, None)]
+        assert wh.con.execute("SELECT count(*) FROM warnings").fetchall() == [(0,)]
+    with Warehouse(path) as wh:  # opening again applies nothing twice
+        assert migrate(wh.con) == []
+
+
+def test_every_table_view_and_column_has_a_comment(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    run(prefect_api, corpus, db)
+    objects = dict(query(db, "SELECT table_name, comment FROM duckdb_tables() UNION ALL "
+                             "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal"))
+    assert set(TABLES + VIEWS) <= set(objects)
+    assert [name for name, comment in objects.items() if not comment] == []
+    missing = query(db, "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal "
+                        "AND (comment IS NULL OR comment = '')")
+    assert missing == []
+
+
+def test_views_do_not_double_count(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    run(prefect_api, corpus, db)
+    projects, grant = query(db, "SELECT count(*), sum(esf_grant_sek) FROM projects")[0]
+    for view in ("programme_area_summary", "region_summary", "region_programme_matrix"):
+        assert query(db, f"SELECT sum(projects), sum(esf_grant_sek) FROM {view}") == [(projects, grant)]
+    (by_year,) = query(db, "SELECT sum(esf_grant_sek) FROM funding_by_year")[0]
+    assert abs(by_year - grant) <= 20  # rounding per year and group only
+    owners = query(db, "SELECT sum(projects) FROM organisation_activity WHERE role = 'owner'")[0][0]
+    assert owners == projects
+
+
+def test_without_contacts_leaves_no_trace_in_the_published_file(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    run(prefect_api, corpus, db, without_contacts=True)
+    assert query(db, "SELECT count(contact_name), count(contact_email), count(contact_phone) FROM projects") == [(0, 0, 0)]
+    assert query(db, "SELECT count(*) FROM projects") == [(13,)]
+    assert b"exempel.se" not in db.read_bytes()
+    assert b"exempel.se" in work_path_for(db).read_bytes()  # the run's own file keeps them
+
+
+def test_reprocess_rebuilds_from_the_raw_store_without_sources(prefect_api, corpus, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    run(prefect_api, corpus, db)
+    shutil.rmtree(corpus)  # no files, no network: only raw_pages
+    report = pipeline.reprocess(db=str(db))
+    assert report.status == "succeeded"
+    assert (report.counts["seen"], report.counts["unchanged"]) == (13, 13)
+    assert query(db, "SELECT count(*) FROM projects") == [(13,)]
