@@ -1,54 +1,129 @@
-"""Turn the sources a user names (folders, .zip files, URLs) into items to read, and read them."""
+"""The sources a user names — folders, .zip files, a sitemap or listing URL, a file of URLs — as one shape:
+plan what to read (given what the store knows), then read it in batches."""
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit
 
-from extract import web
+from extract.discover import Found, discover, is_project_url, normalize_url
 from extract.files import FileItem, SourceError, list_items, read_item
-from extract.records import RawPage
-
-
-@dataclass(frozen=True)
-class UrlItem:
-    source_key: str
-    url: str
-
-
-Item = FileItem | UrlItem
+from extract.plan import Known, Planned, plan
+from extract.polite import PoliteClient, Politeness
+from extract.records import RawPage, now
 
 
 def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
+@dataclass
+class FileSource:
+    """Saved pages in a folder, a .zip or a single file. Everything is read every run (it is cheap)."""
+    path: str
+    discovered: int = 0
+
+    def plan(self, known: dict[str, Known], today: date | None = None) -> tuple[list[FileItem], int]:
+        items = list_items(self.path)
+        self.discovered = len(items)
+        return items, 0
+
+    def read(self, items: list[FileItem]) -> list[RawPage]:
+        return [read_item(item) for item in items]
+
+    def crawl_rows(self, items: list, pages: list[RawPage], run_id: int) -> list[dict]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class WebSource:
+    """Project pages on the web, found from a sitemap or listing pages, or given as a list of URLs."""
+    found: list[Found]
+    politeness: Politeness
+    notes: list[str] = field(default_factory=list)
+    _clients: dict[str, PoliteClient] = field(default_factory=dict)
+
+    @property
+    def discovered(self) -> int:
+        return len(self.found)
+
+    @classmethod
+    def crawl(cls, start_url: str, politeness: Politeness) -> "WebSource":
+        client = PoliteClient(start_url, politeness)
+        if not client.allowed(start_url):
+            raise SourceError(f"robots.txt of {client.host} disallows {start_url}: nothing fetched")
+        found = discover(client, start_url)
+        notes = found.problems + [f"not followed (off the host or not a project page): {u}"
+                                  for u in found.skipped_links[:5]]
+        pages = [f for f in found.pages if client.allowed(f.url)]
+        if found.pages and not pages:
+            raise SourceError(f"robots.txt of {client.host} disallows every project page: nothing fetched")
+        source = cls(pages, politeness, notes)
+        source._clients[client.host] = client
+        return source
+
+    @classmethod
+    def from_list(cls, urls_file: str, politeness: Politeness) -> "WebSource":
+        path = Path(urls_file)
+        if not path.is_file():
+            raise SourceError(f"URL list not found: {urls_file}")
+        urls = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and not line.lstrip().startswith("#")]
+        bad = [u for u in urls if not is_url(u)]
+        if bad:
+            raise SourceError(f"{urls_file}: not a URL: {bad[0]}")
+        return cls([Found(normalize_url(u)) for u in dict.fromkeys(urls)], politeness)
+
+    def plan(self, known: dict[str, Known], today: date | None = None) -> tuple[list[Planned], int]:
+        todo, skipped = plan(self.found, known, today)
+        return todo, len(skipped)
+
+    def _client(self, url: str) -> PoliteClient:
+        host = urlsplit(url).netloc
+        if host not in self._clients:
+            self._clients[host] = PoliteClient(url, self.politeness)
+        return self._clients[host]
+
+    def read(self, items: list[Planned]) -> list[RawPage]:
+        return [self._client(p.found.url).fetch(p.found.url, key=p.found.url, etag=p.etag,
+                                                last_modified=p.last_modified) for p in items]
+
+    def crawl_rows(self, items: list[Planned], pages: list[RawPage], run_id: int) -> list[dict]:
+        """What to remember of each request, for the next run's plan."""
+        rows = []
+        for item, page in zip(items, pages):
+            rows.append({"source_key": page.source_key, "url": page.url, "lastmod": item.found.lastmod,
+                         "listing_entry": item.found.listing_entry, "etag": page.etag or item.etag,
+                         "last_modified": page.last_modified or item.last_modified,
+                         "http_status": page.http_status, "last_checked_at": page.fetched_at or now(),
+                         "run_id": run_id})
+        return rows
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+
+
+Source = FileSource | WebSource
+
+
 def check_source(source: str) -> None:
-    """Raise SourceError now, before any work, for a source that cannot be used."""
+    """Raise SourceError now, before any work, for a local source that cannot be used."""
     if not is_url(source):
         list_items(source)
 
 
-def discover(source: str) -> list[Item]:
-    """Items of one source. A URL is a page to fetch (crawling sitemaps and listings comes with the crawler)."""
+def open_source(source: str, politeness: Politeness | None = None) -> Source:
+    politeness = politeness or Politeness()
     if is_url(source):
-        return [UrlItem(source_key=source, url=source)]
-    return list_items(source)
+        if is_project_url(source):
+            return WebSource([Found(normalize_url(source))], politeness)
+        return WebSource.crawl(source, politeness)
+    return FileSource(source)
 
 
-def read(items: list[Item], delay_seconds: float = 1.0) -> list[RawPage]:
-    """Read a batch. Files are read at once; URLs one at a time with a pause between requests."""
-    pages, http, last_request = [], None, 0.0
-    for item in items:
-        if isinstance(item, FileItem):
-            pages.append(read_item(item))
-            continue
-        http = http or web.session()
-        wait = delay_seconds - (time.monotonic() - last_request)
-        if wait > 0:
-            time.sleep(wait)
-        last_request = time.monotonic()
-        pages.append(web.fetch(item.url, http))
-    return pages
-
-
-__all__ = ["Item", "SourceError", "UrlItem", "check_source", "discover", "is_url", "read"]
+__all__ = ["FileSource", "Source", "SourceError", "WebSource", "check_source", "is_url", "open_source"]

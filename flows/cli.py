@@ -139,16 +139,20 @@ def parse(page: str, fmt: str) -> None:
     Example:
       esf parse data/samples/b-steget-vidare.txt --format text
     """
-    from extract.sources import UrlItem, is_url, read
-    from extract.files import FileItem
+    from extract.files import FileItem, read_item
+    from extract.polite import HostUnreachable, PoliteClient
+    from extract.sources import is_url
     from schemas.validate import validate
     from transform import parse_page
     if is_url(page):
-        raw = read([UrlItem(page, page)])[0]
+        try:
+            raw = PoliteClient(page).fetch(page)
+        except HostUnreachable as exc:
+            raise click.ClickException(str(exc)) from None
     else:
         if not Path(page).is_file():
             raise UserError(f"no such file: {page}")
-        raw = read([FileItem(Path(page).name, page)])[0]
+        raw = read_item(FileItem(Path(page).name, page))
     if raw.failed:
         raise click.ClickException(f"cannot read {page}: {raw.error}")
     parsed = parse_page(raw.body, raw.source_key, url=raw.url, content_type=raw.content_type, sha256=raw.sha256)

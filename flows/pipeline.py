@@ -12,9 +12,11 @@ from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.tasks import exponential_backoff  # noqa: E402
 
-from extract import sources as src  # noqa: E402
+from extract.polite import Politeness  # noqa: E402
 from extract.records import RawPage  # noqa: E402
-from load import Warehouse, latest_raw_pages, load_run, publish, store_raw, work_path_for  # noqa: E402
+from extract.sources import Source, open_source  # noqa: E402
+from load import (Warehouse, has_body, known_pages, latest_raw_pages, load_run, publish,  # noqa: E402
+                  store_raw, work_path_for)
 from schemas.validate import validate  # noqa: E402
 from transform import ParsedPage, parse_page  # noqa: E402
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates  # noqa: E402
@@ -29,35 +31,35 @@ class RunReport:
     counts: dict[str, int] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
     top_rejects: list[tuple[str, int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     published: str | None = None
-    message: str | None = None
 
 
 @dataclass
 class _Collected:
-    """What the batches leave behind: parsed pages (no bodies) and problem rows."""
+    """What the batches leave behind: parsed pages (no bodies), problem rows and counts."""
     parsed: list[ParsedPage] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
-    seen: int = 0
-    failed: int = 0
-    stored: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("seen", "skipped", "not_modified", "gone", "failed"), 0))
 
 
-@task(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=2), retry_jitter_factor=0.5,
+@task(retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_jitter_factor=0.5,
       cache_policy=NO_CACHE)
-def read_batch(items: list[src.Item], delay_seconds: float) -> list[RawPage]:
-    return src.read(items, delay_seconds)
+def read_batch(source: Source, items: list) -> list[RawPage]:
+    """Network and disk I/O only: the one step that retries."""
+    return source.read(items)
 
 
 @task(cache_policy=NO_CACHE)
-def store_raw_batch(wh: Warehouse, pages: list[RawPage], run_id: int) -> int:
-    return store_raw(wh, pages, run_id)
+def store_raw_batch(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict]) -> int:
+    return store_raw(wh, pages, run_id, crawl_rows)
 
 
 @task(cache_policy=NO_CACHE)
 def parse_batch(pages: list[RawPage]) -> list[ParsedPage]:
     return [parse_page(p.body, p.source_key, url=p.url, content_type=p.content_type, sha256=p.sha256)
-            for p in pages if not p.failed]
+            for p in pages if has_body(p)]
 
 
 @task(cache_policy=NO_CACHE)
@@ -68,36 +70,47 @@ def validate_and_load(wh: Warehouse, run_id: int, started, collected: _Collected
     problems = collected.problems + validated.rejects
     problems += [row for p in collected.parsed for row in problem_rows(p) if row["severity"] == "warning"
                  or not p.ok]
-    counts = {
-        "seen": collected.seen, "failed": collected.failed, "duplicates": len(superseded),
-        "rejected": (len(collected.parsed) - len(good)) + len({r["source_key"] for r in validated.rejects}),
-        "warnings": sum(1 for r in problems if r["severity"] == "warning"),
-    }
+    counts = {**collected.counts, "duplicates": len(superseded),
+              "rejected": (len(collected.parsed) - len(good)) + len({r["source_key"] for r in validated.rejects}),
+              "warnings": sum(1 for r in problems if r["severity"] == "warning")}
     return load_run(wh, run_id, started, validated, problems, counts), problems
 
 
-def _ingest(wh: Warehouse, run_id: int, batches, collected: _Collected, store: bool) -> None:
-    logger = get_run_logger()
-    for number, pages in enumerate(batches, 1):
-        collected.seen += len(pages)
-        for page in pages:
-            if page.failed:
-                collected.failed += 1
-                collected.problems.append(fetch_failure_row(page.source_key, page.error))
-        if store:
-            collected.stored += store_raw_batch(wh, pages, run_id)
-        collected.parsed += parse_batch(pages)
-        logger.info("batch %d: %d pages read, %d seen so far", number, len(pages), collected.seen)
+def _tally(pages: list[RawPage], collected: _Collected) -> None:
+    c = collected.counts
+    for page in pages:
+        if page.failed:
+            c["failed"] += 1
+            collected.problems.append(fetch_failure_row(page.source_key, page.error))
+        elif page.http_status == 304:
+            c["not_modified"] += 1
+        elif page.http_status in (404, 410):
+            c["gone"] += 1
 
 
 @flow(name="esf-refresh", log_prints=True)
 def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_SIZE,
-            delay_seconds: float = 1.0, without_contacts: bool = False) -> RunReport:
+            delay_seconds: float = 1.0, user_agent: str | None = None, without_contacts: bool = False) -> RunReport:
     """Discover → read → store raw → parse → validate → load → publish."""
-    def batches(wh: Warehouse):
-        items = [item for source in sources for item in src.discover(source)]
-        for i in range(0, len(items), batch_size):
-            yield read_batch(items[i:i + batch_size], delay_seconds)
+    politeness = Politeness(delay_seconds=delay_seconds, **({"user_agent": user_agent} if user_agent else {}))
+
+    def batches(wh: Warehouse, collected: _Collected, report: RunReport):
+        logger = get_run_logger()
+        for spec in sources:
+            source = open_source(spec, politeness)
+            try:
+                items, skipped = source.plan(known_pages(wh))
+                report.notes += getattr(source, "notes", [])
+                collected.counts["seen"] += source.discovered
+                collected.counts["skipped"] += skipped
+                logger.info("%s: %d pages found, %d to read, %d unchanged and skipped",
+                            spec, source.discovered, len(items), skipped)
+                for i in range(0, len(items), batch_size):
+                    chunk = items[i:i + batch_size]
+                    pages = read_batch(source, chunk)
+                    yield pages, source.crawl_rows(chunk, pages, report.run_id)
+            finally:
+                source.close()
 
     return _run(db, sources, batches, store=True, without_contacts=without_contacts)
 
@@ -105,18 +118,28 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
 @flow(name="esf-reprocess", log_prints=True)
 def reprocess(db: str = "esf.duckdb", batch_size: int = BATCH_SIZE, without_contacts: bool = False) -> RunReport:
     """Re-parse the latest stored version of every page with the current parser; no network."""
-    return _run(db, ["raw_pages"], lambda wh: latest_raw_pages(wh, batch_size), store=False,
-                without_contacts=without_contacts)
+    def batches(wh: Warehouse, collected: _Collected, report: RunReport):
+        for pages in latest_raw_pages(wh, batch_size):
+            collected.counts["seen"] += len(pages)
+            yield pages, []
+
+    return _run(db, ["raw_pages"], batches, store=False, without_contacts=without_contacts)
 
 
 def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts: bool) -> RunReport:
     """The shape both flows share: one locked warehouse, a `runs` row, batches, one load, publish."""
     report, work, t0 = RunReport(), work_path_for(db), perf_counter()
+    logger = get_run_logger()
     with Warehouse(work) as wh:
         report.run_id, started = wh.start_run(sources)
         try:
             collected = _Collected()
-            _ingest(wh, report.run_id, batches(wh), collected, store)
+            for number, (pages, crawl_rows) in enumerate(batches(wh, collected, report), 1):
+                _tally(pages, collected)
+                if store:
+                    store_raw_batch(wh, pages, report.run_id, crawl_rows)
+                collected.parsed += parse_batch(pages)
+                logger.info("batch %d: %d pages read, %d parsed so far", number, len(pages), len(collected.parsed))
             report.durations["read_parse"] = perf_counter() - t0
             counts, problems = validate_and_load(wh, report.run_id, started, collected)
             report.top_rejects = _top_reasons(problems)

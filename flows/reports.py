@@ -68,18 +68,21 @@ def as_json(columns: list[str], rows: list[tuple]) -> str:
 FORMATTERS = {"table": table, "csv": as_csv, "json": as_json}
 
 
+COUNT_ORDER = ("new", "changed", "unchanged", "duplicates", "rejected", "failed", "skipped", "not_modified", "gone")
+
+
 def run_report(report: Any) -> str:
+    """The run's counts (they add up to the pages seen), durations, top reject reasons."""
     c = report.counts
+    parts = " + ".join(f"{k.replace('_', ' ')} {c.get(k, 0)}" for k in COUNT_ORDER if c.get(k) or k in COUNT_ORDER[:6])
     lines = [f"Run {report.run_id}: {report.status}",
-             f"  pages seen {c.get('seen', 0)} = new {c.get('new', 0)} + changed {c.get('changed', 0)}"
-             f" + unchanged {c.get('unchanged', 0)} + duplicates {c.get('duplicates', 0)}"
-             f" + rejected {c.get('rejected', 0)} + failed {c.get('failed', 0)}"
-             f"   (warnings: {c.get('warnings', 0)})"]
+             f"  pages seen {c.get('seen', 0)} = {parts}   (fetched {c.get('fetched', 0)}, warnings {c.get('warnings', 0)})"]
     if report.durations:
-        lines.append("  time: " + ", ".join(f"{k} {v:.1f} s" for k, v in report.durations.items()))
+        lines.append("  time: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in report.durations.items()))
     if report.top_rejects:
         lines.append("  top reject reasons:")
         lines += [f"    {n} × {reason}" for reason, n in report.top_rejects]
+    lines += [f"  note: {note}" for note in getattr(report, "notes", [])]
     if report.published:
         lines.append(f"  published: {report.published}")
     return "\n".join(lines)

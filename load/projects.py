@@ -83,11 +83,14 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
                             WHERE c.project_id IN (SELECT project_id FROM cls WHERE kind <> 'unchanged')""",
                         {"run": run_id})
             con.unregister("child_df")
+        con.execute("""UPDATE projects SET gone_since = c.gone_since FROM crawl_state c
+                       WHERE c.source_key = projects.source_key AND projects.gone_since IS DISTINCT FROM c.gone_since""")
         _insert_problems(wh, run_id, problems)
         kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
         final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
                  "unchanged": kinds.get("unchanged", 0)}
         status = "rejects" if final.get("rejected") or final.get("failed") else "succeeded"
+        final["fetched"] = final.get("seen", 0) - sum(final.get(k, 0) for k in ("skipped", "not_modified", "gone", "failed"))
         wh.finish_run(run_id, status, final)
         con.execute("COMMIT")
     except BaseException:

@@ -5,21 +5,65 @@ from collections.abc import Iterator
 
 import pandas as pd
 
+from extract.plan import Known
 from extract.records import RawPage
 from load.warehouse import Warehouse
+
+CRAWL_COLUMNS = ["source_key", "url", "lastmod", "listing_entry", "etag", "last_modified", "http_status",
+                 "last_checked_at", "run_id"]
 
 RAW_COLUMNS = ["source_key", "url", "fetched_at", "http_status", "etag", "last_modified", "content_type",
                "sha256", "size_bytes", "body", "run_id"]
 
 
-def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int) -> int:
-    """Insert the pages whose bytes differ from the latest stored version of their key; commit.
+def has_body(page: RawPage) -> bool:
+    """A page with content to store and parse (not failed, not 304, not 404/410)."""
+    return not page.failed and page.http_status in (None, 200)
+
+
+def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict] | None = None) -> int:
+    """Insert the pages whose bytes differ from the latest stored version of their key, and what the
+    crawler saw of them, in one commit (so an interrupted crawl resumes after the last batch).
 
     Returns how many new versions were stored.
     """
-    good = [p for p in pages if not p.failed]
-    if not good:
-        return 0
+    good = [p for p in pages if has_body(p)]
+    wh.con.execute("BEGIN TRANSACTION")
+    try:
+        stored = _insert_raw(wh, good, run_id) if good else 0
+        if crawl_rows:
+            _upsert_crawl_state(wh, crawl_rows)
+        wh.con.execute("COMMIT")
+    except BaseException:
+        wh.con.execute("ROLLBACK")
+        raise
+    return stored
+
+
+def _upsert_crawl_state(wh: Warehouse, rows: list[dict]) -> None:
+    df = pd.DataFrame(rows, columns=CRAWL_COLUMNS).astype(object)
+    df["http_status"] = pd.Series([r["http_status"] for r in rows], dtype="Int32")
+    con = wh.con
+    con.register("crawl_df", df)
+    try:
+        con.execute("""CREATE OR REPLACE TEMP TABLE crawl_in AS
+                       SELECT c.*, CASE WHEN c.http_status IN (404, 410)
+                                        THEN coalesce(s.gone_since, c.last_checked_at::TIMESTAMPTZ) END AS gone_since
+                       FROM crawl_df c LEFT JOIN crawl_state s USING (source_key)""")
+        con.execute("DELETE FROM crawl_state WHERE source_key IN (SELECT source_key FROM crawl_in)")
+        con.execute("INSERT INTO crawl_state BY NAME SELECT * FROM crawl_in")
+    finally:
+        con.unregister("crawl_df")
+
+
+def known_pages(wh: Warehouse) -> dict[str, Known]:
+    """What the crawler saw of each web page last time, for planning the next run."""
+    rows = wh.con.execute("SELECT source_key, lastmod, listing_entry, etag, last_modified, http_status "
+                          "FROM crawl_state").fetchall()
+    return {r[0]: Known(*r[1:]) for r in rows}
+
+
+def _insert_raw(wh: Warehouse, good: list[RawPage], run_id: int) -> int:
     df = pd.DataFrame({
         "source_key": [p.source_key for p in good],
         "url": pd.Series([p.url for p in good], dtype=object),

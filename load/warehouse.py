@@ -100,7 +100,8 @@ class Warehouse:
     def finish_run(self, run_id: int, status: str, counts: dict[str, int] | None = None,
                    message: str | None = None) -> None:
         counts = counts or {}
-        columns = ["seen", "new", "changed", "unchanged", "duplicates", "rejected", "failed", "warnings"]
+        columns = ["seen", "new", "changed", "unchanged", "duplicates", "rejected", "failed", "warnings",
+                   "skipped", "not_modified", "gone"]
         sets = ", ".join(f"{c} = ?" for c in columns)
         self.con.execute(f"UPDATE runs SET status = ?, finished_at = ?, message = ?, {sets} WHERE run_id = ?",
                          [status, utcnow(), message, *[counts.get(c) for c in columns], run_id])

@@ -48,7 +48,8 @@ def test_first_run_loads_every_sample(prefect_api, corpus, tmp_path):
     report = run(prefect_api, corpus, db)
     assert report.status == "succeeded"
     assert report.counts == {"seen": 13, "new": 13, "changed": 0, "unchanged": 0, "duplicates": 0,
-                             "rejected": 0, "failed": 0, "warnings": 0}
+                             "rejected": 0, "failed": 0, "warnings": 0, "skipped": 0, "not_modified": 0,
+                             "gone": 0, "fetched": 13}
     assert query(db, "SELECT count(*), count(DISTINCT project_id) FROM projects") == [(13, 13)]
     assert query(db, "SELECT count(*) FROM project_versions WHERE valid_to IS NULL") == [(13,)]
     assert query(db, "SELECT count(*) FROM raw_pages") == [(13,)]

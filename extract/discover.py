@@ -1,0 +1,131 @@
+"""Find project pages on the web: from a sitemap (or sitemap index) or by walking listing pages."""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
+
+import lxml.html
+
+from extract.polite import PoliteClient
+
+# The three URL shapes of project pages on esf.se, one per template generation.
+PROJECT_URL = re.compile(
+    r"/Projektbanken/Behallare-for-projekt/[^/]+/[^/]+/?$"
+    r"|/Projektbanken-2014-2020/Alla-Projekt/[^/]+/?$"
+    r"|/resultat/projektbanken/projekt/\?dnr=[\w/-]+$", re.I)
+SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+MAX_LISTING_PAGES = 2000
+MAX_SITEMAPS = 200
+
+
+@dataclass(frozen=True)
+class Found:
+    url: str
+    lastmod: str | None = None        # from a sitemap
+    listing_entry: str | None = None  # what the listing shows for the project
+
+
+@dataclass
+class Discovery:
+    pages: list[Found]
+    skipped_links: list[str]          # off-host or not project links (first few, for the log)
+    problems: list[str]               # listing/sitemap fetches that failed
+
+
+def normalize_url(url: str) -> str:
+    """The key form of a URL: no fragment, scheme and host lower-case."""
+    url, _ = urldefrag(url)
+    p = urlsplit(url)
+    return urlunsplit((p.scheme.lower(), p.netloc.lower(), p.path or "/", p.query, ""))
+
+
+def is_project_url(url: str) -> bool:
+    p = urlsplit(url)
+    return bool(PROJECT_URL.search(p.path + (f"?{p.query}" if p.query else "")))
+
+
+def discover(client: PoliteClient, start_url: str) -> Discovery:
+    """Sitemap, sitemap index or listing page: every project page it leads to, on the start host only."""
+    page = client.fetch(start_url)
+    if page.failed:
+        raise RuntimeError(f"cannot read {start_url}: {page.error}")
+    if is_project_url(start_url):
+        return Discovery([Found(normalize_url(start_url))], [], [])
+    head = page.body[:512].lstrip()
+    if head.startswith(b"<?xml") or b"<urlset" in head or b"<sitemapindex" in head:
+        return _from_sitemaps(client, start_url, page.body)
+    return _from_listings(client, start_url, page.body)
+
+
+def _from_sitemaps(client: PoliteClient, url: str, body: bytes) -> Discovery:
+    found: dict[str, Found] = {}
+    skipped, problems = [], []
+    queue, done = [(url, body)], set()
+    while queue and len(done) < MAX_SITEMAPS:
+        url, body = queue.pop(0)
+        done.add(url)
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError as exc:
+            problems.append(f"{url}: not a sitemap ({exc})")
+            continue
+        if root.tag == f"{SITEMAP_NS}sitemapindex":
+            for loc in root.iter(f"{SITEMAP_NS}loc"):
+                child = (loc.text or "").strip()
+                if child and client.same_host(child) and child not in done:
+                    page = client.fetch(child)
+                    if page.failed:
+                        problems.append(f"{child}: {page.error}")
+                    else:
+                        queue.append((child, page.body))
+            continue
+        for entry in root.iter(f"{SITEMAP_NS}url"):
+            loc = (entry.findtext(f"{SITEMAP_NS}loc") or "").strip()
+            lastmod = (entry.findtext(f"{SITEMAP_NS}lastmod") or "").strip() or None
+            if loc and client.same_host(loc) and is_project_url(loc):
+                found[normalize_url(loc)] = Found(normalize_url(loc), lastmod=lastmod)
+            elif loc and len(skipped) < 20:
+                skipped.append(loc)
+    return Discovery(list(found.values()), skipped, problems)
+
+
+def _from_listings(client: PoliteClient, start_url: str, body: bytes) -> Discovery:
+    found: dict[str, Found] = {}
+    skipped, problems = [], []
+    url, visited = start_url, {normalize_url(start_url)}
+    for _ in range(MAX_LISTING_PAGES):
+        doc = lxml.html.document_fromstring(body or b"<html/>", base_url=url)
+        for a in doc.iter("a"):
+            href = a.get("href")
+            if not href:
+                continue
+            target = normalize_url(urljoin(url, href))
+            if not client.same_host(target) or not is_project_url(target):
+                if len(skipped) < 20 and not client.same_host(target):
+                    skipped.append(target)
+                continue
+            if target not in found:
+                holder = a.getparent() if a.getparent() is not None else a
+                entry = " ".join(holder.text_content().split())
+                found[target] = Found(target, listing_entry=entry)
+        next_url = _next_page(doc, url)
+        if not next_url or normalize_url(next_url) in visited or not client.same_host(next_url):
+            break
+        visited.add(normalize_url(next_url))
+        page = client.fetch(next_url)
+        if page.failed:
+            problems.append(f"{next_url}: {page.error}")
+            break
+        url, body = next_url, page.body
+    return Discovery(list(found.values()), skipped, problems)
+
+
+def _next_page(doc, base: str) -> str | None:
+    for link in doc.iter("link", "a"):
+        rel = (link.get("rel") or "").lower().split()
+        text = " ".join((link.text_content() if link.tag == "a" else "").split()).lower()
+        if link.get("href") and ("next" in rel or text in ("nästa", "nästa sida", "next")):
+            return urljoin(base, link.get("href"))
+    return None

@@ -1,0 +1,58 @@
+"""Which discovered pages a run fetches: new first, then changed, then a rotating share re-checked."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+
+from extract.discover import Found
+
+RECHECK_EVERY_NIGHTS = 30  # every unchanged page is re-checked at least once in this many nights
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the store remembers of a page."""
+    lastmod: str | None
+    listing_entry: str | None
+    etag: str | None
+    last_modified: str | None
+    http_status: int | None
+
+
+@dataclass(frozen=True)
+class Planned:
+    found: Found
+    reason: str                 # 'new', 'changed', 'retry', 'recheck'
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+def _slot(url: str, every: int) -> int:
+    return int(hashlib.sha256(url.encode()).hexdigest()[:8], 16) % every
+
+
+def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
+         recheck_every: int = RECHECK_EVERY_NIGHTS) -> tuple[list[Planned], list[Found]]:
+    """→ (pages to fetch in order, pages skipped). Changed pages are asked for conditionally."""
+    night = (today or date.today()).toordinal()
+    order = {"new": 0, "changed": 1, "retry": 2, "recheck": 3}
+    todo, skipped = [], []
+    for page in found:
+        k = known.get(page.url)
+        if k is None:
+            todo.append(Planned(page, "new"))
+            continue
+        if k.http_status not in (200, 304, 404, 410):
+            reason = "retry"
+        elif (page.lastmod and page.lastmod != k.lastmod) or \
+                (page.listing_entry and page.listing_entry != k.listing_entry):
+            reason = "changed"
+        elif recheck_every <= 1 or _slot(page.url, recheck_every) == night % recheck_every:
+            reason = "recheck"
+        else:
+            skipped.append(page)
+            continue
+        todo.append(Planned(page, reason, k.etag, k.last_modified))
+    todo.sort(key=lambda p: order[p.reason])
+    return todo, skipped
