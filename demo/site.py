@@ -1,19 +1,19 @@
 """A local copy of the project bank on 127.0.0.1, built from demo.generator, with switchable faults.
 
-    with DemoSite(1000, faults=Faults(server_error_share=0.05)) as site:
-        crawl(site.url + "/sitemap.xml")
-
-Run `python -m demo.site --pages 1000 --port 8000` to browse it.
+`with DemoSite(1000, faults=Faults(server_error_share=0.05)) as site: crawl(site.url)`;
+`python -m demo.site --pages 1000 --port 8000` serves one to browse.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import html
 import math
 import random
 import socket
 import socketserver
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -26,13 +26,15 @@ from xml.sax.saxutils import escape as xml_escape
 from demo.generator import SyntheticPage, page
 
 BASE_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)  # lastmod of every page at version 0
-CHANGED_SHARE = 0.01          # passed to generator.page; _last_change mirrors its rule
+CHANGED_SHARE = 0.01          # passed to generator.page; DemoSite.lastmod mirrors its rule
 SITEMAP_SIZE = 1000           # <url> entries per child sitemap
+SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 LISTING = "/resultat/projektbanken/"
 OLD_PREFIX = "/gammal"
 OTHER_PAGES = {"/om-oss/": "Om oss", "/nyheter/": "Nyheter"}
 LOOP = {"/loop/a/": "/loop/b/", "/loop/b/": "/loop/a/"}
-OFFSITE = ("https://example.org/elsewhere/", "https://projektbanken.example.org/resultat/projektbanken/projekt/?dnr=2020/99999")
+OFFSITE = ("https://example.org/elsewhere/",
+           "https://projektbanken.example.org/resultat/projektbanken/projekt/?dnr=2020/99999")
 SERVER_ERRORS = (500, 502, 503, 504)
 
 
@@ -93,7 +95,6 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address) -> None:
         """Stay quiet when a client goes away mid-answer."""
-        import sys
         if not isinstance(sys.exc_info()[1], OSError):
             super().handle_error(request, client_address)
 
@@ -104,10 +105,7 @@ class DemoSite:
     def __init__(self, n_pages: int, seed: int = 0, version: int = 0, faults: Faults | None = None,
                  per_listing_page: int = 50, port: int = 0) -> None:
         self.n_pages, self.seed, self.version = n_pages, seed, version
-        self.faults = faults or Faults()
-        self.per_listing_page = per_listing_page
-        self.port = port
-        self.url = ""
+        self.faults, self.per_listing_page, self.port, self.url = faults or Faults(), per_listing_page, port, ""
         self.requests: list[RequestRecord] = []
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
@@ -115,18 +113,16 @@ class DemoSite:
         self._paths: dict[str, int] = {}
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
-        self._page = functools.lru_cache(maxsize=2048)(self._make_page)
+        self._page = functools.lru_cache(maxsize=1024)(self._make_page)  # pages are ~40 kB each
 
-    # --- lifecycle -------------------------------------------------------------------------------
     def start(self) -> DemoSite:
         """Build the path map, bind 127.0.0.1 and serve in a background thread."""
-        self._paths = {self._page(i, 0).path: i for i in range(self.n_pages)}
+        self._paths = {page(i, self.seed).path: i for i in range(self.n_pages)}  # paths never change
         handler = type("Handler", (_Handler,), {"site": self})
         self._server = _Server(("127.0.0.1", self.port), handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="demo-site",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
 
@@ -138,10 +134,8 @@ class DemoSite:
         self._server.server_close()
         with self._lock:
             for conn in self._connections:
-                try:
+                with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
         self._thread.join()
         self._server = self._thread = None
 
@@ -160,8 +154,7 @@ class DemoSite:
                 self._thread.join(0.5)
         except KeyboardInterrupt:
             pass
-        finally:
-            self.stop()
+        self.stop()
 
     def set_version(self, version: int) -> None:
         """Serve the pages as of `version` from now on."""
@@ -172,22 +165,20 @@ class DemoSite:
         with self._lock:
             self.requests.clear()
 
-    # --- content ---------------------------------------------------------------------------------
     def _make_page(self, index: int, version: int) -> SyntheticPage:
         return page(index, self.seed, version, changed_share=CHANGED_SHARE)
 
-    def current(self, index: int) -> SyntheticPage:
-        """Page `index` as of the current version."""
-        return self._page(index, self.version)
+    def current(self, index: int, version: int | None = None) -> SyntheticPage:
+        """Page `index` as of `version` (default: the current one)."""
+        return self._page(index, self.version if version is None else version)
 
-    def _last_change(self, index: int) -> int:
-        """The version at which page `index` changed (0: never); mirrors generator.page's rule."""
-        r = random.Random(f"{self.seed}:{index}:changed").random()
-        return next((v for v in range(1, self.version + 1) if r < CHANGED_SHARE * v), 0)
-
-    def lastmod(self, index: int) -> datetime:
-        """When page `index` last changed."""
-        return BASE_DATE + timedelta(days=self._last_change(index))
+    def lastmod(self, index: int, version: int | None = None) -> datetime:
+        """When page `index` last changed as of `version`: BASE_DATE plus the version that changed it, in days."""
+        version = self.version if version is None else version
+        r = random.Random(f"{self.seed}:{index}:changed").random()  # generator.page's rule, without rendering
+        versions = range(1, min(version, round(1 / CHANGED_SHARE)) + 1)  # by 1/share, every page has changed
+        changed_in = next((v for v in versions if r < CHANGED_SHARE * v), 0)
+        return BASE_DATE + timedelta(days=changed_in)
 
     def listed_path(self, index: int, path: str) -> str:
         """The path the listing links for a page: the old path for redirected pages."""
@@ -225,9 +216,8 @@ class DemoSite:
     def sitemap_index(self) -> str:
         """The sitemap index pointing at /sitemap-1.xml, /sitemap-2.xml, ..."""
         count = max(1, math.ceil(len(self.sitemap_entries()) / SITEMAP_SIZE))
-        items = "".join(f"<sitemap><loc>{self.url}/sitemap-{k}.xml</loc></sitemap>" for k in range(1, count + 1))
-        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f'<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</sitemapindex>\n')
+        return _xml("sitemapindex", "".join(f"<sitemap><loc>{self.url}/sitemap-{k}.xml</loc></sitemap>"
+                                            for k in range(1, count + 1)))
 
     def sitemap(self, number: int) -> str | None:
         """Child sitemap `number` (1-based), or None when there is no such sitemap."""
@@ -237,10 +227,8 @@ class DemoSite:
             return None
         items = "".join(f"<url><loc>{xml_escape(self.url + p)}</loc><lastmod>{self.lastmod(i).date()}</lastmod></url>"
                         for p, i in chunk)
-        return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{items}</urlset>\n')
+        return _xml("urlset", items)
 
-    # --- bookkeeping -----------------------------------------------------------------------------
     def _count(self, path: str) -> int:
         """Count a request for `path`; return its number (1 for the first)."""
         with self._lock:
@@ -273,23 +261,23 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args) -> None:
         """Quiet."""
 
-    def do_GET(self) -> None:
-        self._handle()
-
-    def do_HEAD(self) -> None:
-        self._handle()
-
     def _handle(self) -> None:
-        """Answer, then log the request."""
-        arrived, self._status, self._sent = time.monotonic(), 0, 0
+        """Answer the request; it is logged before any byte of the answer goes out."""
+        self._arrived, self._logged = time.monotonic(), False
         try:
             if self.site.faults.down:
                 self.close_connection = True
             else:
                 self._route(unquote(self.path))
         finally:
-            self.site._log(RequestRecord(arrived, self.command, self.path, self._status,
-                                         dict(self.headers), self._sent))
+            if not self._logged:  # closed without a response (or failed before answering)
+                self._record(0, 0)
+
+    do_GET = do_HEAD = _handle
+
+    def _record(self, status: int, sent: int) -> None:
+        self._logged = True
+        self.site._log(RequestRecord(self._arrived, self.command, self.path, status, dict(self.headers), sent))
 
     def _route(self, path: str) -> None:
         site = self.site
@@ -337,12 +325,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         if step == 429:
-            return self._send(429, _small_page("För många förfrågningar"), headers={"Retry-After": faults.retry_after})
+            return self._send(429, _small_page("För många förfrågningar"),
+                              headers={"Retry-After": faults.retry_after})
         if isinstance(step, int):
             return self._send(step)
-        current = site.current(index)
-        validators = {"ETag": current.etag, "Last-Modified": format_datetime(site.lastmod(index), usegmt=True)}
-        if step != "truncate" and self._not_modified(current.etag, site.lastmod(index)):
+        version = site.version  # one version for the whole answer, whatever set_version does meanwhile
+        current, lastmod = site.current(index, version), site.lastmod(index, version)
+        validators = {"ETag": current.etag, "Last-Modified": format_datetime(lastmod, usegmt=True)}
+        if step != "truncate" and self._not_modified(current.etag, lastmod):
             return self._send(304, headers=validators)
         body = current.html.encode("utf-8")
         if step == "truncate":
@@ -364,10 +354,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, status: int, body: str | bytes | None = None, content_type: str = "text/html; charset=utf-8",
               headers: dict[str, str] | None = None, length: int | None = None) -> None:
         """Send a whole answer; with `length` larger than the body, send the body and close (a truncation)."""
-        if body is None and status not in (304,):
+        if body is None and status != 304:
             body = _small_page(f"{status} {self.responses.get(status, ('',))[0]}")
         data = body.encode("utf-8") if isinstance(body, str) else (body or b"")
-        self._status = status
+        with_body = self.command != "HEAD" and status != 304
+        self._record(status, len(data) if with_body else 0)
         self.send_response(status)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -377,9 +368,12 @@ class _Handler(BaseHTTPRequestHandler):
         if length is not None and length != len(data):
             self.close_connection = True
         self.end_headers()
-        if self.command != "HEAD" and status != 304:
+        if with_body:
             self.wfile.write(data)
-            self._sent = len(data)
+
+
+def _xml(root: str, items: str) -> str:
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{SITEMAP_NS}">{items}</{root}>\n'
 
 
 def _small_page(title: str) -> str:
@@ -391,10 +385,8 @@ def _small_page(title: str) -> str:
 def main(argv: list[str] | None = None) -> None:
     """CLI: serve a demo site until Ctrl-C."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pages", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--version", type=int, default=0)
-    parser.add_argument("--port", type=int, default=8000)
+    for name, default in (("pages", 1000), ("seed", 0), ("version", 0), ("port", 8000)):
+        parser.add_argument(f"--{name}", type=int, default=default)
     args = parser.parse_args(argv)
     DemoSite(args.pages, seed=args.seed, version=args.version, port=args.port).serve_forever()
 

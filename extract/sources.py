@@ -113,12 +113,17 @@ Source = FileSource | WebSource
 
 def check_source(source: str) -> None:
     """Raise SourceError now, before any work, for a local source that cannot be used."""
-    if not is_url(source):
+    if source.startswith("urls:"):
+        if not Path(source[5:]).is_file():
+            raise SourceError(f"URL list not found: {source[5:]}")
+    elif not is_url(source):
         list_items(source)
 
 
 def open_source(source: str, politeness: Politeness | None = None) -> Source:
     politeness = politeness or Politeness()
+    if source.startswith("urls:"):
+        return WebSource.from_list(source[5:], politeness)
     if is_url(source):
         if is_project_url(source):
             return WebSource([Found(normalize_url(source))], politeness)

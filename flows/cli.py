@@ -53,34 +53,43 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--source", "sources", multiple=True, metavar="PATH|URL",
-              help="Folder, .zip or file of saved pages, or a page URL. Repeatable. Default: bundled samples.")
+              help="Folder, .zip or file of saved pages; or a sitemap, listing page or project page URL. "
+                   "Repeatable. Default: the bundled samples.")
+@click.option("--urls", "urls_file", type=click.Path(), metavar="FILE", help="A file of project page URLs, one a line.")
 @db_option
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
               help="Pages per Prefect task.")
 @click.option("--delay", "delay_seconds", default=1.0, show_default=True, type=click.FloatRange(0, 3600),
-              help="Seconds between requests to a web host.")
+              help="Seconds between requests to a web host (robots.txt Crawl-delay wins if longer).")
+@click.option("--user-agent", envvar="ESF_USER_AGENT", default=None,
+              help="User agent for web requests: name the project and a contact address. [env: ESF_USER_AGENT]")
 @click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
-def run(sources: tuple[str, ...], db: str, batch_size: int, delay_seconds: float, without_contacts: bool,
-        summary: bool) -> None:
+def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
+        user_agent: str | None, without_contacts: bool, summary: bool) -> None:
     """Run the pipeline (a Prefect flow) and publish the database.
 
     Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
     2 usage error.
 
     \b
-    Example:
+    Examples:
       esf run --source saved-pages/ --db /srv/esf/esf.duckdb
+      esf run --source https://www.esf.se/sitemap.xml --user-agent "esf-pipeline (data@example.org)"
     """
     from extract.sources import SourceError, check_source
-    sources = list(sources) or [_default_source()]
+    sources = list(sources) or ([] if urls_file else [_default_source()])
+    if urls_file:
+        if not Path(urls_file).is_file():
+            raise UserError(f"URL list not found: {urls_file}")
+        sources.append(f"urls:{urls_file}")
     for source in sources:
         try:
             check_source(source)
         except SourceError as exc:
             raise UserError(str(exc)) from None
     report = _run_flow("refresh", sources=sources, db=db, batch_size=batch_size, delay_seconds=delay_seconds,
-                       without_contacts=without_contacts)
+                       user_agent=user_agent, without_contacts=without_contacts)
     _finish(report, db, summary)
 
 
@@ -103,12 +112,16 @@ def reprocess(db: str, batch_size: int, without_contacts: bool) -> None:
 
 
 def _run_flow(name: str, **params):
+    from extract.sources import SourceError
     from load import WarehouseBusy
     from flows import pipeline
     try:
         return getattr(pipeline, name)(**params)
     except WarehouseBusy as exc:
         click.echo(f"esf: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+    except SourceError as exc:  # found out only once the run looked (robots.txt, an empty sitemap)
+        click.echo(f"esf: {exc}; nothing new published", err=True)
         sys.exit(EXIT_FAILED)
     except Exception as exc:  # the flow's log holds the traceback
         click.echo(f"esf: run failed, nothing new published: {type(exc).__name__}: {exc}", err=True)

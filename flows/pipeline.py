@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 from dataclasses import dataclass, field
 from time import perf_counter
 
@@ -11,17 +12,19 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 from prefect import flow, get_run_logger, task  # noqa: E402
 from prefect.cache_policies import NO_CACHE  # noqa: E402
 from prefect.tasks import exponential_backoff  # noqa: E402
+from prefect.utilities.annotations import quote  # noqa: E402
 
 from extract.polite import Politeness  # noqa: E402
 from extract.records import RawPage  # noqa: E402
 from extract.sources import Source, open_source  # noqa: E402
-from load import (Warehouse, has_body, known_pages, latest_raw_pages, load_run, publish,  # noqa: E402
-                  store_raw, work_path_for)
+from load import (Warehouse, has_body, known_pages, latest_raw_pages, load_run, loaded_hashes,  # noqa: E402
+                  publish, store_raw, work_path_for)
 from schemas.validate import validate  # noqa: E402
 from transform import ParsedPage, parse_page  # noqa: E402
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates  # noqa: E402
 
 BATCH_SIZE = 500
+MAX_BATCHES_IN_FLIGHT = 4  # parse futures not yet collected: bounds memory to a few batches of bodies
 
 
 @dataclass
@@ -40,6 +43,7 @@ class _Collected:
     """What the batches leave behind: parsed pages (no bodies), problem rows and counts."""
     parsed: list[ParsedPage] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
+    same_bytes: list[str] = field(default_factory=list)  # read again, bytes unchanged: not parsed
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
         ("seen", "skipped", "not_modified", "gone", "failed"), 0))
 
@@ -73,7 +77,7 @@ def validate_and_load(wh: Warehouse, run_id: int, started, collected: _Collected
     counts = {**collected.counts, "duplicates": len(superseded),
               "rejected": (len(collected.parsed) - len(good)) + len({r["source_key"] for r in validated.rejects}),
               "warnings": sum(1 for r in problems if r["severity"] == "warning")}
-    return load_run(wh, run_id, started, validated, problems, counts), problems
+    return load_run(wh, run_id, started, validated, problems, counts, collected.same_bytes), problems
 
 
 def _tally(pages: list[RawPage], collected: _Collected) -> None:
@@ -86,6 +90,27 @@ def _tally(pages: list[RawPage], collected: _Collected) -> None:
             c["not_modified"] += 1
         elif page.http_status in (404, 410):
             c["gone"] += 1
+
+
+def task_runner(name: str = "threads", workers: int | None = None):
+    """The task runner for parsing: 'threads' (default), 'processes' (all cores) or 'dask' (prefect-dask)."""
+    from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+    if name == "threads":
+        return ThreadPoolTaskRunner(max_workers=workers or 4)
+    if name == "processes":
+        return ProcessPoolTaskRunner(max_workers=workers or os.cpu_count())
+    if name == "dask":
+        try:
+            from prefect_dask import DaskTaskRunner
+        except ImportError:
+            raise ValueError("the dask runner needs the optional extra: pip install -e '.[dask]'") from None
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers or os.cpu_count(), "processes": True})
+    raise ValueError(f"unknown task runner {name!r}: use threads, processes or dask")
+
+
+def with_runner(flow_fn, runner: str = "threads", workers: int | None = None):
+    """The flow with the parse step on the chosen task runner."""
+    return flow_fn.with_options(task_runner=task_runner(runner, workers))
 
 
 @flow(name="esf-refresh", log_prints=True)
@@ -107,7 +132,7 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
                             spec, source.discovered, len(items), skipped)
                 for i in range(0, len(items), batch_size):
                     chunk = items[i:i + batch_size]
-                    pages = read_batch(source, chunk)
+                    pages = read_batch(source, quote(chunk))
                     yield pages, source.crawl_rows(chunk, pages, report.run_id)
             finally:
                 source.close()
@@ -127,21 +152,34 @@ def reprocess(db: str = "esf.duckdb", batch_size: int = BATCH_SIZE, without_cont
 
 
 def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts: bool) -> RunReport:
-    """The shape both flows share: one locked warehouse, a `runs` row, batches, one load, publish."""
+    """The shape both flows share: one locked warehouse, a `runs` row, batches, one load, publish.
+
+    Parsing is submitted to the flow's task runner (threads, processes, Dask) while the next batch
+    is read; at most a few batches are in flight, so memory stays bounded.
+    """
     report, work, t0 = RunReport(), work_path_for(db), perf_counter()
     logger = get_run_logger()
     with Warehouse(work) as wh:
         report.run_id, started = wh.start_run(sources)
         try:
             collected = _Collected()
+            parsed_from = loaded_hashes(wh) if store else {}
+            in_flight: deque = deque()
             for number, (pages, crawl_rows) in enumerate(batches(wh, collected, report), 1):
                 _tally(pages, collected)
                 if store:
-                    store_raw_batch(wh, pages, report.run_id, crawl_rows)
-                collected.parsed += parse_batch(pages)
-                logger.info("batch %d: %d pages read, %d parsed so far", number, len(pages), len(collected.parsed))
+                    store_raw_batch(wh, quote(pages), report.run_id, quote(crawl_rows))
+                to_parse = [p for p in pages if has_body(p) and parsed_from.get(p.source_key) != p.sha256]
+                collected.same_bytes += [p.source_key for p in pages
+                                         if has_body(p) and parsed_from.get(p.source_key) == p.sha256]
+                in_flight.append(parse_batch.submit(quote(to_parse)))  # quote: Prefect need not walk the pages
+                while len(in_flight) > MAX_BATCHES_IN_FLIGHT:
+                    collected.parsed += in_flight.popleft().result()
+                logger.info("batch %d: %d pages read, %d to parse", number, len(pages), len(to_parse))
+            while in_flight:
+                collected.parsed += in_flight.popleft().result()
             report.durations["read_parse"] = perf_counter() - t0
-            counts, problems = validate_and_load(wh, report.run_id, started, collected)
+            counts, problems = validate_and_load(wh, report.run_id, started, quote(collected))
             report.top_rejects = _top_reasons(problems)
             report.durations["load"] = perf_counter() - t0 - report.durations["read_parse"]
             wh.checkpoint()

@@ -37,8 +37,11 @@ def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> 
 
 
 def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
-             problems: list[dict[str, Any]], counts: dict[str, int]) -> dict[str, int]:
-    """Write everything for one run and its `runs` row in a single transaction; return the final counts."""
+             problems: list[dict[str, Any]], counts: dict[str, int], same_bytes: list[str] = ()) -> dict[str, int]:
+    """Write everything for one run and its `runs` row in a single transaction; return the final counts.
+
+    same_bytes: source keys whose page was read again with unchanged bytes (not parsed): seen, unchanged.
+    """
     projects = validated.projects.copy()
     dupes = projects["project_id"][projects["project_id"].duplicated()]
     if not dupes.empty:
@@ -83,12 +86,15 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
                             WHERE c.project_id IN (SELECT project_id FROM cls WHERE kind <> 'unchanged')""",
                         {"run": run_id})
             con.unregister("child_df")
+        if same_bytes:
+            con.execute("UPDATE projects SET last_seen = $ts WHERE list_contains($keys, source_key)",
+                        {"ts": started, "keys": list(same_bytes)})
         con.execute("""UPDATE projects SET gone_since = c.gone_since FROM crawl_state c
                        WHERE c.source_key = projects.source_key AND projects.gone_since IS DISTINCT FROM c.gone_since""")
         _insert_problems(wh, run_id, problems)
         kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
         final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
-                 "unchanged": kinds.get("unchanged", 0)}
+                 "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
         status = "rejects" if final.get("rejected") or final.get("failed") else "succeeded"
         final["fetched"] = final.get("seen", 0) - sum(final.get(k, 0) for k in ("skipped", "not_modified", "gone", "failed"))
         wh.finish_run(run_id, status, final)

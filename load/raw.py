@@ -56,6 +56,11 @@ def _upsert_crawl_state(wh: Warehouse, rows: list[dict]) -> None:
         con.unregister("crawl_df")
 
 
+def loaded_hashes(wh: Warehouse) -> dict[str, str]:
+    """source_key → sha256 of the page each current project was parsed from: same bytes, nothing to parse."""
+    return dict(wh.con.execute("SELECT source_key, sha256 FROM projects WHERE sha256 IS NOT NULL").fetchall())
+
+
 def known_pages(wh: Warehouse) -> dict[str, Known]:
     """What the crawler saw of each web page last time, for planning the next run."""
     rows = wh.con.execute("SELECT source_key, lastmod, listing_entry, etag, last_modified, http_status "

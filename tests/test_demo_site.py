@@ -138,20 +138,28 @@ def test_conditional_requests_and_head():
 def test_keep_alive_serves_several_requests_on_one_connection():
     with DemoSite(10) as site:
         conn = http.client.HTTPConnection("127.0.0.1", site.port, timeout=10)
-        for path in ("/robots.txt", page(0).path, "/nope/", LISTING):
+        paths = ["/robots.txt", page(0).path, "/nope/", LISTING]
+        conn.connect()
+        sock = conn.sock
+        for path in paths:
             conn.request("GET", path)
             resp = conn.getresponse()
+            assert resp.version == 11 and not resp.will_close
             assert len(resp.read()) == int(resp.getheader("Content-Length"))
+            assert conn.sock is sock  # the same connection throughout
         conn.close()
-        assert len({r.time for r in site.requests}) == 4
+        assert [r.path for r in site.requests] == paths  # logged before the answer went out: no race
 
 
 def test_set_version_changes_some_pages_deterministically():
     n = 200
-    with DemoSite(n) as site:
-        before = {i: get(site, page(i).path) for i in range(n)}
+    with DemoSite(n) as site, requests.Session() as http:
+        before = {i: http.get(site.url + page(i).path, timeout=10) for i in range(n)}
         site.set_version(3)
-        after = {i: get(site, page(i).path) for i in range(n)}
+        after = {i: http.get(site.url + page(i).path, timeout=10) for i in range(n)}
+        revalidated = {i: http.get(site.url + page(i).path, timeout=10,
+                                   headers={"If-Modified-Since": before[i].headers["Last-Modified"]}).status_code
+                       for i in range(n)}
         lastmods = sitemap_urls(site)
         listing = {a["href"]: a.find_next_sibling("span").text
                    for soup in crawl_listing(site) for a in soup.select("li.project > a")}
@@ -165,6 +173,7 @@ def test_set_version_changes_some_pages_deterministically():
         assert (day > "2026-01-01") == (i in changed) and day <= "2026-01-04"
         assert parsedate_to_datetime(after[i].headers["Last-Modified"]).date().isoformat() == day
         assert listing[page(i).path] == page(i, version=3).listing_entry
+        assert revalidated[i] == (200 if i in changed else 304)
     with DemoSite(n, version=3) as again:
         assert {i for i in range(n) if get(again, page(i).path).headers["ETag"] != page(i).etag} == changed
 
