@@ -51,6 +51,7 @@ class Faults:
     truncate_share: float = 0.0         # share of page paths whose first response is cut short of its Content-Length
     redirect_share: float = 0.0         # share of pages the listing links at '/gammal<path>', which 301s to <path>
     gone: frozenset[int] = frozenset()  # page indices that answer 410 (even indices) or 404 (odd)
+    unlisted: frozenset[int] = frozenset()  # page indices left out of listings and sitemaps (deleted pages)
     offsite_link: bool = False          # the first listing page also links two URLs on other hosts
     redirect_loop: bool = False         # the first listing page links /loop/a/ ⇄ /loop/b/ (302s)
     robots: str = "User-agent: *\nAllow: /\n"
@@ -195,7 +196,8 @@ class DemoSite:
         items = "".join(
             f'<li class="project"><a href="{e(self.listed_path(i, p.path))}">{e(p.title)}</a>'
             f'<span class="summary">{e(p.listing_entry)}</span></li>'
-            for i in range(first, min(first + self.per_listing_page, self.n_pages)) for p in [self.current(i)])
+            for i in range(first, min(first + self.per_listing_page, self.n_pages)) for p in [self.current(i)]
+            if i not in self.faults.unlisted)
         extra = ""
         if number == 1 and self.faults.offsite_link:
             extra += "".join(f'<li><a href="{e(u)}">Extern länk</a></li>' for u in OFFSITE)
@@ -211,7 +213,7 @@ class DemoSite:
 
     def sitemap_entries(self) -> list[tuple[str, int]]:
         """(path, index) of every page the sitemaps list: all but the gone ones."""
-        return [(p, i) for p, i in self._paths.items() if i not in self.faults.gone]
+        return [(p, i) for p, i in self._paths.items() if i not in self.faults.gone | self.faults.unlisted]
 
     def sitemap_index(self) -> str:
         """The sitemap index pointing at /sitemap-1.xml, /sitemap-2.xml, ..."""

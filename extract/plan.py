@@ -23,7 +23,7 @@ class Known:
 @dataclass(frozen=True)
 class Planned:
     found: Found
-    reason: str                 # 'new', 'changed', 'retry', 'recheck'
+    reason: str                 # 'new', 'changed', 'retry', 'recheck', 'vanished'
     etag: str | None = None
     last_modified: str | None = None
 
@@ -33,11 +33,18 @@ def _slot(url: str, every: int) -> int:
 
 
 def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
-         recheck_every: int = RECHECK_EVERY_NIGHTS) -> tuple[list[Planned], list[Found]]:
-    """→ (pages to fetch in order, pages skipped). Changed pages are asked for conditionally."""
+         recheck_every: int = RECHECK_EVERY_NIGHTS, vanished: list[str] = ()) -> tuple[list[Planned], list[Found]]:
+    """→ (pages to fetch in order, pages skipped). Known pages are asked for conditionally.
+
+    vanished: known pages no longer listed; each is asked for once more, to see whether it is gone.
+    """
     night = (today or date.today()).toordinal()
-    order = {"new": 0, "changed": 1, "retry": 2, "recheck": 3}
+    order = {"new": 0, "changed": 1, "retry": 2, "recheck": 3, "vanished": 4}
     todo, skipped = [], []
+    for url in vanished:
+        k = known[url]
+        if k.http_status not in (404, 410):
+            todo.append(Planned(Found(url), "vanished", k.etag, k.last_modified))
     for page in found:
         k = known.get(page.url)
         if k is None:

@@ -155,6 +155,9 @@ class PoliteClient:
         self.requests_made += 1
         with self.http.get(url, headers=headers, timeout=(s.connect_timeout, s.read_timeout), stream=True,
                            allow_redirects=False) as resp:
+            headers = {k.lower(): v for k, v in resp.headers.items()}
+            if 300 <= resp.status_code < 400:  # urllib3 has already drained a redirect's body
+                return _Answer(resp.status_code, resp.url, headers)
             chunks, size = [], 0
             try:
                 for chunk in resp.raw.stream(64 * 1024, decode_content=True):
@@ -169,7 +172,7 @@ class PoliteClient:
             if expected and expected.isdigit() and not resp.headers.get("Content-Encoding") \
                     and int(expected) != len(body) and resp.status_code != 304:
                 raise _Truncated(f"truncated body: {len(body)} of {expected} bytes")
-            return _Answer(resp.status_code, resp.url, {k.lower(): v for k, v in resp.headers.items()}, body)
+            return _Answer(resp.status_code, resp.url, headers, body)
 
     def _wait_turn(self) -> None:
         delay = self.delay * (1 + random.uniform(0, self.settings.jitter)) if self.delay else 0.0

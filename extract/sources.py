@@ -24,10 +24,10 @@ class FileSource:
     path: str
     discovered: int = 0
 
-    def plan(self, known: dict[str, Known], today: date | None = None) -> tuple[list[FileItem], int]:
+    def plan(self, known: dict[str, Known], today: date | None = None) -> tuple[list[FileItem], list[str]]:
         items = list_items(self.path)
         self.discovered = len(items)
-        return items, 0
+        return items, []
 
     def read(self, items: list[FileItem]) -> list[RawPage]:
         return [read_item(item) for item in items]
@@ -45,6 +45,7 @@ class WebSource:
     found: list[Found]
     politeness: Politeness
     notes: list[str] = field(default_factory=list)
+    complete: bool = False  # found by a crawl of the whole listing or sitemap: what is missing has vanished
     _clients: dict[str, PoliteClient] = field(default_factory=dict)
 
     @property
@@ -62,7 +63,7 @@ class WebSource:
         pages = [f for f in found.pages if client.allowed(f.url)]
         if found.pages and not pages:
             raise SourceError(f"robots.txt of {client.host} disallows every project page: nothing fetched")
-        source = cls(pages, politeness, notes)
+        source = cls(pages, politeness, notes, complete=not found.problems)
         source._clients[client.host] = client
         return source
 
@@ -78,9 +79,14 @@ class WebSource:
             raise SourceError(f"{urls_file}: not a URL: {bad[0]}")
         return cls([Found(normalize_url(u)) for u in dict.fromkeys(urls)], politeness)
 
-    def plan(self, known: dict[str, Known], today: date | None = None) -> tuple[list[Planned], int]:
-        todo, skipped = plan(self.found, known, today)
-        return todo, len(skipped)
+    def plan(self, known: dict[str, Known], today: date | None = None) -> tuple[list[Planned], list[str]]:
+        """→ (pages to request, in order; keys of pages skipped as unchanged)."""
+        vanished = []
+        if self.complete:
+            listed, hosts = {f.url for f in self.found}, set(self._clients)
+            vanished = [url for url in known if url not in listed and urlsplit(url).netloc in hosts]
+        todo, skipped = plan(self.found, known, today, vanished=vanished)
+        return todo, [f.url for f in skipped]
 
     def _client(self, url: str) -> PoliteClient:
         host = urlsplit(url).netloc

@@ -18,7 +18,7 @@ from extract.polite import Politeness  # noqa: E402
 from extract.records import RawPage  # noqa: E402
 from extract.sources import Source, open_source  # noqa: E402
 from load import (Warehouse, has_body, known_pages, latest_raw_pages, load_run, loaded_hashes,  # noqa: E402
-                  publish, store_raw, work_path_for)
+                  publish, store_raw, unloaded_raw_pages, work_path_for)
 from schemas.validate import validate  # noqa: E402
 from transform import ParsedPage, parse_page  # noqa: E402
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates  # noqa: E402
@@ -115,9 +115,13 @@ def with_runner(flow_fn, runner: str = "threads", workers: int | None = None):
 
 @flow(name="esf-refresh", log_prints=True)
 def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_SIZE,
-            delay_seconds: float = 1.0, user_agent: str | None = None, without_contacts: bool = False) -> RunReport:
+            delay_seconds: float = 1.0, user_agent: str | None = None, retry_backoff_seconds: float = 2.0,
+            without_contacts: bool = False) -> RunReport:
     """Discover → read → store raw → parse → validate → load → publish."""
-    politeness = Politeness(delay_seconds=delay_seconds, **({"user_agent": user_agent} if user_agent else {}))
+    if delay_seconds < 0 or retry_backoff_seconds < 0 or batch_size < 1:
+        raise ValueError("delay, retry backoff and batch size must not be negative")
+    politeness = Politeness(delay_seconds=delay_seconds, backoff_seconds=retry_backoff_seconds,
+                            **({"user_agent": user_agent} if user_agent else {}))
 
     def batches(wh: Warehouse, collected: _Collected, report: RunReport):
         logger = get_run_logger()
@@ -126,10 +130,17 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
             try:
                 items, skipped = source.plan(known_pages(wh))
                 report.notes += getattr(source, "notes", [])
+                # Pages a run stored but died before loading: parse them from the store, do not ask again.
+                rechecks = [p.found.url for p in items if getattr(p, "reason", None) == "recheck"]
+                resumed = unloaded_raw_pages(wh, skipped + rechecks)
+                resumed_keys = {p.source_key for p in resumed}
+                items = [p for p in items if getattr(p, "found", None) is None or p.found.url not in resumed_keys]
                 collected.counts["seen"] += source.discovered
-                collected.counts["skipped"] += skipped
-                logger.info("%s: %d pages found, %d to read, %d unchanged and skipped",
-                            spec, source.discovered, len(items), skipped)
+                collected.counts["skipped"] += len(set(skipped) - resumed_keys)
+                logger.info("%s: %d pages found, %d to read, %d unchanged and skipped, %d resumed from the store",
+                            spec, source.discovered, len(items), len(set(skipped) - resumed_keys), len(resumed))
+                if resumed:
+                    yield resumed, []
                 for i in range(0, len(items), batch_size):
                     chunk = items[i:i + batch_size]
                     pages = read_batch(source, quote(chunk))

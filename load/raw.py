@@ -103,6 +103,28 @@ def _insert_raw(wh: Warehouse, good: list[RawPage], run_id: int) -> int:
         con.unregister("incoming_raw")
 
 
+def unloaded_raw_pages(wh: Warehouse, keys: list[str]) -> list[RawPage]:
+    """Pages among `keys` whose latest stored version came from a run that died or failed before
+    loading it: a resumed crawl parses these from the store instead of fetching them again."""
+    if not keys:
+        return []
+    rows = wh.con.execute("""
+        WITH latest AS (
+            SELECT * FROM raw_pages WHERE list_contains($keys, source_key)
+            QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY fetched_at DESC) = 1)
+        SELECT l.source_key, l.url, l.fetched_at, l.body, l.http_status, l.etag, l.last_modified, l.content_type
+        FROM latest l
+        WHERE l.run_id IN (SELECT run_id FROM runs WHERE status IN ('aborted', 'failed'))
+          AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.source_key = l.source_key AND p.sha256 = l.sha256)
+        ORDER BY l.source_key""", {"keys": keys}).fetchall()
+    return [_raw_page(r) for r in rows]
+
+
+def _raw_page(r: tuple) -> RawPage:
+    return RawPage(source_key=r[0], url=r[1], fetched_at=r[2], body=bytes(r[3]), http_status=r[4],
+                   etag=r[5], last_modified=r[6], content_type=r[7])
+
+
 def latest_raw_pages(wh: Warehouse, batch_size: int = 500) -> Iterator[list[RawPage]]:
     """The latest stored version of every page, in batches, for re-parsing without the network."""
     cursor = wh.con.cursor()
@@ -113,6 +135,5 @@ def latest_raw_pages(wh: Warehouse, batch_size: int = 500) -> Iterator[list[RawP
         ORDER BY source_key
     """)
     while rows := cursor.fetchmany(batch_size):
-        yield [RawPage(source_key=r[0], url=r[1], fetched_at=r[2], body=bytes(r[3]), http_status=r[4],
-                       etag=r[5], last_modified=r[6], content_type=r[7]) for r in rows]
+        yield [_raw_page(r) for r in rows]
     cursor.close()
