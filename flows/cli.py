@@ -282,6 +282,45 @@ def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
     con.close()
 
 
+@cli.command(name="demo-site")
+@click.option("--pages", default=1000, show_default=True, type=click.IntRange(1, 1_000_000), help="Number of project pages.")
+@click.option("--seed", default=0, show_default=True, help="Same seed, same site.")
+@click.option("--version", "site_version", default=0, show_default=True, type=click.IntRange(0, 100),
+              help="Site version: each step changes about 1 % of pages (new end date and budget).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--faults", is_flag=True, help="Turn on a mix of faults: 5xx bursts, 429 with Retry-After, drops, "
+                                             "truncated bodies, redirects, a redirect loop, off-site links.")
+def demo_site(pages: int, seed: int, site_version: int, port: int, faults: bool) -> None:
+    """Serve a synthetic copy of the project bank on 127.0.0.1, to try the crawler without the internet.
+
+    It has listing pages with pagination (/resultat/projektbanken/), a sitemap (/sitemap.xml),
+    robots.txt, ETags and Last-Modified, and project pages in all three templates.
+
+    \b
+    Example:
+      esf demo-site --pages 500 --port 8000 &
+      esf run --source http://127.0.0.1:8000/resultat/projektbanken/ --delay 0.1 --db demo.duckdb
+    """
+    from demo.site import DemoSite, Faults
+    mix = Faults(seed=seed, server_error_share=0.02, rate_limit_share=0.005, drop_share=0.01, truncate_share=0.01,
+                 redirect_share=0.02, offsite_link=True, redirect_loop=True) if faults else Faults(seed=seed)
+    site = DemoSite(pages, seed=seed, version=site_version, faults=mix, port=port)
+    try:
+        site.start()
+    except OSError as exc:
+        raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+    click.echo(f"Serving {pages} synthetic project pages on {site.url} (listing {site.url}/resultat/projektbanken/, "
+               f"sitemap {site.url}/sitemap.xml). Ctrl-C stops.")
+    try:
+        while True:
+            import time
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        site.stop()
+
+
 def main() -> None:
     """Console entry point: click's own errors become one line and exit 2."""
     try:

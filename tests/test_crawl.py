@@ -185,3 +185,25 @@ def test_killed_crawl_resumes_without_refetching_what_it_stored(prefect_api, tmp
     assert len(refetched) < 50  # at most the batch that was in flight when the process died
     assert report.counts["new"] == 400, report.counts
     assert rows(work_path_for(db), "SELECT status FROM runs ORDER BY run_id") == [("aborted",), ("succeeded",)]
+
+
+def test_sitemap_index_source(prefect_api, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    with DemoSite(60, seed=8, faults=Faults(gone=frozenset({1}))) as site:
+        report = crawl(site, db, start="/sitemap.xml")
+        assert {r.path for r in site.requests if "sitemap" in r.path} == {"/sitemap.xml", "/sitemap-1.xml"}
+    assert (report.counts["seen"], report.counts["new"] + report.counts["duplicates"]) == (59, 59)
+
+
+def test_url_list_source_via_the_cli(prefect_api, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    with DemoSite(10, seed=9) as site:
+        urls = tmp_path / "urls.txt"
+        urls.write_text("# three projects\n" + "".join(f"{site.url}{site.current(i).path}\n" for i in range(3)))
+        result = subprocess.run(esf_command() + ["run", "--urls", str(urls), "--db", str(db), "--delay", "0",
+                                                 "--no-summary"], cwd=ROOT, env=esf_env(prefect_api),
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        assert sorted(r.path for r in project_requests(site)) == sorted(site.current(i).path for i in range(3))
+        assert all(r.headers.get("User-Agent", "").startswith("esf-projektbanken-pipeline") for r in site.requests)
+    assert rows(db, "SELECT count(*) FROM projects") == [(3,)]
