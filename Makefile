@@ -23,7 +23,7 @@ test: install-test
 	$(BIN)/python -m pytest
 
 bench: install-test
-	$(BIN)/python bench/bench_parse.py
+	$(BIN)/python bench/bench.py
 
 clean:
 	rm -rf $(VENV) esf.duckdb esf.work.duckdb* .pytest_cache

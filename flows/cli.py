@@ -63,10 +63,12 @@ def cli() -> None:
               help="Seconds between requests to a web host (robots.txt Crawl-delay wins if longer).")
 @click.option("--user-agent", envvar="ESF_USER_AGENT", default=None,
               help="User agent for web requests: name the project and a contact address. [env: ESF_USER_AGENT]")
+@click.option("--runner", type=click.Choice(["threads", "processes", "dask"]), default="threads", show_default=True,
+              help="Prefect task runner for parsing: threads, processes (all cores) or dask (extra 'dask').")
 @click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
 def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
-        user_agent: str | None, without_contacts: bool, summary: bool) -> None:
+        user_agent: str | None, runner: str, without_contacts: bool, summary: bool) -> None:
     """Run the pipeline (a Prefect flow) and publish the database.
 
     Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
@@ -88,16 +90,18 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
             check_source(source)
         except SourceError as exc:
             raise UserError(str(exc)) from None
-    report = _run_flow("refresh", sources=sources, db=db, batch_size=batch_size, delay_seconds=delay_seconds,
-                       user_agent=user_agent, without_contacts=without_contacts)
+    report = _run_flow("refresh", runner, sources=sources, db=db, batch_size=batch_size,
+                       delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts)
     _finish(report, db, summary)
 
 
 @cli.command()
 @db_option
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--runner", type=click.Choice(["threads", "processes", "dask"]), default="threads", show_default=True,
+              help="Prefect task runner for parsing: threads, processes (all cores) or dask (extra 'dask').")
 @click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
-def reprocess(db: str, batch_size: int, without_contacts: bool) -> None:
+def reprocess(db: str, batch_size: int, runner: str, without_contacts: bool) -> None:
     """Re-parse every stored raw page with the current parser (no network) and publish.
 
     \b
@@ -107,16 +111,20 @@ def reprocess(db: str, batch_size: int, without_contacts: bool) -> None:
     from load import work_path_for
     if not work_path_for(db).exists():
         raise UserError(f"no warehouse at {work_path_for(db)}: run `esf run` first")
-    report = _run_flow("reprocess", db=db, batch_size=batch_size, without_contacts=without_contacts)
+    report = _run_flow("reprocess", runner, db=db, batch_size=batch_size, without_contacts=without_contacts)
     _finish(report, db, summary=False)
 
 
-def _run_flow(name: str, **params):
+def _run_flow(name: str, runner: str, **params):
     from extract.sources import SourceError
     from load import WarehouseBusy
     from flows import pipeline
     try:
-        return getattr(pipeline, name)(**params)
+        flow_fn = pipeline.with_runner(getattr(pipeline, name), runner)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        return flow_fn(**params)
     except WarehouseBusy as exc:
         click.echo(f"esf: {exc}", err=True)
         sys.exit(EXIT_FAILED)

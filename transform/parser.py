@@ -32,16 +32,20 @@ class PageFields:
 
 
 def _glued_match(line: str, vocab: Labels) -> tuple[str, str] | None:
-    for label, key in vocab.by_length:
-        if line.startswith(label) and len(line) > len(label):
-            value = line[len(label):]
-            first = value[0]
-            if first.isupper() or first.isdigit() or first == "+" or (key == "contact_email" and "@" in value):
-                return key, value.strip()
+    m = vocab.glued.match(line)  # the alternation is ordered longest label first
+    if not m or m.end() == len(line):
+        return None
+    label, value = m.group(0), line[m.end():]
+    key = vocab.fields[fold(label)]
+    first = value[0]
+    if first.isupper() or first.isdigit() or first == "+" or (key == "contact_email" and "@" in value):
+        return key, value.strip()
     return None
 
 
 def _label_at(line: str, layout: str, vocab: Labels) -> str | None:
+    if layout != GLUED and len(line) > vocab.longest:
+        return None
     if layout == COLON:
         return vocab.fields.get(fold(line[:-1])) if line.endswith(":") else None
     if layout == PAIRED:
@@ -51,6 +55,8 @@ def _label_at(line: str, layout: str, vocab: Labels) -> str | None:
 
 
 def _is_heading(line: str, vocab: Labels) -> bool:
+    if len(line) > vocab.longest:
+        return False
     key = fold(line)
     return key in vocab.sections or key in vocab.lists
 
@@ -138,7 +144,7 @@ def _read_body(rest: list[str], vocab: Labels, page: PageFields) -> None:
         buffer.clear()
 
     for line in rest:
-        folded = fold(line)
+        folded = fold(line) if len(line) <= vocab.longest else ""
         if folded in vocab.noise:
             continue
         if folded in vocab.sections or folded in vocab.lists:

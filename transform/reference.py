@@ -6,7 +6,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 DATA_DIR = Path(os.environ.get("ESF_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
@@ -19,10 +19,14 @@ def _rows(name: str) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
+_FOLD_SEPARATORS = re.compile(r"[-–—_/]")
+
+
+@lru_cache(maxsize=1 << 16)
 def fold(text: str) -> str:
     """A matching key: NFC, case-folded, '&' as 'och', hyphens and runs of spaces as one space."""
     text = unicodedata.normalize("NFC", text).casefold().replace("&", " och ")
-    return " ".join(re.sub(r"[-–—_/]", " ", text).split())
+    return " ".join(_FOLD_SEPARATORS.sub(" ", text).split())
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,8 @@ class Labels:
     lists: dict[str, str]       # heading (folded) → role / 'municipality'
     noise: frozenset[str]       # site chrome lines (folded)
     by_length: tuple[tuple[str, str], ...]  # (label as written, field), longest first
+    glued: re.Pattern           # any label as written at the start of a line, longest first
+    longest: int                # no line longer than this (plus a colon) is a label or heading
 
 
 @cache
@@ -47,7 +53,9 @@ def labels() -> Labels:
         if row["kind"] == "field":
             written.append((label, key))
     written.sort(key=lambda lk: -len(lk[0]))
-    return Labels(fields, sections, lists, frozenset(noise), tuple(written))
+    glued = re.compile("|".join(re.escape(label) for label, _ in written))
+    longest = max(len(k) for k in [*fields, *sections, *lists, *noise]) + 1
+    return Labels(fields, sections, lists, frozenset(noise), tuple(written), glued, longest)
 
 
 @dataclass(frozen=True)

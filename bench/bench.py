@@ -1,0 +1,145 @@
+"""Benchmarks of the whole pipeline on the synthetic generator's pages. Prints figures; asserts nothing.
+
+    python bench/bench.py [--pages 10000] [--runs 3] [--naive-pages 1000] [--out bench/RESULTS.md]
+
+Every figure is the median of --runs runs of the real `esf` command in a subprocess, Prefect's start-up
+(its temporary API) included, from an empty warehouse unless said otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from demo.generator import page, pages  # noqa: E402
+from demo.site import DemoSite  # noqa: E402
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    mem = next((int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")), 0)
+    import duckdb
+    import prefect
+    return (f"{os.cpu_count()} cores ({cpu}), {mem / 1024:.0f} GiB, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, prefect {prefect.__version__}, duckdb {duckdb.__version__}")
+
+
+def run(args: list[str], env: dict | None = None) -> tuple[float, float]:
+    """(seconds, peak RSS in MB of the command and its children) for one `esf` invocation."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING", **(env or {})})
+    seconds = time.perf_counter() - started
+    if result.returncode not in (0, 3):
+        raise SystemExit(f"esf {' '.join(args)} failed:\n{result.stderr[-3000:]}")
+    peak = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+    return seconds, peak
+
+
+def write_pages(folder: Path, n: int, version: int = 0) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in pages(n, version=version):
+        target = folder / f"p{p.index:06d}.html"
+        if version == 0 or p.html != page(p.index).html:
+            target.write_text(p.html, encoding="utf-8")
+
+
+def median_run(make_args, runs: int, prepare=None) -> tuple[float, float]:
+    times, peaks = [], []
+    for _ in range(runs):
+        if prepare:
+            prepare()
+        seconds, peak = run(make_args())
+        times.append(seconds)
+        peaks.append(peak)
+    return statistics.median(times), max(peaks)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pages", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--naive-pages", type=int, default=1000)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
+    a = ap.parse_args()
+    n, lines = a.pages, []
+
+    def say(text: str) -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    work = Path(tempfile.mkdtemp(prefix="esf-bench-"))
+    try:
+        folder, db = work / "pages", work / "esf.duckdb"
+        t = time.perf_counter()
+        write_pages(folder, n)
+        size = sum(f.stat().st_size for f in folder.iterdir()) / n / 1024
+        say(f"# Benchmark results\n\n{date.today().isoformat()}, `python bench/bench.py --pages {n} --runs {a.runs}`"
+            f"\n\nMachine: {machine()}\n\nCorpus: {n:,} synthetic HTML pages (median {size:.0f} KB), generated in "
+            f"{time.perf_counter() - t:.1f} s. Figures are medians of {a.runs} runs of the `esf` command, "
+            f"Prefect's start-up included.\n")
+
+        def fresh() -> None:
+            for f in work.glob("esf*.duckdb*"):
+                f.unlink()
+
+        say("| measurement | result | target |\n|---|---|---|")
+        full, peak = median_run(lambda: ["run", "--source", str(folder), "--db", str(db), "--no-summary"], a.runs, fresh)
+        say(f"| full build from a folder | {full:.1f} s, **{n / full:.0f} pages/s**, peak {peak:.0f} MB | ≥ 250 pages/s, ≤ 1 GB |")
+        repro, rpeak = median_run(lambda: ["reprocess", "--db", str(db)], a.runs)
+        say(f"| reprocess (threads) | {repro:.1f} s, **{n / repro:.0f} pages/s**, peak {rpeak:.0f} MB | ≥ 300 pages/s |")
+        reproc, _ = median_run(lambda: ["reprocess", "--db", str(db), "--runner", "processes"], 1)
+        say(f"| reprocess (processes, both cores; 1 run) | {reproc:.1f} s, **{n / reproc:.0f} pages/s** | ≥ 300 pages/s |")
+        write_pages(folder, n, version=1)
+        changed = sum(1 for i in range(n) if page(i, version=1).html != page(i).html)
+        inc, _ = run(["run", "--source", str(folder), "--db", str(db), "--no-summary"])
+        say(f"| nightly refresh from the folder, {changed} pages ({changed / n:.1%}) changed | {inc:.1f} s, "
+            f"**{inc / full:.0%} of the full build** | ≤ 10 % |")
+
+        with DemoSite(n) as site:
+            url = site.url + "/resultat/projektbanken/"
+            http, hpeak = median_run(lambda: ["run", "--source", url, "--db", str(db), "--delay", "0",
+                                              "--no-summary"], a.runs, fresh)
+            first_requests = len(site.requests) // a.runs
+            say(f"| full build over HTTP from the local site, no delay | {http:.1f} s, **{n / http:.0f} pages/s**, "
+                f"peak {hpeak:.0f} MB, {first_requests:,} requests | ≥ 100 pages/s |")
+            site.set_version(1)
+            site.clear_log()
+            inc_http, _ = run(["run", "--source", url, "--db", str(db), "--delay", "0", "--no-summary"])
+            say(f"| nightly refresh over HTTP, ~1 % changed | {inc_http:.1f} s, **{inc_http / http:.0%} of the full "
+                f"build**, {len(site.requests):,} requests ({len(site.requests) / first_requests:.1%} of the first) | ≤ 10 % |")
+
+        naive_folder = work / "naive"
+        naive_folder.mkdir()
+        for f in sorted(folder.iterdir())[:a.naive_pages]:
+            shutil.copy(f, naive_folder / f.name)
+        started = time.perf_counter()
+        subprocess.run([sys.executable, str(ROOT / "bench" / "naive.py"), str(naive_folder), str(work / "naive.duckdb")],
+                       cwd=ROOT, check=True, capture_output=True, env={**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING"})
+        naive = time.perf_counter() - started
+        naive_rate = a.naive_pages / naive
+        say(f"| naive build (a Prefect task per page, row-by-row inserts), {a.naive_pages:,} pages | {naive:.1f} s, "
+            f"{naive_rate:.0f} pages/s: **{(n / full) / naive_rate:.1f}× slower** than the full build | ≥ 5× slower |")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    Path(a.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print(f"\nwritten to {a.out}")
+
+
+if __name__ == "__main__":
+    main()
