@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from demo.generator import page, pages  # noqa: E402
 from demo.site import DemoSite  # noqa: E402
+from flows.server import local_server  # noqa: E402
 
 
 def machine() -> str:
@@ -108,8 +109,13 @@ def main() -> None:
         write_pages(folder, n, version=1)
         changed = sum(1 for i in range(n) if page(i, version=1).html != page(i).html)
         inc, _ = run(["run", "--source", str(folder), "--db", str(db), "--no-summary"])
-        say(f"| nightly refresh from the folder, {changed} pages ({changed / n:.1%}) changed | {inc:.1f} s, "
-            f"**{inc / full:.0%} of the full build** | ≤ 10 % |")
+        say(f"| nightly refresh from the folder, {changed} pages ({changed / n:.1%}) changed, `esf run` | "
+            f"{inc:.1f} s, **{inc / full:.0%} of the full build** | ≤ 10 % |")
+        with local_server() as api:
+            write_pages(folder, n, version=2)
+            served, _ = run(["run", "--source", str(folder), "--db", str(db), "--no-summary"], {"PREFECT_API_URL": api})
+        say(f"| the same, against a running Prefect server (as under `esf serve`) | {served:.1f} s, "
+            f"**{served / full:.0%} of the full build** | ≤ 10 % |")
 
         with DemoSite(n) as site:
             url = site.url + "/resultat/projektbanken/"
@@ -121,8 +127,16 @@ def main() -> None:
             site.set_version(1)
             site.clear_log()
             inc_http, _ = run(["run", "--source", url, "--db", str(db), "--delay", "0", "--no-summary"])
-            say(f"| nightly refresh over HTTP, ~1 % changed | {inc_http:.1f} s, **{inc_http / http:.0%} of the full "
-                f"build**, {len(site.requests):,} requests ({len(site.requests) / first_requests:.1%} of the first) | ≤ 10 % |")
+            say(f"| nightly refresh over HTTP, ~1 % changed, `esf run` | {inc_http:.1f} s, **{inc_http / http:.0%} of the "
+                f"full build**, {len(site.requests):,} requests ({len(site.requests) / first_requests:.1%} of the first) "
+                f"| ≤ 10 % |")
+            with local_server() as api:
+                site.set_version(2)
+                site.clear_log()
+                served_http, _ = run(["run", "--source", url, "--db", str(db), "--delay", "0", "--no-summary"],
+                                     {"PREFECT_API_URL": api})
+            say(f"| the same, against a running Prefect server (as under `esf serve`) | {served_http:.1f} s, "
+                f"**{served_http / http:.0%} of the full build**, {len(site.requests):,} requests | ≤ 10 % |")
 
         naive_folder = work / "naive"
         naive_folder.mkdir()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 
 
@@ -18,7 +19,7 @@ class RawPage:
     content_type: str | None = None
     error: str | None = None   # a failed fetch: no body, the reason here
 
-    @property
+    @cached_property  # read several times per page on the way through the pipeline
     def sha256(self) -> str:
         return hashlib.sha256(self.body).hexdigest()
 

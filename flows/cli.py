@@ -65,10 +65,12 @@ def cli() -> None:
               help="User agent for web requests: name the project and a contact address. [env: ESF_USER_AGENT]")
 @click.option("--runner", type=click.Choice(["threads", "processes", "dask"]), default="threads", show_default=True,
               help="Prefect task runner for parsing: threads, processes (all cores) or dask (extra 'dask').")
+@click.option("--parse-workers", default=lambda: os.cpu_count() or 1, show_default="all cores",
+              type=click.IntRange(1, 64), help="Processes that parse pages beside the flow (1: parse in the flow).")
 @click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
 def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
-        user_agent: str | None, runner: str, without_contacts: bool, summary: bool) -> None:
+        user_agent: str | None, runner: str, parse_workers: int, without_contacts: bool, summary: bool) -> None:
     """Run the pipeline (a Prefect flow) and publish the database.
 
     Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
@@ -91,7 +93,8 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
         except SourceError as exc:
             raise UserError(str(exc)) from None
     report = _run_flow("refresh", runner, sources=sources, db=db, batch_size=batch_size,
-                       delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts)
+                       delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts,
+                       parse_workers=parse_workers)
     _finish(report, db, summary)
 
 
@@ -100,8 +103,10 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
 @click.option("--runner", type=click.Choice(["threads", "processes", "dask"]), default="threads", show_default=True,
               help="Prefect task runner for parsing: threads, processes (all cores) or dask (extra 'dask').")
+@click.option("--parse-workers", default=lambda: os.cpu_count() or 1, show_default="all cores",
+              type=click.IntRange(1, 64), help="Processes that parse pages beside the flow (1: parse in the flow).")
 @click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
-def reprocess(db: str, batch_size: int, runner: str, without_contacts: bool) -> None:
+def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without_contacts: bool) -> None:
     """Re-parse every stored raw page with the current parser (no network) and publish.
 
     \b
@@ -111,7 +116,8 @@ def reprocess(db: str, batch_size: int, runner: str, without_contacts: bool) -> 
     from load import work_path_for
     if not work_path_for(db).exists():
         raise UserError(f"no warehouse at {work_path_for(db)}: run `esf run` first")
-    report = _run_flow("reprocess", runner, db=db, batch_size=batch_size, without_contacts=without_contacts)
+    report = _run_flow("reprocess", runner, db=db, batch_size=batch_size, without_contacts=without_contacts,
+                       parse_workers=parse_workers)
     _finish(report, db, summary=False)
 
 
@@ -288,6 +294,74 @@ def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
         con.execute(f"COPY ({select}) TO '{str(target).replace(chr(39), chr(39) * 2)}' ({options})")
         click.echo(f"{target}")
     con.close()
+
+
+@cli.command()
+@click.option("--cron", default="0 2 * * *", show_default=True, help="When the nightly refresh runs (cron syntax).")
+@click.option("--timezone", "tz", default="Europe/Stockholm", show_default=True, help="IANA time zone of --cron.")
+@click.option("--source", "sources", multiple=True, metavar="PATH|URL", help="As for `esf run`. Repeatable.")
+@db_option
+@click.option("--delay", "delay_seconds", default=1.0, show_default=True, type=click.FloatRange(0, 3600),
+              help="Seconds between requests to a web host.")
+@click.option("--user-agent", envvar="ESF_USER_AGENT", default=None, help="User agent for web requests.")
+@click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
+def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: float, user_agent: str | None,
+          without_contacts: bool) -> None:
+    """Deploy the nightly refresh on a schedule with Prefect's `serve`, and run it until stopped.
+
+    Uses the Prefect server at $PREFECT_API_URL when set; otherwise starts a local Prefect server
+    on 127.0.0.1 and stops it on exit (Prefect's temporary API does not run schedules). A run that
+    is still going when the next is due is not started twice: the new one is cancelled and logged.
+    Runs, logs and run reports are in the Prefect UI (printed at start).
+
+    \b
+    Example:
+      esf serve --cron "0 2 * * *" --timezone Europe/Stockholm --source https://www.esf.se/sitemap.xml
+    """
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from extract.sources import SourceError, check_source
+    from flows.server import ServerError, check_api, local_server
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(f"unknown time zone {tz!r}: use an IANA name such as Europe/Stockholm") from None
+    try:
+        from prefect.client.schemas.schedules import CronSchedule
+        CronSchedule(cron=cron, timezone=tz)
+    except ValueError:
+        raise UserError(f"not a cron expression: {cron!r} (for example \"0 2 * * *\": 02:00 every night)") from None
+    sources = list(sources) or [_default_source()]
+    for source in sources:
+        try:
+            check_source(source)
+        except SourceError as exc:
+            raise UserError(str(exc)) from None
+    parameters = {"sources": sources, "db": str(Path(db).resolve()), "delay_seconds": delay_seconds,
+                  "user_agent": user_agent, "without_contacts": without_contacts}
+    api = os.environ.get("PREFECT_API_URL")
+    try:
+        if api:
+            check_api(api)
+            _serve(api, cron, tz, parameters)
+        else:
+            with local_server() as local_api:
+                click.echo(f"Started a local Prefect server: {local_api.removesuffix('/api')} (UI and run history)")
+                _serve(local_api, cron, tz, parameters)
+    except ServerError as exc:
+        click.echo(f"esf: {exc}", err=True)
+        sys.exit(EXIT_FAILED)
+
+
+def _serve(api_url: str, cron: str, tz: str, parameters: dict) -> None:
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.client.schemas.schedules import CronSchedule
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from flows.pipeline import refresh
+    os.environ["PREFECT_API_URL"] = api_url  # for the flow-run processes the runner starts
+    with temporary_settings(updates={PREFECT_API_URL: api_url}):
+        refresh.serve(name="nightly", schedule=CronSchedule(cron=cron, timezone=tz), parameters=parameters,
+                      global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+                      limit=1, tags=["esf"], description="Nightly refresh of the ESF project bank warehouse.")
 
 
 @cli.command(name="demo-site")

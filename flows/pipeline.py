@@ -20,10 +20,11 @@ from extract.sources import Source, open_source  # noqa: E402
 from load import (Warehouse, has_body, known_pages, latest_raw_pages, load_run, loaded_hashes,  # noqa: E402
                   publish, store_raw, unloaded_raw_pages, work_path_for)
 from schemas.validate import validate  # noqa: E402
-from transform import ParsedPage, parse_page  # noqa: E402
+from transform import ParsedPage, parse_pages  # noqa: E402
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates  # noqa: E402
 
 BATCH_SIZE = 500
+DEFAULT_PARSE_WORKERS = os.cpu_count() or 1  # processes parsing beside the flow's own; 1: parse in the task
 MAX_BATCHES_IN_FLIGHT = 4  # parse futures not yet collected: bounds memory to a few batches of bodies
 
 
@@ -60,10 +61,31 @@ def store_raw_batch(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows
     return store_raw(wh, pages, run_id, crawl_rows)
 
 
+_parse_pool = None
+
+
+def parse_pool(workers: int):
+    """Worker processes for parsing, started once from a clean forkserver (cheap, unlike a Prefect
+    process runner, whose workers each start a Prefect engine: about 5 s apiece here)."""
+    global _parse_pool
+    if _parse_pool is None and workers > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["transform"])
+        _parse_pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    return _parse_pool
+
+
 @task(cache_policy=NO_CACHE)
-def parse_batch(pages: list[RawPage]) -> list[ParsedPage]:
-    return [parse_page(p.body, p.source_key, url=p.url, content_type=p.content_type, sha256=p.sha256)
-            for p in pages if has_body(p)]
+def parse_batch(pages: list[RawPage], workers: int = 1) -> list[ParsedPage]:
+    work = [(p.body, p.source_key, p.url, p.content_type, p.sha256) for p in pages if has_body(p)]
+    pool = parse_pool(workers)
+    if pool is None or len(work) < 2 * workers:
+        return parse_pages(work)
+    size = -(-len(work) // workers)
+    return [page for part in pool.map(parse_pages, [work[i:i + size] for i in range(0, len(work), size)])
+            for page in part]
 
 
 @task(cache_policy=NO_CACHE)
@@ -113,10 +135,17 @@ def with_runner(flow_fn, runner: str = "threads", workers: int | None = None):
     return flow_fn.with_options(task_runner=task_runner(runner, workers))
 
 
-@flow(name="esf-refresh", log_prints=True)
+def _on_failure(flow, flow_run, state) -> None:
+    """Failure hook: one clear line in Prefect's log (the `runs` row was written by the flow itself)."""
+    from prefect.logging import get_logger
+    get_logger("esf").error("ESF flow run %r failed: %s (parameters: %s)", flow_run.name, state.message,
+                            {k: v for k, v in (flow_run.parameters or {}).items() if k != "user_agent"})
+
+
+@flow(name="esf-refresh", log_prints=True, on_failure=[_on_failure])
 def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_SIZE,
             delay_seconds: float = 1.0, user_agent: str | None = None, retry_backoff_seconds: float = 2.0,
-            without_contacts: bool = False) -> RunReport:
+            without_contacts: bool = False, parse_workers: int = DEFAULT_PARSE_WORKERS) -> RunReport:
     """Discover → read → store raw → parse → validate → load → publish."""
     if delay_seconds < 0 or retry_backoff_seconds < 0 or batch_size < 1:
         raise ValueError("delay, retry backoff and batch size must not be negative")
@@ -148,34 +177,37 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
             finally:
                 source.close()
 
-    return _run(db, sources, batches, store=True, without_contacts=without_contacts)
+    return _run(db, sources, batches, store=True, without_contacts=without_contacts, parse_workers=parse_workers)
 
 
-@flow(name="esf-reprocess", log_prints=True)
-def reprocess(db: str = "esf.duckdb", batch_size: int = BATCH_SIZE, without_contacts: bool = False) -> RunReport:
+@flow(name="esf-reprocess", log_prints=True, on_failure=[_on_failure])
+def reprocess(db: str = "esf.duckdb", batch_size: int = BATCH_SIZE, without_contacts: bool = False,
+              parse_workers: int = DEFAULT_PARSE_WORKERS) -> RunReport:
     """Re-parse the latest stored version of every page with the current parser; no network."""
     def batches(wh: Warehouse, collected: _Collected, report: RunReport):
         for pages in latest_raw_pages(wh, batch_size):
             collected.counts["seen"] += len(pages)
             yield pages, []
 
-    return _run(db, ["raw_pages"], batches, store=False, without_contacts=without_contacts)
+    return _run(db, ["raw_pages"], batches, store=False, without_contacts=without_contacts,
+                parse_workers=parse_workers)
 
 
-def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts: bool) -> RunReport:
+def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts: bool,
+         parse_workers: int) -> RunReport:
     """The shape both flows share: one locked warehouse, a `runs` row, batches, one load, publish.
 
     Parsing is submitted to the flow's task runner (threads, processes, Dask) while the next batch
     is read; at most a few batches are in flight, so memory stays bounded.
     """
     report, work, t0 = RunReport(), work_path_for(db), perf_counter()
-    logger = get_run_logger()
     with Warehouse(work) as wh:
         report.run_id, started = wh.start_run(sources)
         try:
             collected = _Collected()
             parsed_from = loaded_hashes(wh) if store else {}
             in_flight: deque = deque()
+            progress, done = _Progress(), 0
             for number, (pages, crawl_rows) in enumerate(batches(wh, collected, report), 1):
                 _tally(pages, collected)
                 if store:
@@ -183,10 +215,11 @@ def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts:
                 to_parse = [p for p in pages if has_body(p) and parsed_from.get(p.source_key) != p.sha256]
                 collected.same_bytes += [p.source_key for p in pages
                                          if has_body(p) and parsed_from.get(p.source_key) == p.sha256]
-                in_flight.append(parse_batch.submit(quote(to_parse)))  # quote: Prefect need not walk the pages
+                in_flight.append(parse_batch.submit(quote(to_parse), parse_workers))  # quote: no walk of the pages
                 while len(in_flight) > MAX_BATCHES_IN_FLIGHT:
                     collected.parsed += in_flight.popleft().result()
-                logger.info("batch %d: %d pages read, %d to parse", number, len(pages), len(to_parse))
+                done += len(pages)
+                progress.update(done + collected.counts["skipped"], collected.counts["seen"])
             while in_flight:
                 collected.parsed += in_flight.popleft().result()
             report.durations["read_parse"] = perf_counter() - t0
@@ -198,11 +231,50 @@ def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts:
             report.published = str(publish(work, db, without_contacts=without_contacts))
             report.counts = counts
             report.status = "rejects" if counts.get("rejected") or counts.get("failed") else "succeeded"
+            _publish_report_artifact(report)
         except BaseException as exc:
             _record_failure(wh, report.run_id, exc)
             raise
     report.durations["total"] = perf_counter() - t0
     return report
+
+
+def _publish_report_artifact(report: RunReport) -> None:
+    """The run report as a Prefect table and markdown artifact (key 'esf-run-report')."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+    from flows.reports import run_report
+    try:
+        create_table_artifact(key="esf-run-report-counts", table=[{"count": k, "pages": v} for k, v in report.counts.items()],
+                              description=f"Run {report.run_id}: {report.status}")
+        body = run_report(report).replace("\n", "  \n")
+        create_markdown_artifact(key="esf-run-report", markdown=f"### ESF refresh\n\n{body}",
+                                 description=f"Run {report.run_id}: {report.status}")
+    except Exception as exc:  # a report that cannot be filed must not fail a finished run
+        get_run_logger().warning("could not create the run report artifact: %s", exc)
+
+
+class _Progress:
+    """Progress of the batches: a bar in the log (the terminal) and a Prefect progress artifact."""
+
+    def __init__(self) -> None:
+        from prefect.artifacts import create_progress_artifact
+        self.logger = get_run_logger()
+        try:
+            self.artifact = create_progress_artifact(progress=0.0, key="esf-run-progress",
+                                                     description="Pages read and parsed")
+        except Exception:
+            self.artifact = None
+
+    def update(self, done: int, total: int) -> None:
+        from prefect.artifacts import update_progress_artifact
+        share = done / total if total else 1.0
+        bar = "#" * int(share * 20)
+        self.logger.info("[%-20s] %3.0f%%  %d of %d pages", bar, share * 100, done, total)
+        if self.artifact:
+            try:
+                update_progress_artifact(self.artifact, progress=share * 100)
+            except Exception:
+                self.artifact = None
 
 
 def _top_reasons(problems: list[dict], n: int = 5) -> list[tuple[str, int]]:

@@ -28,6 +28,11 @@ def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list
     Returns how many new versions were stored.
     """
     good = [p for p in pages if has_body(p)]
+    if good:  # only bytes the store does not already hold travel into DuckDB
+        latest = dict(wh.con.execute(
+            "SELECT source_key, arg_max(sha256, fetched_at) FROM raw_pages WHERE list_contains($keys, source_key) "
+            "GROUP BY source_key", {"keys": [p.source_key for p in good]}).fetchall())
+        good = [p for p in good if latest.get(p.source_key) != p.sha256]
     wh.con.execute("BEGIN TRANSACTION")
     try:
         stored = _insert_raw(wh, good, run_id) if good else 0
@@ -129,11 +134,11 @@ def latest_raw_pages(wh: Warehouse, batch_size: int = 500) -> Iterator[list[RawP
     """The latest stored version of every page, in batches, for re-parsing without the network."""
     cursor = wh.con.cursor()
     cursor.execute("""
-        SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
-        FROM raw_pages
-        QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY fetched_at DESC) = 1
-        ORDER BY source_key
-    """)
+        SELECT r.source_key, r.url, r.fetched_at, r.body, r.http_status, r.etag, r.last_modified, r.content_type
+        FROM raw_pages r
+        JOIN (SELECT source_key, max(fetched_at) AS fetched_at FROM raw_pages GROUP BY source_key) latest
+          USING (source_key, fetched_at)
+    """)  # a join, not a window or ORDER BY: the bodies stream through instead of being held at once
     while rows := cursor.fetchmany(batch_size):
         yield [_raw_page(r) for r in rows]
     cursor.close()

@@ -12,6 +12,7 @@ import duckdb
 
 HERE = Path(__file__).resolve().parent
 MIGRATIONS = HERE / "migrations"
+MEMORY_LIMIT = os.environ.get("ESF_DUCKDB_MEMORY", "512MB")  # DuckDB spills beyond this instead of growing
 
 
 class WarehouseBusy(RuntimeError):
@@ -68,7 +69,7 @@ class Warehouse:
     def connect(self) -> None:
         """(Re)open the database file under the lock this object already holds."""
         if self.con is None:
-            self.con = duckdb.connect(str(self.path))
+            self.con = duckdb.connect(str(self.path), config={"memory_limit": MEMORY_LIMIT})
             self.con.execute("SET TimeZone = 'UTC'")
             migrate(self.con)
 

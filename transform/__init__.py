@@ -26,4 +26,9 @@ def parse_page(body: bytes, source_key: str, *, url: str | None = None, content_
     return build_record(text, fields, source_key, url, sha256)
 
 
-__all__ = ["ParsedPage", "Problem", "parse_page"]
+def parse_pages(pages: list[tuple[bytes, str, str | None, str | None, str | None]]) -> list[ParsedPage]:
+    """parse_page over (body, source_key, url, content_type, sha256) tuples: the unit a worker process gets."""
+    return [parse_page(body, key, url=url, content_type=ctype, sha256=sha) for body, key, url, ctype, sha in pages]
+
+
+__all__ = ["ParsedPage", "Problem", "parse_page", "parse_pages"]

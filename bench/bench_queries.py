@@ -1,0 +1,91 @@
+"""Cross-project query speed on a synthetic warehouse of 100,000 projects (median of 5 runs per query).
+
+    python bench/bench_queries.py [--projects 100000]
+
+The warehouse is built with the real schema (migrations, views) and filled by SQL with plausible
+values, so the measurement is of DuckDB and the views, not of parsing.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench import machine  # noqa: E402
+from load.warehouse import migrate  # noqa: E402
+
+FILL = """
+INSERT INTO projects BY NAME
+SELECT 'P' || i AS project_id, 'Projekt ' || i AS title, NULL AS case_number,
+       ['2007-2013', '2014-2020', '2021-2027'][1 + i % 3] AS programme_period,
+       CASE WHEN i % 3 = 2 THEN ['A', 'B', 'C'][1 + i % 3] ELSE CAST(1 + i % 2 AS VARCHAR) END AS programme_area_code,
+       'Område' AS programme_area_name,
+       'Ägare ' || (i % 5000) AS owner, 'Ägare ' || (i % 5000) AS owner_org,
+       (100000 + hash(i) % 20000000)::BIGINT AS esf_grant_sek, (300000 + hash(i) % 40000000)::BIGINT AS total_budget_sek,
+       DATE '2008-01-01' + CAST(i % 5000 AS INTEGER) AS start_date,
+       DATE '2008-01-01' + CAST(i % 5000 + 365 + i % 900 AS INTEGER) AS end_date,
+       r.region, r.code AS region_code, 'k' || i AS source_key, 'A' AS template, 'h' || i AS record_hash,
+       now() AS first_seen, now() AS last_seen, 1 AS run_id
+FROM range(?) t(i)
+JOIN (VALUES (0, 'Stockholm', 'SE11'), (1, 'Östra Mellansverige', 'SE12'), (2, 'Småland och Öarna', 'SE21'),
+             (3, 'Sydsverige', 'SE22'), (4, 'Västsverige', 'SE23'), (5, 'Norra Mellansverige', 'SE31'),
+             (6, 'Mellersta Norrland', 'SE32'), (7, 'Övre Norrland', 'SE33'), (8, 'Nationellt', 'SE')) r(k, region, code)
+  ON r.k = i % 9;
+INSERT INTO project_versions BY NAME SELECT * EXCLUDE (first_seen, last_seen), 1 AS version, first_seen AS valid_from FROM projects;
+INSERT INTO project_organisations
+SELECT project_id, ['owner', 'co_financier', 'partner', 'partner', 'partner'][1 + j], 'Org ' || (hash(project_id || j) % 20000),
+       'Org ' || (hash(project_id || j) % 20000), false, 1
+FROM projects, range(5) s(j);
+INSERT INTO project_municipalities
+SELECT project_id, m.name, m.code, m.name, 'Län', 'SE23', 1
+FROM projects, range(3) s(j), (SELECT row_number() OVER () AS n, * FROM (VALUES ('1480', 'Göteborg'), ('1490', 'Borås'),
+      ('1463', 'Mark'), ('1462', 'Lilla Edet'), ('1401', 'Härryda')) v(code, name)) m
+WHERE m.n = 1 + (hash(project_id) + j) % 5;
+INSERT INTO runs (run_id, started_at, status) VALUES (1, now(), 'succeeded');
+"""
+
+
+def cookbook() -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return [m.strip() for m in re.findall(r"```sql\n(.*?)```", text, re.S)]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--projects", type=int, default=100_000)
+    a = ap.parse_args()
+    path = Path(tempfile.mkdtemp(prefix="esf-q-")) / "q.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con)
+    started = time.perf_counter()
+    con.execute(FILL.replace("range(?)", f"range({a.projects})"))
+    con.execute("CHECKPOINT")
+    built = time.perf_counter() - started
+    con.close()
+    con = duckdb.connect(str(path), read_only=True)
+    queries = [f"SELECT * FROM {v}" for v in ("programme_area_summary", "region_summary", "region_programme_matrix",
+                                               "funding_by_year", "organisation_activity", "municipality_coverage",
+                                               "recent_changes WHERE runs_ago < 5")] + cookbook()
+    print(f"{a.projects:,} projects, built in {built:.1f} s. {machine()}\n")
+    print("| query | rows | median ms |\n|---|---|---|")
+    for sql in queries:
+        times = []
+        for _ in range(5):
+            t = time.perf_counter()
+            rows = con.execute(sql).fetchall()
+            times.append((time.perf_counter() - t) * 1000)
+        label = " ".join(sql.split())[:70]
+        print(f"| `{label}` | {len(rows)} | {statistics.median(times):.1f} |")
+
+
+if __name__ == "__main__":
+    main()
