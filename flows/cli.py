@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
+PARTITIONED_EXPORTS = {"projects": "programme_period", "project_versions": "programme_period"}
 DEFAULT_DB = "esf.duckdb"
 
 
@@ -129,6 +130,8 @@ def _run_flow(name: str, runner: str, **params):
         flow_fn = pipeline.with_runner(getattr(pipeline, name), runner)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if runner != "threads":
+        params["parse_workers"] = 1  # the runner's own workers parse; no second pool inside them
     try:
         return flow_fn(**params)
     except WarehouseBusy as exc:
@@ -291,6 +294,9 @@ def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
         select = f"SELECT {', '.join(keep)} FROM {name}"
         target = out / f"{name}.{fmt}"
         options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+        if fmt == "parquet" and name in PARTITIONED_EXPORTS:  # Hive-style folders analysts can prune by period
+            target = out / name
+            options += f", PARTITION_BY ({PARTITIONED_EXPORTS[name]}), OVERWRITE_OR_IGNORE"
         con.execute(f"COPY ({select}) TO '{str(target).replace(chr(39), chr(39) * 2)}' ({options})")
         click.echo(f"{target}")
     con.close()

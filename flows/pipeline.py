@@ -77,9 +77,17 @@ def parse_pool(workers: int):
     return _parse_pool
 
 
+class Batch:
+    """Pages handed to a task as one opaque object: Prefect need not walk 500 pages to find futures in
+    them, and every task runner (threads, processes, Dask) passes it through unchanged."""
+
+    def __init__(self, pages: list[RawPage]):
+        self.pages = pages
+
+
 @task(cache_policy=NO_CACHE)
-def parse_batch(pages: list[RawPage], workers: int = 1) -> list[ParsedPage]:
-    work = [(p.body, p.source_key, p.url, p.content_type, p.sha256) for p in pages if has_body(p)]
+def parse_batch(batch: Batch, workers: int = 1) -> list[ParsedPage]:
+    work = [(p.body, p.source_key, p.url, p.content_type, p.sha256) for p in batch.pages if has_body(p)]
     pool = parse_pool(workers)
     if pool is None or len(work) < 2 * workers:
         return parse_pages(work)
@@ -215,7 +223,7 @@ def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts:
                 to_parse = [p for p in pages if has_body(p) and parsed_from.get(p.source_key) != p.sha256]
                 collected.same_bytes += [p.source_key for p in pages
                                          if has_body(p) and parsed_from.get(p.source_key) == p.sha256]
-                in_flight.append(parse_batch.submit(quote(to_parse), parse_workers))  # quote: no walk of the pages
+                in_flight.append(parse_batch.submit(Batch(to_parse), parse_workers))
                 while len(in_flight) > MAX_BATCHES_IN_FLIGHT:
                     collected.parsed += in_flight.popleft().result()
                 done += len(pages)

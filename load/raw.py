@@ -131,14 +131,19 @@ def _raw_page(r: tuple) -> RawPage:
 
 
 def latest_raw_pages(wh: Warehouse, batch_size: int = 500) -> Iterator[list[RawPage]]:
-    """The latest stored version of every page, in batches, for re-parsing without the network."""
-    cursor = wh.con.cursor()
-    cursor.execute("""
-        SELECT r.source_key, r.url, r.fetched_at, r.body, r.http_status, r.etag, r.last_modified, r.content_type
-        FROM raw_pages r
+    """The latest stored version of every page, in batches, for re-parsing without the network.
+
+    Row ids first (small), then each batch's bodies by a range of row ids: memory holds one batch of
+    bodies, whatever the size of the store."""
+    ids = [r for (r,) in wh.con.execute("""
+        SELECT r.rowid FROM raw_pages r
         JOIN (SELECT source_key, max(fetched_at) AS fetched_at FROM raw_pages GROUP BY source_key) latest
           USING (source_key, fetched_at)
-    """)  # a join, not a window or ORDER BY: the bodies stream through instead of being held at once
-    while rows := cursor.fetchmany(batch_size):
+        ORDER BY r.rowid""").fetchall()]
+    for i in range(0, len(ids), batch_size):
+        chunk = ids[i:i + batch_size]
+        rows = wh.con.execute("""
+            SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
+            FROM raw_pages WHERE rowid BETWEEN $lo AND $hi AND list_contains($ids, rowid)""",
+            {"lo": chunk[0], "hi": chunk[-1], "ids": chunk}).fetchall()
         yield [_raw_page(r) for r in rows]
-    cursor.close()

@@ -59,7 +59,17 @@ FROM years
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW organisation_activity AS
-SELECT o.name_normalized AS organisation,
+WITH completions AS (  -- a name the site cut at 30 characters, completed where another page gives it whole
+    SELECT left(name, 30) AS cut, min(name_normalized) AS name_normalized
+    FROM project_organisations WHERE NOT truncated AND length(name) > 30
+    GROUP BY 1 HAVING count(DISTINCT name_normalized) = 1
+), orgs AS (
+    SELECT DISTINCT o.project_id, o.role,
+           CASE WHEN o.truncated THEN coalesce(c.name_normalized, o.name_normalized) ELSE o.name_normalized END
+               AS organisation
+    FROM project_organisations o LEFT JOIN completions c ON o.truncated AND c.cut = o.name
+)
+SELECT o.organisation,
        o.role,
        count(DISTINCT o.project_id) AS projects,
        sum(p.esf_grant_sek)::BIGINT AS esf_grant_sek,
@@ -67,7 +77,7 @@ SELECT o.name_normalized AS organisation,
        min(p.start_date) AS first_start,
        max(p.end_date) AS last_end,
        string_agg(DISTINCT p.region, ', ' ORDER BY p.region) AS regions
-FROM (SELECT DISTINCT project_id, role, name_normalized FROM project_organisations) o
+FROM orgs o
 JOIN projects p USING (project_id)
 GROUP BY ALL;
 

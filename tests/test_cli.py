@@ -127,8 +127,11 @@ def test_describe_and_export(prefect_api, loaded_db, tmp_path):
                  "--without-contacts")
     assert result.returncode == 0, result.stderr
     con = duckdb.connect()
-    assert con.execute(f"SELECT count(*) FROM '{out}/projects.parquet'").fetchone()[0] == 13
-    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM '{out}/projects.parquet'").fetchall()]
+    projects = f"read_parquet('{out}/projects/*/*.parquet', hive_partitioning = true)"
+    assert con.execute(f"SELECT count(*), count(DISTINCT programme_period) FROM {projects}").fetchone() == (13, 3)
+    assert sorted(p.name for p in (out / "projects").iterdir()) == [
+        "programme_period=2007-2013", "programme_period=2014-2020", "programme_period=2021-2027"]
+    columns = [row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {projects}").fetchall()]
     assert "contact_email" not in columns
     assert (out / "region_programme_matrix.parquet").exists()
 

@@ -254,3 +254,19 @@ def test_reprocess_rebuilds_from_the_raw_store_without_sources(prefect_api, corp
     assert report.status == "succeeded"
     assert (report.counts["seen"], report.counts["unchanged"]) == (13, 13)
     assert query(db, "SELECT count(*) FROM projects") == [(13,)]
+
+
+def test_truncated_names_are_completed_from_another_page(prefect_api, corpus, tmp_path):
+    assert " • Socialförvaltningen, Ekonomisk\n" in (corpus / "a-framtidsvagen-alvdalen.txt").read_text(encoding="utf-8")
+    page = (corpus / "a-hamnlyftet-blekinge.txt").read_text(encoding="utf-8")
+    extra = page.replace("Hamnlyftet Blekinge", "Hamnlyftet Väst").replace("Samarbetspartners\n",
+                         "Samarbetspartners\n\n • Socialförvaltningen, Ekonomiskt bistånd Alingsås\n", 1)
+    (corpus / "a-extra.txt").write_text(extra, encoding="utf-8")
+    db = tmp_path / "esf.duckdb"
+    run(prefect_api, corpus, db)
+    truncated = query(db, "SELECT name FROM project_organisations WHERE name = 'Socialförvaltningen, Ekonomisk'")
+    assert truncated and query(db, "SELECT truncated FROM project_organisations "
+                                   "WHERE name = 'Socialförvaltningen, Ekonomisk' LIMIT 1") == [(True,)]
+    grouped = query(db, "SELECT organisation, projects FROM organisation_activity "
+                        "WHERE role = 'partner' AND organisation LIKE 'Socialförvaltningen, Ekonomisk%'")
+    assert grouped == [("Socialförvaltningen, Ekonomiskt bistånd Alingsås", 2)]
