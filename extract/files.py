@@ -45,15 +45,15 @@ def _skip(name: str) -> bool:
 
 
 def _folder_items(root: Path) -> list[FileItem]:
-    items = []
+    items, prefix = [], root.resolve().name
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        rel_dir = os.path.relpath(dirpath, root)
         for name in sorted(filenames):
             if _skip(name):
                 continue
-            full = Path(dirpath) / name
-            rel = full.relative_to(root).as_posix()
-            items.append(FileItem(source_key=f"{root.resolve().name}/{rel}", path=str(full)))
+            rel = name if rel_dir == "." else f"{Path(rel_dir).as_posix()}/{name}"
+            items.append(FileItem(source_key=f"{prefix}/{rel}", path=os.path.join(dirpath, name)))
     return items
 
 

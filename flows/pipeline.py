@@ -17,8 +17,8 @@ from prefect.utilities.annotations import quote  # noqa: E402
 from extract.polite import Politeness  # noqa: E402
 from extract.records import RawPage  # noqa: E402
 from extract.sources import Source, open_source  # noqa: E402
-from load import (Warehouse, has_body, known_pages, latest_raw_pages, load_run, loaded_hashes,  # noqa: E402
-                  publish, store_raw, unloaded_raw_pages, work_path_for)
+from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run,  # noqa: E402
+                  loaded_hashes, publish, store_raw, unloaded_raw_pages, work_path_for)
 from schemas.validate import validate  # noqa: E402
 from transform import ParsedPage, parse_pages  # noqa: E402
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates  # noqa: E402
@@ -57,8 +57,9 @@ def read_batch(source: Source, items: list) -> list[RawPage]:
 
 
 @task(cache_policy=NO_CACHE)
-def store_raw_batch(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict]) -> int:
-    return store_raw(wh, pages, run_id, crawl_rows)
+def store_raw_batch(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict],
+                    stored: dict[str, str]) -> int:
+    return store_raw(wh, pages, run_id, crawl_rows, stored)
 
 
 _parse_pool = None
@@ -214,12 +215,13 @@ def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts:
         try:
             collected = _Collected()
             parsed_from = loaded_hashes(wh) if store else {}
+            stored = latest_hashes(wh) if store else {}
             in_flight: deque = deque()
             progress, done = _Progress(), 0
             for number, (pages, crawl_rows) in enumerate(batches(wh, collected, report), 1):
                 _tally(pages, collected)
                 if store:
-                    store_raw_batch(wh, quote(pages), report.run_id, quote(crawl_rows))
+                    store_raw_batch(wh, quote(pages), report.run_id, quote(crawl_rows), quote(stored))
                 to_parse = [p for p in pages if has_body(p) and parsed_from.get(p.source_key) != p.sha256]
                 collected.same_bytes += [p.source_key for p in pages
                                          if has_body(p) and parsed_from.get(p.source_key) == p.sha256]
@@ -276,6 +278,9 @@ class _Progress:
     def update(self, done: int, total: int) -> None:
         from prefect.artifacts import update_progress_artifact
         share = done / total if total else 1.0
+        if share < 1.0 and share - getattr(self, "_shown", -1.0) < 0.1:
+            return  # about ten updates a run: each one is a call to the Prefect API
+        self._shown = share
         bar = "#" * int(share * 20)
         self.logger.info("[%-20s] %3.0f%%  %d of %d pages", bar, share * 100, done, total)
         if self.artifact:

@@ -21,7 +21,13 @@ def has_body(page: RawPage) -> bool:
     return not page.failed and page.http_status in (None, 200)
 
 
-def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict] | None = None) -> int:
+def latest_hashes(wh: Warehouse) -> dict[str, str]:
+    """source_key → sha256 of its latest stored version (one scan, for a whole run)."""
+    return dict(wh.con.execute("SELECT source_key, arg_max(sha256, fetched_at) FROM raw_pages GROUP BY 1").fetchall())
+
+
+def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict] | None = None,
+              stored: dict[str, str] | None = None) -> int:
     """Insert the pages whose bytes differ from the latest stored version of their key, and what the
     crawler saw of them, in one commit (so an interrupted crawl resumes after the last batch).
 
@@ -29,20 +35,23 @@ def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list
     """
     good = [p for p in pages if has_body(p)]
     if good:  # only bytes the store does not already hold travel into DuckDB
-        latest = dict(wh.con.execute(
-            "SELECT source_key, arg_max(sha256, fetched_at) FROM raw_pages WHERE list_contains($keys, source_key) "
-            "GROUP BY source_key", {"keys": [p.source_key for p in good]}).fetchall())
-        good = [p for p in good if latest.get(p.source_key) != p.sha256]
+        if stored is None:
+            stored = dict(wh.con.execute(
+                "SELECT source_key, arg_max(sha256, fetched_at) FROM raw_pages WHERE list_contains($keys, source_key) "
+                "GROUP BY source_key", {"keys": [p.source_key for p in good]}).fetchall())
+        good = [p for p in good if stored.get(p.source_key) != p.sha256]
     wh.con.execute("BEGIN TRANSACTION")
     try:
-        stored = _insert_raw(wh, good, run_id) if good else 0
+        count = _insert_raw(wh, good, run_id) if good else 0
         if crawl_rows:
             _upsert_crawl_state(wh, crawl_rows)
         wh.con.execute("COMMIT")
     except BaseException:
         wh.con.execute("ROLLBACK")
         raise
-    return stored
+    if stored is not None:
+        stored.update((p.source_key, p.sha256) for p in good)
+    return count
 
 
 def _upsert_crawl_state(wh: Warehouse, rows: list[dict]) -> None:
