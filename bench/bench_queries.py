@@ -40,7 +40,7 @@ JOIN (VALUES (0, 'Stockholm', 'SE11'), (1, 'Östra Mellansverige', 'SE12'), (2, 
              (3, 'Sydsverige', 'SE22'), (4, 'Västsverige', 'SE23'), (5, 'Norra Mellansverige', 'SE31'),
              (6, 'Mellersta Norrland', 'SE32'), (7, 'Övre Norrland', 'SE33'), (8, 'Nationellt', 'SE')) r(k, region, code)
   ON r.k = i % 9;
-INSERT INTO project_versions BY NAME SELECT * EXCLUDE (first_seen, last_seen), 1 AS version, first_seen AS valid_from FROM projects;
+INSERT INTO project_versions BY NAME SELECT * EXCLUDE (first_seen, last_seen, gone_since), 1 AS version, first_seen AS valid_from FROM projects;
 INSERT INTO project_organisations
 SELECT project_id, ['owner', 'co_financier', 'partner', 'partner', 'partner'][1 + j], 'Org ' || (hash(project_id || j) % 20000),
        'Org ' || (hash(project_id || j) % 20000), false, 1
