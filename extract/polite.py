@@ -1,6 +1,7 @@
 """A polite HTTP client for one host: robots.txt, one connection, a delay with jitter, retries, Retry-After."""
 from __future__ import annotations
 
+import os
 import random
 import time
 import urllib.robotparser
@@ -16,7 +17,8 @@ from extract.records import RawPage, failed_page, now
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 GONE = frozenset({404, 410})
-DEFAULT_USER_AGENT = "esf-projektbanken-pipeline/0.1 (+https://github.com/; contact: set --contact or ESF_USER_AGENT)"
+DEFAULT_USER_AGENT = os.environ.get("ESF_USER_AGENT") or \
+    "esf-projektbanken-pipeline/0.1 (contact: set --user-agent or ESF_USER_AGENT to your address)"
 
 
 @dataclass
