@@ -41,11 +41,11 @@ JOIN (VALUES (0, 'Stockholm', 'SE11'), (1, 'Östra Mellansverige', 'SE12'), (2, 
              (6, 'Mellersta Norrland', 'SE32'), (7, 'Övre Norrland', 'SE33'), (8, 'Nationellt', 'SE')) r(k, region, code)
   ON r.k = i % 9;
 INSERT INTO project_versions BY NAME SELECT * EXCLUDE (first_seen, last_seen, gone_since), 1 AS version, first_seen AS valid_from FROM projects;
-INSERT INTO project_organisations
+INSERT INTO project_organisations (project_id, role, name, name_normalized, truncated, run_id, organisation)
 SELECT project_id, ['owner', 'co_financier', 'partner', 'partner', 'partner'][1 + j], 'Org ' || (hash(project_id || j) % 20000),
-       'Org ' || (hash(project_id || j) % 20000), false, 1
+       'Org ' || (hash(project_id || j) % 20000), false, 1, 'Org ' || (hash(project_id || j) % 20000)
 FROM projects, range(5) s(j);
-INSERT INTO project_municipalities
+INSERT INTO project_municipalities (project_id, name_as_written, municipality_code, municipality, county, region_code, run_id)
 SELECT project_id, m.name, m.code, m.name, 'Län', 'SE23', 1
 FROM projects, range(3) s(j), (SELECT row_number() OVER () AS n, * FROM (VALUES ('1480', 'Göteborg'), ('1490', 'Borås'),
       ('1463', 'Mark'), ('1462', 'Lilla Edet'), ('1401', 'Härryda')) v(code, name)) m

@@ -27,10 +27,12 @@ def insert(wh: Warehouse, page) -> None:
     wh.con.execute(f"INSERT INTO projects ({', '.join(COLUMNS)}, record_hash, first_seen, last_seen, run_id) "
                    f"VALUES ({', '.join('?' * len(COLUMNS))}, '', now(), now(), 0)", values)
     for o in page.organisations:
-        wh.con.execute("INSERT INTO project_organisations VALUES (?, ?, ?, ?, ?, 0)",
+        wh.con.execute("INSERT INTO project_organisations (project_id, role, name, name_normalized, truncated, "
+                       "run_id) VALUES (?, ?, ?, ?, ?, 0)",
                        [p["project_id"], o["role"], o["name"], o["name_normalized"], o["truncated"]])
     for s in page.sections:
-        wh.con.execute("INSERT INTO project_sections VALUES (?, ?, ?, ?, 0)",
+        wh.con.execute("INSERT INTO project_sections (project_id, section, heading, text, run_id) "
+                       "VALUES (?, ?, ?, ?, 0)",
                        [p["project_id"], s["section"], s["heading"], s["text"]])
 
 

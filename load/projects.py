@@ -86,6 +86,7 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
                             WHERE c.project_id IN (SELECT project_id FROM cls WHERE kind <> 'unchanged')""",
                         {"run": run_id})
             con.unregister("child_df")
+        _complete_organisation_names(con)
         if same_bytes:
             con.execute("UPDATE projects SET last_seen = $ts WHERE list_contains($keys, source_key)",
                         {"ts": started, "keys": list(same_bytes)})
@@ -105,6 +106,20 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
     finally:
         con.unregister("inc_df")
     return final
+
+
+def _complete_organisation_names(con) -> None:
+    """Group names: a name the site cut at 30 characters takes the whole name where exactly one other
+    page gives one with the same first 30 characters. Recomputed each run: a new page may complete it."""
+    con.execute("UPDATE project_organisations SET organisation = name_normalized "
+                "WHERE organisation IS DISTINCT FROM name_normalized AND (NOT truncated OR organisation IS NULL)")
+    con.execute("""CREATE OR REPLACE TEMP TABLE completions AS
+                   SELECT left(name, 30) AS cut, min(name_normalized) AS whole
+                   FROM project_organisations WHERE NOT truncated AND length(name) > 30
+                   GROUP BY 1 HAVING count(DISTINCT name_normalized) = 1""")
+    con.execute("""UPDATE project_organisations SET organisation = coalesce(
+                       (SELECT whole FROM completions c WHERE c.cut = project_organisations.name), name_normalized)
+                   WHERE truncated""")
 
 
 def _insert_problems(wh: Warehouse, run_id: int, problems: list[dict[str, Any]]) -> None:

@@ -59,25 +59,15 @@ FROM years
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW organisation_activity AS
-WITH completions AS (  -- a name the site cut at 30 characters, completed where another page gives it whole
-    SELECT left(name, 30) AS cut, min(name_normalized) AS name_normalized
-    FROM project_organisations WHERE NOT truncated AND length(name) > 30
-    GROUP BY 1 HAVING count(DISTINCT name_normalized) = 1
-), orgs AS (
-    SELECT DISTINCT o.project_id, o.role,
-           CASE WHEN o.truncated THEN coalesce(c.name_normalized, o.name_normalized) ELSE o.name_normalized END
-               AS organisation
-    FROM project_organisations o LEFT JOIN completions c ON o.truncated AND c.cut = o.name
-)
 SELECT o.organisation,
        o.role,
-       count(DISTINCT o.project_id) AS projects,
+       count(*) AS projects,
        sum(p.esf_grant_sek)::BIGINT AS esf_grant_sek,
        sum(p.total_budget_sek)::BIGINT AS total_budget_sek,
        min(p.start_date) AS first_start,
        max(p.end_date) AS last_end,
        string_agg(DISTINCT p.region, ', ' ORDER BY p.region) AS regions
-FROM orgs o
+FROM (SELECT DISTINCT project_id, role, organisation FROM project_organisations) o
 JOIN projects p USING (project_id)
 GROUP BY ALL;
 
