@@ -270,3 +270,15 @@ def test_truncated_names_are_completed_from_another_page(prefect_api, corpus, tm
     grouped = query(db, "SELECT organisation, projects FROM organisation_activity "
                         "WHERE role = 'partner' AND organisation LIKE 'Socialförvaltningen, Ekonomisk%'")
     assert grouped == [("Socialförvaltningen, Ekonomiskt bistånd Alingsås", 2)]
+
+
+def test_run_report_is_filed_as_a_prefect_artifact(prefect_api, corpus, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    report = run(prefect_api, corpus, tmp_path / "esf.duckdb")
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["esf-run-report"])))
+    assert artifacts, "no esf-run-report artifact"
+    latest = max(artifacts, key=lambda a: a.created)
+    assert f"Run {report.run_id}: succeeded" in latest.data
+    assert "pages seen 13 = new 13" in latest.data
