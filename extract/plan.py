@@ -33,14 +33,18 @@ def _slot(url: str, every: int) -> int:
 
 
 def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
-         recheck_every: int = RECHECK_EVERY_NIGHTS, vanished: list[str] = ()) -> tuple[list[Planned], list[Found]]:
-    """→ (pages to fetch in order, pages skipped). Known pages are asked for conditionally.
+         recheck_every: int = RECHECK_EVERY_NIGHTS, vanished: list[str] = (),
+         unloaded: set[str] = frozenset()) -> tuple[list[Planned], list[Found], list[Found]]:
+    """→ (pages to fetch in order, pages skipped, pages to parse from the store). Known pages are asked
+    for conditionally.
 
     vanished: known pages no longer listed; each is asked for once more, to see whether it is gone.
+    unloaded: pages whose bytes a run stored but died before loading; unless their listing changed,
+    they are parsed from the store, not fetched again (a killed crawl resumes).
     """
     night = (today or date.today()).toordinal()
     order = {"new": 0, "changed": 1, "retry": 2, "recheck": 3, "vanished": 4}
-    todo, skipped = [], []
+    todo, skipped, from_store = [], [], []
     for url in vanished:
         k = known[url]
         if k.http_status not in (404, 410):
@@ -55,6 +59,9 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
         elif (page.lastmod and page.lastmod != k.lastmod) or \
                 (page.listing_entry and page.listing_entry != k.listing_entry):
             reason = "changed"
+        elif page.url in unloaded:
+            from_store.append(page)
+            continue
         elif recheck_every <= 1 or _slot(page.url, recheck_every) == night % recheck_every:
             reason = "recheck"
         else:
@@ -62,4 +69,4 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
             continue
         todo.append(Planned(page, reason, k.etag, k.last_modified))
     todo.sort(key=lambda p: order[p.reason])
-    return todo, skipped
+    return todo, skipped, from_store

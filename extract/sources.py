@@ -24,10 +24,11 @@ class FileSource:
     path: str
     discovered: int = 0
 
-    def plan(self, known: dict[str, Known], today: date | None = None) -> tuple[list[FileItem], list[str]]:
+    def plan(self, known: dict[str, Known], today: date | None = None,
+             unloaded: set[str] = frozenset()) -> tuple[list[FileItem], list[str], list[str]]:
         items = list_items(self.path)
         self.discovered = len(items)
-        return items, []
+        return items, [], []
 
     def read(self, items: list[FileItem]) -> list[RawPage]:
         return [read_item(item) for item in items]
@@ -79,14 +80,15 @@ class WebSource:
             raise SourceError(f"{urls_file}: not a URL: {bad[0]}")
         return cls([Found(normalize_url(u)) for u in dict.fromkeys(urls)], politeness)
 
-    def plan(self, known: dict[str, Known], today: date | None = None) -> tuple[list[Planned], list[str]]:
-        """→ (pages to request, in order; keys of pages skipped as unchanged)."""
+    def plan(self, known: dict[str, Known], today: date | None = None,
+             unloaded: set[str] = frozenset()) -> tuple[list[Planned], list[str], list[str]]:
+        """→ (pages to request, in order; keys skipped as unchanged; keys to parse from the store)."""
         vanished = []
         if self.complete:
             listed, hosts = {f.url for f in self.found}, set(self._clients)
             vanished = [url for url in known if url not in listed and urlsplit(url).netloc in hosts]
-        todo, skipped = plan(self.found, known, today, vanished=vanished)
-        return todo, [f.url for f in skipped]
+        todo, skipped, from_store = plan(self.found, known, today, vanished=vanished, unloaded=unloaded)
+        return todo, [f.url for f in skipped], [f.url for f in from_store]
 
     def _client(self, url: str) -> PoliteClient:
         host = urlsplit(url).netloc

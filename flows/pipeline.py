@@ -18,7 +18,7 @@ from extract.polite import Politeness  # noqa: E402
 from extract.records import RawPage  # noqa: E402
 from extract.sources import Source, open_source  # noqa: E402
 from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run,  # noqa: E402
-                  loaded_hashes, publish, store_raw, unloaded_raw_pages, work_path_for)
+                  loaded_hashes, publish, run_status, store_raw, stored_pages, unloaded_keys, work_path_for)
 from schemas.validate import validate  # noqa: E402
 from transform import ParsedPage, parse_pages  # noqa: E402
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates  # noqa: E402
@@ -166,17 +166,13 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
         for spec in sources:
             source = open_source(spec, politeness)
             try:
-                items, skipped = source.plan(known_pages(wh))
+                items, skipped, from_store = source.plan(known_pages(wh), unloaded=unloaded_keys(wh))
                 report.notes += getattr(source, "notes", [])
-                # Pages a run stored but died before loading: parse them from the store, do not ask again.
-                rechecks = [p.found.url for p in items if getattr(p, "reason", None) == "recheck"]
-                resumed = unloaded_raw_pages(wh, skipped + rechecks)
-                resumed_keys = {p.source_key for p in resumed}
-                items = [p for p in items if getattr(p, "found", None) is None or p.found.url not in resumed_keys]
+                resumed = stored_pages(wh, from_store)
                 collected.counts["seen"] += source.discovered
-                collected.counts["skipped"] += len(set(skipped) - resumed_keys)
+                collected.counts["skipped"] += len(skipped)
                 logger.info("%s: %d pages found, %d to read, %d unchanged and skipped, %d resumed from the store",
-                            spec, source.discovered, len(items), len(set(skipped) - resumed_keys), len(resumed))
+                            spec, source.discovered, len(items), len(skipped), len(resumed))
                 if resumed:
                     yield resumed, []
                 for i in range(0, len(items), batch_size):
@@ -240,7 +236,7 @@ def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts:
             wh.disconnect()  # the lock stays held while the file is copied
             report.published = str(publish(work, db, without_contacts=without_contacts))
             report.counts = counts
-            report.status = "rejects" if counts.get("rejected") or counts.get("failed") else "succeeded"
+            report.status = run_status(counts)
             _publish_report_artifact(report)
         except BaseException as exc:
             _record_failure(wh, report.run_id, exc)

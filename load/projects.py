@@ -96,7 +96,7 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
         kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
         final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
                  "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
-        status = "rejects" if final.get("rejected") or final.get("failed") else "succeeded"
+        status = run_status(final)
         final["fetched"] = final.get("seen", 0) - sum(final.get(k, 0) for k in ("skipped", "not_modified", "gone", "failed"))
         wh.finish_run(run_id, status, final)
         con.execute("COMMIT")
@@ -106,6 +106,11 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
     finally:
         con.unregister("inc_df")
     return final
+
+
+def run_status(counts: dict[str, int]) -> str:
+    """'rejects' when some pages were rejected or could not be read, else 'succeeded'."""
+    return "rejects" if counts.get("rejected") or counts.get("failed") else "succeeded"
 
 
 def _complete_organisation_names(con) -> None:

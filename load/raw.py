@@ -35,11 +35,8 @@ def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list
     """
     good = [p for p in pages if has_body(p)]
     if good:  # only bytes the store does not already hold travel into DuckDB
-        if stored is None:
-            stored = dict(wh.con.execute(
-                "SELECT source_key, arg_max(sha256, fetched_at) FROM raw_pages WHERE list_contains($keys, source_key) "
-                "GROUP BY source_key", {"keys": [p.source_key for p in good]}).fetchall())
-        good = [p for p in good if stored.get(p.source_key) != p.sha256]
+        held = stored if stored is not None else latest_hashes(wh)
+        good = [p for p in good if held.get(p.source_key) != p.sha256]
     wh.con.execute("BEGIN TRANSACTION")
     try:
         count = _insert_raw(wh, good, run_id) if good else 0
@@ -117,20 +114,27 @@ def _insert_raw(wh: Warehouse, good: list[RawPage], run_id: int) -> int:
         con.unregister("incoming_raw")
 
 
-def unloaded_raw_pages(wh: Warehouse, keys: list[str]) -> list[RawPage]:
-    """Pages among `keys` whose latest stored version came from a run that died or failed before
-    loading it: a resumed crawl parses these from the store instead of fetching them again."""
+def unloaded_keys(wh: Warehouse) -> set[str]:
+    """Pages whose latest stored version came from a run that died or failed before loading it."""
+    return {k for (k,) in wh.con.execute("""
+        WITH latest AS (
+            SELECT source_key, arg_max(sha256, fetched_at) AS sha256, arg_max(run_id, fetched_at) AS run_id
+            FROM raw_pages GROUP BY source_key)
+        SELECT l.source_key FROM latest l
+        WHERE l.run_id IN (SELECT run_id FROM runs WHERE status IN ('aborted', 'failed'))
+          AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.source_key = l.source_key AND p.sha256 = l.sha256)
+        """).fetchall()}
+
+
+def stored_pages(wh: Warehouse, keys: list[str]) -> list[RawPage]:
+    """The latest stored version of each of `keys`, to parse without fetching again."""
     if not keys:
         return []
     rows = wh.con.execute("""
-        WITH latest AS (
-            SELECT * FROM raw_pages WHERE list_contains($keys, source_key)
-            QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY fetched_at DESC) = 1)
-        SELECT l.source_key, l.url, l.fetched_at, l.body, l.http_status, l.etag, l.last_modified, l.content_type
-        FROM latest l
-        WHERE l.run_id IN (SELECT run_id FROM runs WHERE status IN ('aborted', 'failed'))
-          AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.source_key = l.source_key AND p.sha256 = l.sha256)
-        ORDER BY l.source_key""", {"keys": keys}).fetchall()
+        SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
+        FROM raw_pages WHERE list_contains($keys, source_key)
+        QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY fetched_at DESC) = 1
+        ORDER BY source_key""", {"keys": keys}).fetchall()
     return [_raw_page(r) for r in rows]
 
 
