@@ -14,6 +14,7 @@ from functools import cache
 
 from transform import reference
 
+CANONICAL_ORIGIN = "https://www.esf.se"  # pages name themselves here; the demo site puts its own origin instead
 TEMPLATES = ("A", "B", "C", "C+")  # C+ is an ESF+ page on template C
 REGION_SLUGS = {"Övre Norrland": "Ovre-Norrland", "Mellersta Norrland": "Mellersta-Norrland",
                 "Norra Mellansverige": "Norra-Mellansverige", "Östra Mellansverige": "Ostra-Mellansverige",
@@ -182,7 +183,7 @@ def _document(title: str, path: str, body: str) -> str:
     footer = "".join(f"<p>Svenska ESF-rådet, kontor {i}, Box {100 + i}, 000 00 Ort. Telefon 0771-00 00 00.</p>"
                      for i in range(30))
     return (f"<!DOCTYPE html>\n<html lang='sv'><head><meta charset='utf-8'><title>{html.escape(title)} - ESF</title>"
-            f"<link rel='canonical' href='https://www.esf.se{html.escape(path)}'>"
+            f"<link rel='canonical' href='{CANONICAL_ORIGIN}{html.escape(path)}'>"
             f"<style>{'.x{margin:0}' * 1000}</style><script>window.dataLayer=[];{'var a=1;' * 300}</script></head>"
             f"<body><div class='cookie-banner'>Vi använder kakor. <button>OK</button></div>"
             f"<header><nav><ul>{menu}</ul></nav></header><main>{body}</main><footer>{footer}</footer></body></html>\n")

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape as xml_escape
 
-from demo.generator import SyntheticPage, page
+from demo.generator import CANONICAL_ORIGIN, SyntheticPage, page
 
 BASE_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)  # lastmod of every page at version 0
 CHANGED_SHARE = 0.01          # passed to generator.page; DemoSite.lastmod mirrors its rule
@@ -31,6 +31,7 @@ SITEMAP_SIZE = 1000           # <url> entries per child sitemap
 SITEMAP_NS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 LISTING = "/resultat/projektbanken/"
 OLD_PREFIX = "/gammal"
+ALIAS_PREFIX = "/sv/Resultat"  # template B pages also answer without it: a second address for one page
 OTHER_PAGES = {"/om-oss/": "Om oss", "/nyheter/": "Nyheter"}
 LOOP = {"/loop/a/": "/loop/b/", "/loop/b/": "/loop/a/"}
 OFFSITE = ("https://example.org/elsewhere/",
@@ -50,6 +51,8 @@ class Faults:
     drop_share: float = 0.0             # share of page paths whose first request is closed without a response
     truncate_share: float = 0.0         # share of page paths whose first response is cut short of its Content-Length
     redirect_share: float = 0.0         # share of pages the listing links at '/gammal<path>', which 301s to <path>
+    alias_share: float = 0.0            # share of template B pages the listing links without '/sv/Resultat': the
+                                        # same page is served there (200), its canonical link names the full path
     gone: frozenset[int] = frozenset()  # page indices that answer 410 (even indices) or 404 (odd)
     unlisted: frozenset[int] = frozenset()  # page indices left out of listings and sitemaps (deleted pages)
     offsite_link: bool = False          # the first listing page also links two URLs on other hosts
@@ -182,9 +185,12 @@ class DemoSite:
         return BASE_DATE + timedelta(days=changed_in)
 
     def listed_path(self, index: int, path: str) -> str:
-        """The path the listing links for a page: the old path for redirected pages."""
-        redirected = self.faults.hits(index, "redirect", self.faults.redirect_share)
-        return OLD_PREFIX + path if redirected else path
+        """The path the listing links for a page: the old path for redirected pages, the short one for aliases."""
+        if self.faults.hits(index, "redirect", self.faults.redirect_share):
+            return OLD_PREFIX + path
+        if path.startswith(ALIAS_PREFIX + "/") and self.faults.hits(index, "alias", self.faults.alias_share):
+            return path.removeprefix(ALIAS_PREFIX)
+        return path
 
     def listing_pages(self) -> int:
         return max(1, math.ceil(self.n_pages / self.per_listing_page))
@@ -303,6 +309,9 @@ class _Handler(BaseHTTPRequestHandler):
         old = path.removeprefix(OLD_PREFIX)
         if old != path and old in site._paths and site.listed_path(site._paths[old], old) == path:
             return self._send(301, _small_page("Flyttad"), headers={"Location": site.url + old})
+        full = ALIAS_PREFIX + path
+        if full in site._paths and site.listed_path(site._paths[full], full) == path:
+            return self._project(full, site._paths[full])
         self._send(404)
 
     def _listing(self, query: str) -> None:
@@ -336,7 +345,8 @@ class _Handler(BaseHTTPRequestHandler):
         validators = {"ETag": current.etag, "Last-Modified": format_datetime(lastmod, usegmt=True)}
         if step != "truncate" and self._not_modified(current.etag, lastmod):
             return self._send(304, headers=validators)
-        body = current.html.encode("utf-8")
+        # the page names itself on this host, as esf.se's pages do on theirs
+        body = current.html.replace(f"href='{CANONICAL_ORIGIN}/", f"href='{site.url}/", 1).encode("utf-8")
         if step == "truncate":
             return self._send(200, body[:len(body) // 2], headers=validators, length=len(body))
         self._send(200, body, headers=validators)

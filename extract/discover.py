@@ -1,6 +1,7 @@
 """Find project pages on the web: from a sitemap (or sitemap index) or by walking listing pages."""
 from __future__ import annotations
 
+import html
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -18,6 +19,10 @@ PROJECT_URL = re.compile(
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 MAX_LISTING_PAGES = 2000
 MAX_SITEMAPS = 200
+HEAD_BYTES = 256 * 1024  # a <link rel="canonical"> is looked for in the head, within this many bytes
+_HEAD_END = re.compile(rb"</head\s*>|<body[\s>]", re.I)
+_LINK_TAG = re.compile(rb"<link\b[^>]*>", re.I)
+_ATTRIBUTE = re.compile(rb"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,27 @@ def normalize_url(url: str) -> str:
 def is_project_url(url: str) -> bool:
     p = urlsplit(url)
     return bool(PROJECT_URL.search(p.path + (f"?{p.query}" if p.query else "")))
+
+
+def canonical_link(body: bytes, base_url: str) -> str | None:
+    """The absolute href of the page's <link rel="canonical">, or None. Reads the head only."""
+    end = _HEAD_END.search(body, 0, HEAD_BYTES)
+    head = body[:end.start() if end else HEAD_BYTES]
+    for tag in _LINK_TAG.finditer(head):
+        attrs = {m[1].lower(): m[2] or m[3] or m[4] or b"" for m in _ATTRIBUTE.finditer(tag[0])}
+        if b"canonical" in attrs.get(b"rel", b"").lower().split() and attrs.get(b"href", b"").strip():
+            return urljoin(base_url, html.unescape(attrs[b"href"].decode("utf-8", "replace")).strip())
+    return None
+
+
+def page_key(url: str, body: bytes) -> str:
+    """A fetched page's key in the raw store: its canonical URL when that names a project page on the
+    host it was fetched from (anything else is not trusted), else the URL it was fetched from."""
+    canonical = canonical_link(body, url)
+    if canonical and urlsplit(canonical).netloc.lower() == urlsplit(url).netloc.lower() \
+            and is_project_url(canonical):
+        return normalize_url(canonical)
+    return normalize_url(url)
 
 
 def discover(client: PoliteClient, start_url: str) -> Discovery:

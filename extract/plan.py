@@ -12,7 +12,8 @@ RECHECK_EVERY_NIGHTS = 30  # every unchanged page is re-checked at least once in
 
 @dataclass(frozen=True)
 class Known:
-    """What the store remembers of a page."""
+    """What the store remembers of a listed page; source_key is the raw-store key it led to last time."""
+    source_key: str
     lastmod: str | None
     listing_entry: str | None
     etag: str | None
@@ -26,6 +27,7 @@ class Planned:
     reason: str                 # 'new', 'changed', 'retry', 'recheck', 'vanished'
     etag: str | None = None
     last_modified: str | None = None
+    source_key: str | None = None   # the page's key from its last fetch (its canonical URL); None if new
 
 
 def _slot(url: str, every: int) -> int:
@@ -38,6 +40,7 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
     """→ (pages to fetch in order, pages skipped, pages to parse from the store). Known pages are asked
     for conditionally.
 
+    `found` and `known` are keyed by the URL a listing or sitemap gives; `unloaded` holds raw-store keys.
     vanished: known pages no longer listed; each is asked for once more, to see whether it is gone.
     unloaded: pages whose bytes a run stored but died before loading; unless their listing changed,
     they are parsed from the store, not fetched again (a killed crawl resumes).
@@ -48,7 +51,7 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
     for url in vanished:
         k = known[url]
         if k.http_status not in (404, 410):
-            todo.append(Planned(Found(url), "vanished", k.etag, k.last_modified))
+            todo.append(Planned(Found(url), "vanished", k.etag, k.last_modified, k.source_key))
     for page in found:
         k = known.get(page.url)
         if k is None:
@@ -59,7 +62,7 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
         elif (page.lastmod and page.lastmod != k.lastmod) or \
                 (page.listing_entry and page.listing_entry != k.listing_entry):
             reason = "changed"
-        elif page.url in unloaded:
+        elif k.source_key in unloaded:
             from_store.append(page)
             continue
         elif recheck_every <= 1 or _slot(page.url, recheck_every) == night % recheck_every:
@@ -67,6 +70,6 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
         else:
             skipped.append(page)
             continue
-        todo.append(Planned(page, reason, k.etag, k.last_modified))
+        todo.append(Planned(page, reason, k.etag, k.last_modified, k.source_key))
     todo.sort(key=lambda p: order[p.reason])
     return todo, skipped, from_store

@@ -2,12 +2,12 @@
 plan what to read (given what the store knows), then read it in batches."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from extract.discover import Found, discover, is_project_url, normalize_url
+from extract.discover import Found, discover, is_project_url, normalize_url, page_key
 from extract.files import FileItem, SourceError, list_items, read_item
 from extract.plan import Known, Planned, plan
 from extract.polite import PoliteClient, Politeness
@@ -82,13 +82,14 @@ class WebSource:
 
     def plan(self, known: dict[str, Known], today: date | None = None,
              unloaded: set[str] = frozenset()) -> tuple[list[Planned], list[str], list[str]]:
-        """→ (pages to request, in order; keys skipped as unchanged; keys to parse from the store)."""
+        """→ (pages to request, in order; listed URLs skipped as unchanged; raw-store keys to parse from
+        the store)."""
         vanished = []
         if self.complete:
             listed, hosts = {f.url for f in self.found}, set(self._clients)
             vanished = [url for url in known if url not in listed and urlsplit(url).netloc in hosts]
         todo, skipped, from_store = plan(self.found, known, today, vanished=vanished, unloaded=unloaded)
-        return todo, [f.url for f in skipped], [f.url for f in from_store]
+        return todo, [f.url for f in skipped], [known[f.url].source_key for f in from_store]
 
     def _client(self, url: str) -> PoliteClient:
         host = urlsplit(url).netloc
@@ -97,14 +98,25 @@ class WebSource:
         return self._clients[host]
 
     def read(self, items: list[Planned]) -> list[RawPage]:
-        return [self._client(p.found.url).fetch(p.found.url, key=p.found.url, etag=p.etag,
-                                                last_modified=p.last_modified) for p in items]
+        return [self._fetch(p) for p in items]
+
+    def _fetch(self, item: Planned) -> RawPage:
+        """One page, keyed by its canonical URL. A page without a body (304, gone, failed) keeps the key
+        it had last time, or its listed URL when it never had one."""
+        url = item.found.url
+        page = self._client(url).fetch(url, key=item.source_key or url, etag=item.etag,
+                                       last_modified=item.last_modified)
+        if page.failed or page.http_status != 200:
+            return page
+        key = page_key(page.url, page.body)
+        return page if key == page.source_key else replace(page, source_key=key)
 
     def crawl_rows(self, items: list[Planned], pages: list[RawPage], run_id: int) -> list[dict]:
         """What to remember of each request, for the next run's plan."""
         rows = []
         for item, page in zip(items, pages):
-            rows.append({"source_key": page.source_key, "url": page.url, "lastmod": item.found.lastmod,
+            rows.append({"listed_url": item.found.url, "source_key": page.source_key, "url": page.url,
+                         "lastmod": item.found.lastmod,
                          "listing_entry": item.found.listing_entry, "etag": page.etag or item.etag,
                          "last_modified": page.last_modified or item.last_modified,
                          "http_status": page.http_status, "last_checked_at": page.fetched_at or now(),

@@ -90,7 +90,11 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
         if same_bytes:
             con.execute("UPDATE projects SET last_seen = $ts WHERE list_contains($keys, source_key)",
                         {"ts": started, "keys": list(same_bytes)})
-        con.execute("""UPDATE projects SET gone_since = c.gone_since FROM crawl_state c
+        # gone when every listed URL that led to the page is gone (an old address may 404 while the page lives)
+        con.execute("""UPDATE projects SET gone_since = c.gone_since
+                       FROM (SELECT source_key, CASE WHEN bool_and(gone_since IS NOT NULL) THEN min(gone_since) END
+                                                AS gone_since
+                             FROM crawl_state GROUP BY source_key) c
                        WHERE c.source_key = projects.source_key AND projects.gone_since IS DISTINCT FROM c.gone_since""")
         _insert_problems(wh, run_id, problems)
         kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())

@@ -9,7 +9,7 @@ from extract.plan import Known
 from extract.records import RawPage
 from load.warehouse import Warehouse
 
-CRAWL_COLUMNS = ["source_key", "url", "lastmod", "listing_entry", "etag", "last_modified", "http_status",
+CRAWL_COLUMNS = ["listed_url", "source_key", "url", "lastmod", "listing_entry", "etag", "last_modified", "http_status",
                  "last_checked_at", "run_id"]
 
 RAW_COLUMNS = ["source_key", "url", "fetched_at", "http_status", "etag", "last_modified", "content_type",
@@ -31,9 +31,10 @@ def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list
     """Insert the pages whose bytes differ from the latest stored version of their key, and what the
     crawler saw of them, in one commit (so an interrupted crawl resumes after the last batch).
 
+    Two listed URLs may lead to one canonical page: a key is stored once per batch (its last fetch).
     Returns how many new versions were stored.
     """
-    good = [p for p in pages if has_body(p)]
+    good = list({p.source_key: p for p in pages if has_body(p)}.values())
     if good:  # only bytes the store does not already hold travel into DuckDB
         held = stored if stored is not None else latest_hashes(wh)
         good = [p for p in good if held.get(p.source_key) != p.sha256]
@@ -60,8 +61,8 @@ def _upsert_crawl_state(wh: Warehouse, rows: list[dict]) -> None:
         con.execute("""CREATE OR REPLACE TEMP TABLE crawl_in AS
                        SELECT c.*, CASE WHEN c.http_status IN (404, 410)
                                         THEN coalesce(s.gone_since, c.last_checked_at::TIMESTAMPTZ) END AS gone_since
-                       FROM crawl_df c LEFT JOIN crawl_state s USING (source_key)""")
-        con.execute("DELETE FROM crawl_state WHERE source_key IN (SELECT source_key FROM crawl_in)")
+                       FROM crawl_df c LEFT JOIN crawl_state s USING (listed_url)""")
+        con.execute("DELETE FROM crawl_state WHERE listed_url IN (SELECT listed_url FROM crawl_in)")
         con.execute("INSERT INTO crawl_state BY NAME SELECT * FROM crawl_in")
     finally:
         con.unregister("crawl_df")
@@ -73,8 +74,8 @@ def loaded_hashes(wh: Warehouse) -> dict[str, str]:
 
 
 def known_pages(wh: Warehouse) -> dict[str, Known]:
-    """What the crawler saw of each web page last time, for planning the next run."""
-    rows = wh.con.execute("SELECT source_key, lastmod, listing_entry, etag, last_modified, http_status "
+    """What the crawler saw of each listed URL last time (and the key it led to), for planning the next run."""
+    rows = wh.con.execute("SELECT listed_url, source_key, lastmod, listing_entry, etag, last_modified, http_status "
                           "FROM crawl_state").fetchall()
     return {r[0]: Known(*r[1:]) for r in rows}
 

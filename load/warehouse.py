@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import importlib.util
 import os
 from datetime import datetime, timezone
 from pathlib import Path
@@ -112,17 +113,22 @@ class Warehouse:
 
 
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
-    """Apply the migrations this file lacks, each in its own transaction; then views and comments."""
+    """Apply the migrations this file lacks, each in its own transaction; then views and comments.
+
+    A migration is NNN_name.sql, or NNN_name.py with `upgrade(con)` for a step SQL cannot take."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)")
     done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
-    for path in sorted(MIGRATIONS.glob("*.sql")):
+    for path in migration_files():
         version = int(path.name.split("_", 1)[0])
         if version in done:
             continue
         con.execute("BEGIN TRANSACTION")
         try:
-            con.execute(path.read_text(encoding="utf-8"))
+            if path.suffix == ".py":
+                _load_module(path).upgrade(con)
+            else:
+                con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, path.name, utcnow()])
             con.execute("COMMIT")
         except Exception:
@@ -131,6 +137,17 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         applied.append(version)
     apply_views_and_comments(con)  # always: a new release may change a view without a migration
     return applied
+
+
+def migration_files() -> list[Path]:
+    return sorted([*MIGRATIONS.glob("[0-9]*.sql"), *MIGRATIONS.glob("[0-9]*.py")], key=lambda p: p.name)
+
+
+def _load_module(path: Path):
+    spec = importlib.util.spec_from_file_location(f"esf_migration_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:

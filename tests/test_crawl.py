@@ -39,7 +39,7 @@ def project_requests(site: DemoSite) -> list:
 
 def test_thousand_pages_with_faults_every_page_accounted_for(prefect_api, tmp_path):
     faults = Faults(seed=3, server_error_share=0.03, rate_limit_share=0.004, retry_after="1", drop_share=0.01,
-                    truncate_share=0.01, redirect_share=0.02, slow_share=0.005, slow_seconds=0.2,
+                    truncate_share=0.01, redirect_share=0.02, alias_share=0.05, slow_share=0.005, slow_seconds=0.2,
                     gone=frozenset({5, 6, 7}), offsite_link=True, redirect_loop=True)
     db = tmp_path / "esf.duckdb"
     with DemoSite(1000, seed=3, faults=faults) as site:
@@ -185,6 +185,41 @@ def test_killed_crawl_resumes_without_refetching_what_it_stored(prefect_api, tmp
     assert len(refetched) < 50  # at most the batch that was in flight when the process died
     assert report.counts["new"] == 400, report.counts
     assert rows(work_path_for(db), "SELECT status FROM runs ORDER BY run_id") == [("aborted",), ("succeeded",)]
+
+
+def test_raw_store_is_keyed_by_canonical_url(prefect_api, tmp_path):
+    """Pages listed at an old address (301) or a second one (200, same page) are stored under the URL
+    their canonical link names; crawl_state remembers the address each was listed at."""
+    db = tmp_path / "esf.duckdb"
+    with DemoSite(40, seed=4, faults=Faults(seed=4, redirect_share=0.2, alias_share=0.6)) as site:
+        report = crawl(site, db)
+        pairs = {(site.url + site.listed_path(i, p.path), site.url + p.path)
+                 for i in range(40) for p in [site.current(i)]}
+        again = crawl(site, db)
+    moved = {listed for listed, canonical in pairs if listed != canonical}
+    assert any("/gammal/" in url for url in moved) and any("/sv/Resultat" not in url for url in moved)
+    canonical = {c for _, c in pairs}
+    work = work_path_for(db)
+    assert set(rows(work, "SELECT listed_url, source_key FROM crawl_state")) == pairs
+    assert rows(work, "SELECT count(*), count(DISTINCT source_key) FROM raw_pages") == [(40, 40)]
+    assert {k for (k,) in rows(work, "SELECT source_key FROM raw_pages")} == canonical
+    assert {k for (k,) in rows(db, "SELECT source_key FROM projects")} == canonical
+    assert report.counts["new"] == 40
+    assert again.counts["new"] + again.counts["changed"] == 0  # the second run matched pages by their keys
+
+
+def test_two_addresses_of_one_page_store_it_once(prefect_api, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    with DemoSite(8, seed=4, faults=Faults(alias_share=1.0)) as site:
+        page = next(p for p in (site.current(i) for i in range(8)) if p.template == "B")
+        short = site.listed_path(page.index, page.path)
+        urls = tmp_path / "urls.txt"
+        urls.write_text(f"{site.url}{short}\n{site.url}{page.path}\n")
+        report = pipeline.refresh(sources=[f"urls:{urls}"], db=str(db), **FAST)
+    assert short != page.path
+    assert rows(work_path_for(db), "SELECT source_key, count(*) FROM raw_pages GROUP BY 1") == [(site.url + page.path, 1)]
+    assert rows(db, "SELECT count(*) FROM projects") == [(1,)]
+    assert (report.counts["seen"], report.counts["new"], report.counts["duplicates"]) == (2, 1, 1)
 
 
 def test_sitemap_index_source(prefect_api, tmp_path):

@@ -15,7 +15,7 @@ import pytest
 from conftest import SAMPLES
 from flows import pipeline
 from load import Warehouse, WarehouseBusy, work_path_for
-from load.warehouse import MIGRATIONS, migrate
+from load.warehouse import MIGRATIONS, migrate, migration_files
 
 TABLES = ["raw_pages", "projects", "project_versions", "project_organisations", "project_municipalities",
           "project_sections", "runs", "rejects", "warnings"]
@@ -206,11 +206,40 @@ def test_older_warehouse_is_migrated_in_place(tmp_path):
     con.close()
     with Warehouse(path) as wh:
         versions = [v for (v,) in wh.con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
-        assert versions == list(range(1, len(list(MIGRATIONS.glob('*.sql'))) + 1))
+        assert versions == list(range(1, len(migration_files()) + 1))
         assert wh.con.execute("SELECT run_id, warnings FROM runs").fetchall() == [(7, None)]
         assert wh.con.execute("SELECT count(*) FROM warnings").fetchall() == [(0,)]
     with Warehouse(path) as wh:  # opening again applies nothing twice
         assert migrate(wh.con) == []
+
+
+def test_migration_rekeys_stored_web_pages_by_their_canonical_url(tmp_path):
+    path = tmp_path / "v4.duckdb"
+    con = duckdb.connect(str(path))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)")
+    for version, file in enumerate(migration_files()[:4], 1):
+        con.execute(file.read_text(encoding="utf-8"))
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, file.name])
+    listed = "https://www.esf.se/gammal/Projektbanken-2014-2020/Alla-Projekt/Bron-7/"
+    canonical = "https://www.esf.se/Projektbanken-2014-2020/Alla-Projekt/Bron-7/"
+    pages = {listed: b"<html><head><link href='/Projektbanken-2014-2020/Alla-Projekt/Bron-7/' rel='canonical'>"
+                     b"</head><body>Bron</body></html>",
+             "https://www.esf.se/resultat/projektbanken/projekt/?dnr=2016/00001": b"<html><body>no link</body></html>",
+             "pages/a.html": b"<link rel='canonical' href='https://www.esf.se/Projektbanken-2014-2020/Alla-Projekt/A/'>"}
+    for key, body in pages.items():
+        con.execute("INSERT INTO raw_pages VALUES (?, ?, now(), ?, NULL, NULL, NULL, ?, ?, ?, 1)",
+                    [key, key.replace("/gammal", "") if key.startswith("http") else None,
+                     200 if key.startswith("http") else None, hashlib.sha256(body).hexdigest(), len(body), body])
+    con.execute("INSERT INTO crawl_state (source_key, url, http_status, last_checked_at, run_id) "
+                "VALUES (?, ?, 200, now(), 1)", [listed, canonical])
+    con.close()
+    with Warehouse(path) as wh:
+        keys = sorted(k for (k,) in wh.con.execute("SELECT source_key FROM raw_pages").fetchall())
+        state = wh.con.execute("SELECT listed_url, source_key FROM crawl_state").fetchall()
+    # saved files keep their path key; a page without a canonical link keeps the URL it was fetched from
+    assert keys == sorted([canonical, "https://www.esf.se/resultat/projektbanken/projekt/?dnr=2016/00001",
+                           "pages/a.html"])
+    assert state == [(listed, canonical)]
 
 
 def test_every_table_view_and_column_has_a_comment(prefect_api, corpus, tmp_path):
