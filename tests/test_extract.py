@@ -61,3 +61,37 @@ def test_sha256_of_the_body(tmp_path):
     (tmp_path / "p.txt").write_bytes(b"abc")
     page = read_item(list_items(str(tmp_path))[0])
     assert page.sha256 == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+# --- the key a fetched page is stored under -------------------------------------------------------
+from extract.discover import page_key  # noqa: E402
+
+FETCHED = "https://www.esf.se/gammal/Projektbanken-2014-2020/Alla-Projekt/Bron-3/"
+CANONICAL = "https://www.esf.se/Projektbanken-2014-2020/Alla-Projekt/Bron-3/"
+
+
+@pytest.mark.parametrize("head, key", [
+    ("<link rel='canonical' href='/Projektbanken-2014-2020/Alla-Projekt/Bron-3/'>", CANONICAL),
+    ('<LINK HREF="https://WWW.esf.se/Projektbanken-2014-2020/Alla-Projekt/Bron-3/#top" REL="Canonical">', CANONICAL),
+    ("<link rel=canonical href=/Projektbanken-2014-2020/Alla-Projekt/Bron-3/>", CANONICAL),
+    ("<link rel='alternate canonical' href='../Bron-3/'>", FETCHED),  # relative to the fetched URL: same page
+    ("<link rel='canonical' href='https://kopia.example.org/Projektbanken-2014-2020/Alla-Projekt/Bron-3/'>", FETCHED),
+    ("<link rel='canonical' href='/'>", FETCHED),                      # a site-wide canonical: not trusted
+    ("<link rel='canonical' href=''>", FETCHED),
+    ("<link rel='stylesheet' href='/Projektbanken-2014-2020/Alla-Projekt/Bron-3/'>", FETCHED),
+    ("", FETCHED),
+])
+def test_page_key_is_the_canonical_project_url_on_the_same_host(head, key):
+    body = f"<!DOCTYPE html><html><head><meta charset='utf-8'>{head}</head><body>x</body></html>".encode()
+    assert page_key(FETCHED, body) == key
+
+
+def test_page_key_ignores_a_canonical_link_in_the_body():
+    body = b"<html><head><title>x</title></head><body><link rel='canonical' href='/Projektbanken-2014-2020/" \
+           b"Alla-Projekt/Annan/'></body></html>"
+    assert page_key(FETCHED, body) == FETCHED
+
+
+def test_page_key_decodes_entities_in_the_href():
+    body = b"<head><link rel='canonical' href='/resultat/projektbanken/projekt/?dnr=2016&#x2F;00123'></head>"
+    assert page_key(FETCHED, body) == "https://www.esf.se/resultat/projektbanken/projekt/?dnr=2016/00123"
