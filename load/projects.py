@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from load.summaries import refresh_summaries
 from load.warehouse import Warehouse
 
 # Columns that say where a record came from, not what it says: a change in them is not a new version.
@@ -98,6 +99,8 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
                        WHERE c.source_key = projects.source_key AND projects.gone_since IS DISTINCT FROM c.gone_since""")
         _insert_problems(wh, run_id, problems)
         kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
+        if kinds.get("new") or kinds.get("changed"):
+            refresh_summaries(con, run_id)
         final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
                  "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
         status = run_status(final)

@@ -1,5 +1,6 @@
 -- Analyst views. Names are contracts; each has COMMENT ON in dictionary.csv. Amounts are integer SEK,
 -- shares are decimals (0.45 = 45 %). No view counts a project twice within a row.
+-- organisation_activity and municipality_coverage are summary tables (summaries.sql), not views.
 
 CREATE OR REPLACE VIEW programme_area_summary AS
 SELECT programme_period,
@@ -56,33 +57,6 @@ SELECT year::INTEGER AS year, region, region_code, programme_period, programme_a
        count(*) AS projects_running,
        round(sum(esf_grant_sek * days_in_year / days))::BIGINT AS esf_grant_sek
 FROM years
-GROUP BY ALL;
-
-CREATE OR REPLACE VIEW organisation_activity AS
-SELECT o.organisation,
-       o.role,
-       count(*) AS projects,
-       sum(p.esf_grant_sek)::BIGINT AS esf_grant_sek,
-       sum(p.total_budget_sek)::BIGINT AS total_budget_sek,
-       min(p.start_date) AS first_start,
-       max(p.end_date) AS last_end,
-       string_agg(DISTINCT p.region, ', ' ORDER BY p.region) AS regions
-FROM (SELECT DISTINCT project_id, role, organisation FROM project_organisations) o
-JOIN projects p USING (project_id)
-GROUP BY ALL;
-
-CREATE OR REPLACE VIEW municipality_coverage AS
-SELECT m.municipality_code,
-       m.municipality,
-       m.county,
-       m.region_code,
-       count(DISTINCT m.project_id) AS projects,
-       sum(p.esf_grant_sek)::BIGINT AS esf_grant_sek_of_projects,
-       min(p.start_date) AS first_start,
-       max(p.end_date) AS last_end
-FROM (SELECT DISTINCT project_id, municipality_code, municipality, county, region_code
-      FROM project_municipalities WHERE municipality_code IS NOT NULL) m
-JOIN projects p USING (project_id)
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW recent_changes AS

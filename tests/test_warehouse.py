@@ -18,9 +18,9 @@ from load import Warehouse, WarehouseBusy, work_path_for
 from load.warehouse import MIGRATIONS, migrate, migration_files
 
 TABLES = ["raw_pages", "projects", "project_versions", "project_organisations", "project_municipalities",
-          "project_sections", "runs", "rejects", "warnings"]
+          "project_sections", "runs", "rejects", "warnings", "organisation_activity", "municipality_coverage"]
 VIEWS = ["programme_area_summary", "region_summary", "region_programme_matrix", "funding_by_year",
-         "organisation_activity", "municipality_coverage", "recent_changes"]
+         "recent_changes"]
 
 
 @pytest.fixture
@@ -94,6 +94,25 @@ def test_changed_page_gives_a_new_version_and_keeps_the_old(prefect_api, corpus,
     assert query(db, "SELECT count(*) FROM raw_pages WHERE source_key LIKE '%steget-vidare.txt'") == [(2,)]
     assert query(db, "SELECT change, previous_end_date::VARCHAR, end_date::VARCHAR FROM recent_changes "
                      "WHERE runs_ago = 0") == [("changed", "2021-08-31", "2022-06-30")]
+    # the summary tables were rebuilt by the run that changed a project, and agree with the base tables
+    assert query(db, "SELECT DISTINCT run_id FROM organisation_activity UNION SELECT DISTINCT run_id "
+                     "FROM municipality_coverage") == [(2,)]
+    assert query(db, FRESH_SUMMARIES) == []
+
+
+FRESH_SUMMARIES = """
+WITH fresh_org AS (SELECT organisation, role, count(*) AS projects, sum(esf_grant_sek) AS esf_grant_sek,
+                          max(end_date) AS last_end
+                   FROM (SELECT DISTINCT o.organisation, o.role, p.project_id, p.esf_grant_sek, p.end_date
+                         FROM project_organisations o JOIN projects p USING (project_id)) GROUP BY ALL),
+     fresh_muni AS (SELECT municipality_code, count(DISTINCT project_id) AS projects
+                    FROM project_municipalities WHERE municipality_code IS NOT NULL GROUP BY ALL),
+     org AS (SELECT organisation, role, projects, esf_grant_sek, last_end FROM organisation_activity),
+     muni AS (SELECT municipality_code, projects FROM municipality_coverage)
+SELECT 'org', * FROM ((FROM fresh_org EXCEPT FROM org) UNION ALL (FROM org EXCEPT FROM fresh_org))
+UNION ALL
+SELECT 'muni', *, NULL, NULL, NULL FROM ((FROM fresh_muni EXCEPT FROM muni) UNION ALL (FROM muni EXCEPT FROM fresh_muni))
+"""
 
 
 def test_junk_files_become_rejects_and_the_rest_loads(prefect_api, corpus, tmp_path):
