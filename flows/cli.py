@@ -377,7 +377,8 @@ def _serve(api_url: str, cron: str, tz: str, parameters: dict) -> None:
               help="Site version: each step changes about 1 % of pages (new end date and budget).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535))
 @click.option("--faults", is_flag=True, help="Turn on a mix of faults: 5xx bursts, 429 with Retry-After, drops, "
-                                             "truncated bodies, redirects, a redirect loop, off-site links.")
+                                             "truncated bodies, redirects, second addresses of pages, a redirect loop, "
+                                             "off-site links.")
 def demo_site(pages: int, seed: int, site_version: int, port: int, faults: bool) -> None:
     """Serve a synthetic copy of the project bank on 127.0.0.1, to try the crawler without the internet.
 
@@ -391,7 +392,8 @@ def demo_site(pages: int, seed: int, site_version: int, port: int, faults: bool)
     """
     from demo.site import DemoSite, Faults
     mix = Faults(seed=seed, server_error_share=0.02, rate_limit_share=0.005, drop_share=0.01, truncate_share=0.01,
-                 redirect_share=0.02, offsite_link=True, redirect_loop=True) if faults else Faults(seed=seed)
+                 redirect_share=0.02, alias_share=0.05, offsite_link=True, redirect_loop=True) \
+        if faults else Faults(seed=seed)
     site = DemoSite(pages, seed=seed, version=site_version, faults=mix, port=port)
     try:
         site.start()

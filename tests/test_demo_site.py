@@ -248,6 +248,19 @@ def test_redirect_from_old_path():
         assert get(site, "/gammal" + page(2).path).status_code == 404
 
 
+def test_second_address_serves_the_page_naming_its_canonical_url_on_this_host():
+    with DemoSite(8, faults=Faults(alias_share=1.0)) as site:
+        hrefs = listed_hrefs(site)
+        b = [i for i in range(8) if page(i).template == "B"]
+        assert b and all(hrefs[i] == page(i).path.removeprefix("/sv/Resultat") for i in b)
+        assert all(hrefs[i] == page(i).path for i in range(8) if i not in b)  # only template B has two
+        short, full = get(site, hrefs[b[0]]), get(site, page(b[0]).path)
+        assert short.status_code == 200 and not short.history and short.content == full.content
+        assert f"<link rel='canonical' href='{site.url}{page(b[0]).path}'>" in short.text
+    with DemoSite(8) as site:
+        assert get(site, page(1).path.removeprefix("/sv/Resultat")).status_code == 404
+
+
 def test_redirect_loop():
     with DemoSite(5, faults=Faults(redirect_loop=True)) as site:
         assert crawl_listing(site)[0].find("a", href="/loop/a/")
