@@ -148,7 +148,8 @@ def latest_raw_pages(wh: Warehouse, batch_size: int = 500) -> Iterator[list[RawP
     """The latest stored version of every page, in batches, for re-parsing without the network.
 
     Row ids first (small), then each batch's bodies by a range of row ids: memory holds one batch of
-    bodies, whatever the size of the store."""
+    bodies, whatever the size of the store. In the order stored, so of two keys that give one project
+    the one stored last wins (transform.batch.resolve_duplicates)."""
     ids = [r for (r,) in wh.con.execute("""
         SELECT r.rowid FROM raw_pages r
         JOIN (SELECT source_key, max(fetched_at) AS fetched_at FROM raw_pages GROUP BY source_key) latest
@@ -158,6 +159,7 @@ def latest_raw_pages(wh: Warehouse, batch_size: int = 500) -> Iterator[list[RawP
         chunk = ids[i:i + batch_size]
         rows = wh.con.execute("""
             SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
-            FROM raw_pages WHERE rowid BETWEEN $lo AND $hi AND list_contains($ids, rowid)""",
+            FROM raw_pages WHERE rowid BETWEEN $lo AND $hi AND list_contains($ids, rowid)
+            ORDER BY rowid""",
             {"lo": chunk[0], "hi": chunk[-1], "ids": chunk}).fetchall()
         yield [_raw_page(r) for r in rows]

@@ -170,3 +170,12 @@ def test_programme_period_conflict_is_an_error():
 def test_bad_email_and_phone_are_errors_naming_the_field():
     page = parse_page(variant("test.testsson@exempel.se", "test.testsson(at)exempel"), "mail")
     assert errors(page) == [("contact_email", "not an e-mail address: 'test.testsson(at)exempel'")]
+
+
+def test_same_project_at_two_addresses_keeps_the_page_read_last():
+    from transform.batch import resolve_duplicates
+    old = parse_page(BASE.encode(), "https://www.esf.se/zz-old-address/")
+    new = parse_page(variant(old.project["title"], old.project["title"] + " (ny)"), "https://www.esf.se/a-new/")
+    kept, superseded = resolve_duplicates([old, new])
+    assert [p.source_key for p in kept] == ["https://www.esf.se/a-new/"]
+    assert superseded == [old] and old.problems[-1].stage == "dedupe"

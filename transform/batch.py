@@ -7,7 +7,8 @@ TEMPLATE_RANK = {"C": 3, "B": 2, "A": 1}  # the newer site's page carries the la
 
 
 def resolve_duplicates(pages: list[ParsedPage]) -> tuple[list[ParsedPage], list[ParsedPage]]:
-    """Keep one page per project_id: newest template first, then the last source key.
+    """Keep one page per project_id: newest template first, then the page read last (in a crawl the
+    latest fetch; in a re-parse the latest stored, so an old address's bytes never beat the new one's).
 
     Returns (kept, superseded); each superseded page gets a warning naming the page that won.
     """
@@ -21,17 +22,17 @@ def resolve_duplicates(pages: list[ParsedPage]) -> tuple[list[ParsedPage], list[
         if other is None:
             best[pid] = page
             continue
-        winner, loser = (page, other) if _rank(page) > _rank(other) else (other, page)
+        winner, loser = (page, other) if _rank(page) >= _rank(other) else (other, page)
         best[pid] = winner
         loser.problems.append(Problem("project_id", f"same project as {winner.source_key}, which is kept "
-                                                    f"(newer template or later page)", pid, "warning", "dedupe"))
+                                                    f"(newer template or read later)", pid, "warning", "dedupe"))
         superseded.append(loser)
     kept_ids = {id(p) for p in best.values()}
     return [p for p in pages if id(p) in kept_ids], superseded
 
 
-def _rank(page: ParsedPage) -> tuple[int, str]:
-    return TEMPLATE_RANK.get(page.template or "", 0), page.source_key
+def _rank(page: ParsedPage) -> int:
+    return TEMPLATE_RANK.get(page.template or "", 0)
 
 
 def problem_rows(page: ParsedPage) -> list[dict]:
