@@ -14,7 +14,7 @@ from functools import cache
 
 from transform import reference
 
-CANONICAL_ORIGIN = "https://www.esf.se"  # pages name themselves here; the demo site puts its own origin instead
+CANONICAL_ORIGIN = "https://www.esf.se"  # where pages name themselves; the demo site passes its own origin
 TEMPLATES = ("A", "B", "C", "C+")  # C+ is an ESF+ page on template C
 REGION_SLUGS = {"Övre Norrland": "Ovre-Norrland", "Mellersta Norrland": "Mellersta-Norrland",
                 "Norra Mellansverige": "Norra-Mellansverige", "Östra Mellansverige": "Ostra-Mellansverige",
@@ -89,7 +89,8 @@ def _amount(n: int, nbsp: bool = True) -> str:
     return f"{n:,}".replace(",", "\u00a0" if nbsp else " ")
 
 
-def page(index: int, seed: int = 0, version: int = 0, changed_share: float = 0.01) -> SyntheticPage:
+def page(index: int, seed: int = 0, version: int = 0, changed_share: float = 0.01,
+         origin: str = CANONICAL_ORIGIN) -> SyntheticPage:
     rng = random.Random(f"{seed}:{index}")
     template = TEMPLATES[index % len(TEMPLATES)]
     regions = list(REGION_SLUGS)
@@ -120,7 +121,7 @@ def page(index: int, seed: int = 0, version: int = 0, changed_share: float = 0.0
     munis = sorted({rng.choice(places)[0] for _ in range(rng.randrange(1, 6))})
     body = _render(rng, template, title, case, region, owner, grant, budget, start, end, partners, munis)
     return SyntheticPage(index, template, path, title, case, region, owner, grant, budget, start, end,
-                         _document(title, path, body))
+                         _document(title, origin + path, body))
 
 
 def pages(n: int, seed: int = 0, version: int = 0, changed_share: float = 0.01):
@@ -178,12 +179,12 @@ def _render(rng, template, title, case, region, owner, grant, budget, start, end
     return f"{heading}{block}<p><a href='#en'>In English</a></p>{sections}{lists}"
 
 
-def _document(title: str, path: str, body: str) -> str:
+def _document(title: str, url: str, body: str) -> str:
     menu = "".join(f"<li><a href='/meny/{i}/'>Menyval {i}</a></li>" for i in range(400))
     footer = "".join(f"<p>Svenska ESF-rådet, kontor {i}, Box {100 + i}, 000 00 Ort. Telefon 0771-00 00 00.</p>"
                      for i in range(30))
     return (f"<!DOCTYPE html>\n<html lang='sv'><head><meta charset='utf-8'><title>{html.escape(title)} - ESF</title>"
-            f"<link rel='canonical' href='{CANONICAL_ORIGIN}{html.escape(path)}'>"
+            f"<link rel='canonical' href='{html.escape(url)}'>"
             f"<style>{'.x{margin:0}' * 1000}</style><script>window.dataLayer=[];{'var a=1;' * 300}</script></head>"
             f"<body><div class='cookie-banner'>Vi använder kakor. <button>OK</button></div>"
             f"<header><nav><ul>{menu}</ul></nav></header><main>{body}</main><footer>{footer}</footer></body></html>\n")

@@ -126,6 +126,7 @@ class DemoSite:
         self._server = _Server(("127.0.0.1", self.port), handler)
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
+        self._page.cache_clear()  # pages name themselves (canonical link) on this origin from now on
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -170,7 +171,8 @@ class DemoSite:
             self.requests.clear()
 
     def _make_page(self, index: int, version: int) -> SyntheticPage:
-        return page(index, self.seed, version, changed_share=CHANGED_SHARE)
+        """The generator's page, naming itself on this site's origin, as esf.se's pages do on theirs."""
+        return page(index, self.seed, version, changed_share=CHANGED_SHARE, origin=self.url or CANONICAL_ORIGIN)
 
     def current(self, index: int, version: int | None = None) -> SyntheticPage:
         """Page `index` as of `version` (default: the current one)."""

@@ -108,7 +108,7 @@ def test_listing_pagination_reaches_every_page():
 @pytest.mark.parametrize("index", range(4))  # templates A, B, C and C+
 def test_project_page_parses(index):
     with DemoSite(30) as site:
-        expected = page(index)
+        expected = page(index, origin=site.url)
         url = site.url + expected.path
         r = requests.get(url, timeout=10)
         assert r.status_code == 200 and r.headers["Content-Type"] == "text/html; charset=utf-8"
@@ -160,22 +160,23 @@ def test_set_version_changes_some_pages_deterministically():
         revalidated = {i: http.get(site.url + page(i).path, timeout=10,
                                    headers={"If-Modified-Since": before[i].headers["Last-Modified"]}).status_code
                        for i in range(n)}
-        lastmods = sitemap_urls(site)
+        lastmods, url = sitemap_urls(site), site.url
         listing = {a["href"]: a.find_next_sibling("span").text
                    for soup in crawl_listing(site) for a in soup.select("li.project > a")}
     changed = {i for i in range(n) if before[i].headers["ETag"] != after[i].headers["ETag"]}
-    assert changed == {i for i in range(n) if page(i, version=3).etag != page(i).etag}
+    assert changed == {i for i in range(n) if page(i, version=3, origin=url).etag != page(i, origin=url).etag}
     assert 0 < len(changed) < n
     for i in range(n):
         assert (before[i].content != after[i].content) == (i in changed)
-        assert after[i].headers["ETag"] == page(i, version=3).etag
+        assert after[i].headers["ETag"] == page(i, version=3, origin=url).etag
         day = lastmods[site.url + page(i).path]
         assert (day > "2026-01-01") == (i in changed) and day <= "2026-01-04"
         assert parsedate_to_datetime(after[i].headers["Last-Modified"]).date().isoformat() == day
         assert listing[page(i).path] == page(i, version=3).listing_entry
         assert revalidated[i] == (200 if i in changed else 304)
     with DemoSite(n, version=3) as again:
-        assert {i for i in range(n) if get(again, page(i).path).headers["ETag"] != page(i).etag} == changed
+        assert {i for i in range(n) if get(again, page(i).path).headers["ETag"] != page(i, origin=again.url).etag} \
+            == changed
 
 
 # --- faults -------------------------------------------------------------------------------------
