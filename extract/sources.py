@@ -69,6 +69,16 @@ class WebSource:
         return source
 
     @classmethod
+    def single(cls, url: str, politeness: Politeness | None = None) -> "WebSource":
+        """One page by its URL, nothing discovered."""
+        return cls([Found(normalize_url(url))], politeness or Politeness())
+
+    def read_one(self) -> RawPage:
+        """The single page of a source from `single`."""
+        (page,) = self.read(self.plan({})[0])
+        return page
+
+    @classmethod
     def from_list(cls, urls_file: str, politeness: Politeness) -> "WebSource":
         path = Path(urls_file)
         if not path.is_file():
@@ -146,7 +156,7 @@ def open_source(source: str, politeness: Politeness | None = None) -> Source:
         return WebSource.from_list(source[5:], politeness)
     if is_url(source):
         if is_project_url(source):
-            return WebSource([Found(normalize_url(source))], politeness)
+            return WebSource.single(source, politeness)
         return WebSource.crawl(source, politeness)
     return FileSource(source)
 

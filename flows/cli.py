@@ -170,13 +170,13 @@ def parse(page: str, fmt: str) -> None:
       esf parse data/samples/b-steget-vidare.txt --format text
     """
     from extract.files import FileItem, read_item
-    from extract.polite import HostUnreachable, PoliteClient
-    from extract.sources import is_url
+    from extract.polite import HostUnreachable
+    from extract.sources import WebSource, is_url
     from schemas.validate import validate
     from transform import parse_page
     if is_url(page):
-        try:
-            raw = PoliteClient(page).fetch(page)
+        try:  # fetched and keyed as a crawl would
+            raw = WebSource.single(page).read_one()
         except HostUnreachable as exc:
             raise click.ClickException(str(exc)) from None
     else:

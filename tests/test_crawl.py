@@ -1,6 +1,7 @@
 """The crawler against the local copy of the site (127.0.0.1 only): politeness, faults, incremental runs."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -204,6 +205,7 @@ def test_raw_store_is_keyed_by_canonical_url(prefect_api, tmp_path):
     assert rows(work, "SELECT count(*), count(DISTINCT source_key) FROM raw_pages") == [(40, 40)]
     assert {k for (k,) in rows(work, "SELECT source_key FROM raw_pages")} == canonical
     assert {k for (k,) in rows(db, "SELECT source_key FROM projects")} == canonical
+    assert rows(db, "SELECT count(*) FROM projects WHERE source_url IS DISTINCT FROM source_key") == [(0,)]
     assert report.counts["new"] == 40
     assert again.counts["new"] + again.counts["changed"] == 0  # the second run matched pages by their keys
 
@@ -220,6 +222,16 @@ def test_two_addresses_of_one_page_store_it_once(prefect_api, tmp_path):
     assert rows(work_path_for(db), "SELECT source_key, count(*) FROM raw_pages GROUP BY 1") == [(site.url + page.path, 1)]
     assert rows(db, "SELECT count(*) FROM projects") == [(1,)]
     assert (report.counts["seen"], report.counts["new"], report.counts["duplicates"]) == (2, 1, 1)
+
+
+def test_parse_command_keys_a_page_as_the_crawler_does(prefect_api, tmp_path):
+    with DemoSite(8, seed=4, faults=Faults(alias_share=1.0)) as site:
+        page = next(p for p in (site.current(i) for i in range(8)) if p.template == "B")
+        result = subprocess.run(esf_command() + ["parse", site.url + site.listed_path(page.index, page.path)],
+                                cwd=ROOT, env=esf_env(prefect_api), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    record = json.loads(result.stdout)
+    assert (record["source_key"], record["source_url"]) == (site.url + page.path, site.url + page.path)
 
 
 def test_sitemap_index_source(prefect_api, tmp_path):

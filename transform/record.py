@@ -141,7 +141,9 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
         "region": region.name if region else None,
         "region_code": region.code if region else None,
         "planned_participants": read("planned_participants", v.get("planned_participants"), nz.parse_integer),
-        "source_url": page.canonical_url or url,
+        # a fetched page's key is already its trusted canonical URL (extract.discover.page_key);
+        # a saved file can only name its own
+        "source_url": source_key if url else page.canonical_url,
         "source_key": source_key,
         "template": template,
         "sha256": sha256,
