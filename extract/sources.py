@@ -23,6 +23,7 @@ class FileSource:
     """Saved pages in a folder, a .zip or a single file. Everything is read every run (it is cheap)."""
     path: str
     discovered: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def plan(self, known: dict[str, Known], today: date | None = None,
              unloaded: set[str] = frozenset()) -> tuple[list[FileItem], list[str], list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -41,6 +42,16 @@ db_option = click.option("--db", default=_default_db, show_default="$ESF_DB or .
                          help="The published analysts' database.")
 
 
+def runner_options(command):
+    """--runner and --parse-workers, shared by `run` and `reprocess`."""
+    command = click.option("--parse-workers", default=lambda: os.cpu_count() or 1, show_default="all cores",
+                           type=click.IntRange(1, 64),
+                           help="Processes that parse pages beside the flow (1: parse in the flow).")(command)
+    return click.option("--runner", type=click.Choice(["threads", "processes", "dask"]), default="threads",
+                        show_default=True, help="Prefect task runner for parsing: threads, processes (all cores) "
+                                                "or dask (extra 'dask').")(command)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def cli() -> None:
     """ESF project bank pipeline: scrape, normalize and load ESF project pages into DuckDB.
@@ -64,10 +75,7 @@ def cli() -> None:
               help="Seconds between requests to a web host (robots.txt Crawl-delay wins if longer).")
 @click.option("--user-agent", envvar="ESF_USER_AGENT", default=None,
               help="User agent for web requests: name the project and a contact address. [env: ESF_USER_AGENT]")
-@click.option("--runner", type=click.Choice(["threads", "processes", "dask"]), default="threads", show_default=True,
-              help="Prefect task runner for parsing: threads, processes (all cores) or dask (extra 'dask').")
-@click.option("--parse-workers", default=lambda: os.cpu_count() or 1, show_default="all cores",
-              type=click.IntRange(1, 64), help="Processes that parse pages beside the flow (1: parse in the flow).")
+@runner_options
 @click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
 def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
@@ -102,10 +110,7 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
 @cli.command()
 @db_option
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
-@click.option("--runner", type=click.Choice(["threads", "processes", "dask"]), default="threads", show_default=True,
-              help="Prefect task runner for parsing: threads, processes (all cores) or dask (extra 'dask').")
-@click.option("--parse-workers", default=lambda: os.cpu_count() or 1, show_default="all cores",
-              type=click.IntRange(1, 64), help="Processes that parse pages beside the flow (1: parse in the flow).")
+@runner_options
 @click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
 def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without_contacts: bool) -> None:
     """Re-parse every stored raw page with the current parser (no network) and publish.
@@ -403,7 +408,6 @@ def demo_site(pages: int, seed: int, site_version: int, port: int, faults: bool)
                f"sitemap {site.url}/sitemap.xml). Ctrl-C stops.")
     try:
         while True:
-            import time
             time.sleep(3600)
     except KeyboardInterrupt:
         pass

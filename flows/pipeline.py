@@ -88,7 +88,8 @@ class Batch:
 
 @task(cache_policy=NO_CACHE)
 def parse_batch(batch: Batch, workers: int = 1) -> list[ParsedPage]:
-    work = [(p.body, p.source_key, p.url, p.content_type, p.sha256) for p in batch.pages if has_body(p)]
+    """Parse the batch's pages (each has a body: the caller keeps the others out), in the pool if any."""
+    work = [(p.body, p.source_key, p.url, p.content_type, p.sha256) for p in batch.pages]
     pool = parse_pool(workers)
     if pool is None or len(work) < 2 * workers:
         return parse_pages(work)
@@ -167,7 +168,7 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
             source = open_source(spec, politeness)
             try:
                 items, skipped, from_store = source.plan(known_pages(wh), unloaded=unloaded_keys(wh))
-                report.notes += getattr(source, "notes", [])
+                report.notes += source.notes
                 resumed = stored_pages(wh, from_store)
                 collected.counts["seen"] += source.discovered
                 collected.counts["skipped"] += len(skipped)
@@ -218,9 +219,12 @@ def _run(db: str, sources: list[str], batches, *, store: bool, without_contacts:
                 _tally(pages, collected)
                 if store:
                     store_raw_batch(wh, quote(pages), report.run_id, quote(crawl_rows), quote(stored))
-                to_parse = [p for p in pages if has_body(p) and parsed_from.get(p.source_key) != p.sha256]
-                collected.same_bytes += [p.source_key for p in pages
-                                         if has_body(p) and parsed_from.get(p.source_key) == p.sha256]
+                to_parse = []
+                for page in filter(has_body, pages):
+                    if parsed_from.get(page.source_key) == page.sha256:
+                        collected.same_bytes.append(page.source_key)
+                    else:
+                        to_parse.append(page)
                 in_flight.append(parse_batch.submit(Batch(to_parse), parse_workers))
                 while len(in_flight) > MAX_BATCHES_IN_FLIGHT:
                     collected.parsed += in_flight.popleft().result()

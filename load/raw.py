@@ -12,9 +12,6 @@ from load.warehouse import Warehouse
 CRAWL_COLUMNS = ["listed_url", "source_key", "url", "lastmod", "listing_entry", "etag", "last_modified", "http_status",
                  "last_checked_at", "run_id"]
 
-RAW_COLUMNS = ["source_key", "url", "fetched_at", "http_status", "etag", "last_modified", "content_type",
-               "sha256", "size_bytes", "body", "run_id"]
-
 
 def has_body(page: RawPage) -> bool:
     """A page with content to store and parse (not failed, not 304, not 404/410)."""
@@ -94,9 +91,6 @@ def _insert_raw(wh: Warehouse, good: list[RawPage], run_id: int) -> int:
         "body": pd.Series([p.body for p in good], dtype=object),
         "run_id": run_id,
     })
-    if df["source_key"].duplicated().any():
-        dupes = sorted(set(df.loc[df["source_key"].duplicated(), "source_key"]))[:3]
-        raise ValueError(f"the same page twice in one batch: {', '.join(dupes)}")
     con = wh.con
     con.register("incoming_raw", df)
     try:
