@@ -2,6 +2,7 @@
 plan what to read (given what the store knows), then read it in batches."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -55,7 +56,8 @@ class WebSource:
         return len(self.found)
 
     @classmethod
-    def crawl(cls, start_url: str, politeness: Politeness) -> "WebSource":
+    def crawl(cls, start_url: str, politeness: Politeness,
+              on_discovery: Callable[[int, int], None] | None = None) -> "WebSource":
         client = PoliteClient(start_url, politeness)
         if not client.allowed(start_url):
             raise SourceError(f"robots.txt of {client.host} disallows {start_url}: nothing fetched")
@@ -151,14 +153,16 @@ def check_source(source: str) -> None:
         list_items(source)
 
 
-def open_source(source: str, politeness: Politeness | None = None) -> Source:
+def open_source(source: str, politeness: Politeness | None = None,
+                on_discovery: Callable[[int, int], None] | None = None) -> Source:
+    """The source a spec names. on_discovery(documents read, project pages found) follows a crawl's discovery."""
     politeness = politeness or Politeness()
     if source.startswith("urls:"):
         return WebSource.from_list(source[5:], politeness)
     if is_url(source):
         if is_project_url(source):
             return WebSource.single(source, politeness)
-        return WebSource.crawl(source, politeness)
+        return WebSource.crawl(source, politeness, on_discovery)
     return FileSource(source)
 
 

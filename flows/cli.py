@@ -52,6 +52,18 @@ def runner_options(command):
                                                 "or dask (extra 'dask').")(command)
 
 
+def output_options(command):
+    """--quiet and --debug, shared by the commands that run flows."""
+    command = click.option("--debug", is_flag=True, help="Show Prefect's own log lines and tracebacks.")(command)
+    return click.option("--quiet", "-q", is_flag=True, help="Only the run report, warnings and errors.")(command)
+
+
+def shrink_option(command):
+    return click.option("--allow-shrink", is_flag=True,
+                        help="Publish even when a source yields no project pages, or fewer than half of its "
+                             "last successful run (a redesigned or broken site fails the run otherwise).")(command)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 def cli() -> None:
     """ESF project bank pipeline: scrape, normalize and load ESF project pages into DuckDB.
@@ -76,14 +88,17 @@ def cli() -> None:
 @click.option("--user-agent", envvar="ESF_USER_AGENT", default=None,
               help="User agent for web requests: name the project and a contact address. [env: ESF_USER_AGENT]")
 @runner_options
+@shrink_option
 @click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
+@output_options
 def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
-        user_agent: str | None, runner: str, parse_workers: int, without_contacts: bool, summary: bool) -> None:
+        user_agent: str | None, runner: str, parse_workers: int, allow_shrink: bool, without_contacts: bool,
+        summary: bool, quiet: bool, debug: bool) -> None:
     """Run the pipeline (a Prefect flow) and publish the database.
 
     Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
-    2 usage error.
+    2 usage error, 130/143 interrupted by SIGINT/SIGTERM (nothing published).
 
     \b
     Examples:
@@ -101,10 +116,10 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
             check_source(source)
         except SourceError as exc:
             raise UserError(str(exc)) from None
-    report = _run_flow("refresh", runner, sources=sources, db=db, batch_size=batch_size,
+    report = _run_flow("refresh", runner, quiet=quiet, debug=debug, sources=sources, db=db, batch_size=batch_size,
                        delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts,
-                       parse_workers=parse_workers)
-    _finish(report, db, summary)
+                       parse_workers=parse_workers, allow_shrink=allow_shrink)
+    _finish(report, db, summary and not quiet)
 
 
 @cli.command()
@@ -112,7 +127,9 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
 @runner_options
 @click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
-def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without_contacts: bool) -> None:
+@output_options
+def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without_contacts: bool, quiet: bool,
+              debug: bool) -> None:
     """Re-parse every stored raw page with the current parser (no network) and publish.
 
     \b
@@ -122,32 +139,51 @@ def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without
     from load import work_path_for
     if not work_path_for(db).exists():
         raise UserError(f"no warehouse at {work_path_for(db)}: run `esf run` first")
-    report = _run_flow("reprocess", runner, db=db, batch_size=batch_size, without_contacts=without_contacts,
-                       parse_workers=parse_workers)
+    report = _run_flow("reprocess", runner, quiet=quiet, debug=debug, db=db, batch_size=batch_size,
+                       without_contacts=without_contacts, parse_workers=parse_workers)
     _finish(report, db, summary=False)
 
 
-def _run_flow(name: str, runner: str, **params):
+def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, **params):
+    """Run a flow in this process against the Prefect API (ours unless PREFECT_API_URL is set); every way
+    it can end becomes one line and an exit code."""
     from extract.sources import SourceError
+    from flows.console import EXIT_CODE_OF_SIGNAL, interrupts, setup_output
+    from flows.server import ServerError, prefect_api
     from load import WarehouseBusy
-    from flows import pipeline
-    try:
-        flow_fn = pipeline.with_runner(getattr(pipeline, name), runner)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
+    from service.run import SourceShrank, interrupt_signal
     if runner != "threads":
         params["parse_workers"] = 1  # the runner's own workers parse; no second pool inside them
     try:
-        return flow_fn(**params)
-    except WarehouseBusy as exc:
+        with interrupts():
+            setup_output(quiet, debug)
+            with prefect_api(params["db"]):
+                from flows import pipeline
+                try:
+                    flow_fn = pipeline.with_runner(getattr(pipeline, name), runner)
+                except ValueError as exc:
+                    raise UserError(str(exc)) from None
+                return flow_fn(**params)
+    except (WarehouseBusy, ServerError) as exc:
         click.echo(f"esf: {exc}", err=True)
         sys.exit(EXIT_FAILED)
-    except SourceError as exc:  # found out only once the run looked (robots.txt, an empty sitemap)
+    except (SourceError, SourceShrank) as exc:  # found out only once the run looked (robots.txt, an empty site)
         click.echo(f"esf: {exc}; nothing new published", err=True)
         sys.exit(EXIT_FAILED)
-    except Exception as exc:  # the flow's log holds the traceback
+    except click.ClickException:
+        raise
+    except Exception as exc:  # the flow's log holds the traceback (--debug shows it)
+        if debug:
+            import traceback
+            traceback.print_exc()
         click.echo(f"esf: run failed, nothing new published: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+    except BaseException as exc:  # SIGINT/SIGTERM, as ours or as Prefect's own signal exception
+        stopped_by = interrupt_signal(exc)
+        if not stopped_by:
+            raise
+        click.echo(f"esf: interrupted ({stopped_by}); nothing published", err=True)
+        sys.exit(EXIT_CODE_OF_SIGNAL.get(stopped_by, EXIT_FAILED))
 
 
 def _finish(report, db: str, summary: bool) -> None:
@@ -315,15 +351,18 @@ def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
 @click.option("--delay", "delay_seconds", default=1.0, show_default=True, type=click.FloatRange(0, 3600),
               help="Seconds between requests to a web host.")
 @click.option("--user-agent", envvar="ESF_USER_AGENT", default=None, help="User agent for web requests.")
+@shrink_option
 @click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
+@output_options
 def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: float, user_agent: str | None,
-          without_contacts: bool) -> None:
+          allow_shrink: bool, without_contacts: bool, quiet: bool, debug: bool) -> None:
     """Deploy the nightly refresh on a schedule with Prefect's `serve`, and run it until stopped.
 
-    Uses the Prefect server at $PREFECT_API_URL when set; otherwise starts a local Prefect server
-    on 127.0.0.1 and stops it on exit (Prefect's temporary API does not run schedules). A run that
-    is still going when the next is due is not started twice: the new one is cancelled and logged.
-    Runs, logs and run reports are in the Prefect UI (printed at start).
+    Uses the Prefect server at $PREFECT_API_URL when set; otherwise starts a local Prefect server on
+    127.0.0.1 whose state (run history, schedules) lives beside the warehouse (esf.duckdb → esf.prefect/,
+    its log in server.log there) and stops it on exit. A run still going when the next is due is not
+    started twice. Nights missed while stopped: the latest runs once on restart, the others are cancelled.
+    Ctrl-C (exit 130) or SIGTERM (exit 0) stops it, its server and any run in progress.
 
     \b
     Example:
@@ -331,7 +370,9 @@ def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: 
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     from extract.sources import SourceError, check_source
-    from flows.server import ServerError, check_api, local_server
+    from flows.console import interrupts, setup_output
+    from flows.server import ServerError, prefect_api, prefect_home_for
+    from service.run import interrupt_signal
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
@@ -348,31 +389,27 @@ def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: 
         except SourceError as exc:
             raise UserError(str(exc)) from None
     parameters = {"sources": sources, "db": str(Path(db).resolve()), "delay_seconds": delay_seconds,
-                  "user_agent": user_agent, "without_contacts": without_contacts}
-    api = os.environ.get("PREFECT_API_URL")
+                  "user_agent": user_agent, "without_contacts": without_contacts, "allow_shrink": allow_shrink}
+    own_server = not os.environ.get("PREFECT_API_URL")
     try:
-        if api:
-            check_api(api)
-            _serve(api, cron, tz, parameters)
-        else:
-            with local_server() as local_api:
-                click.echo(f"Started a local Prefect server: {local_api.removesuffix('/api')} (UI and run history)")
-                _serve(local_api, cron, tz, parameters)
+        with interrupts():
+            setup_output(quiet, debug)
+            with prefect_api(db, ui=True) as api:
+                from flows.schedule import serve_nightly
+                if own_server:
+                    click.echo(f"Started a local Prefect server: {api.removesuffix('/api')} (UI and run history; "
+                               f"state and server.log in {prefect_home_for(db)})")
+                serve_nightly(cron, tz, parameters)
     except ServerError as exc:
         click.echo(f"esf: {exc}", err=True)
         sys.exit(EXIT_FAILED)
-
-
-def _serve(api_url: str, cron: str, tz: str, parameters: dict) -> None:
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-    from prefect.client.schemas.schedules import CronSchedule
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-    from flows.pipeline import refresh
-    os.environ["PREFECT_API_URL"] = api_url  # for the flow-run processes the runner starts
-    with temporary_settings(updates={PREFECT_API_URL: api_url}):
-        refresh.serve(name="nightly", schedule=CronSchedule(cron=cron, timezone=tz), parameters=parameters,
-                      global_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
-                      limit=1, tags=["esf"], description="Nightly refresh of the ESF project bank warehouse.")
+    except BaseException as exc:  # SIGINT/SIGTERM, as ours or as Prefect's own signal exception
+        name = interrupt_signal(exc)
+        if not name:
+            raise
+        click.echo(f"esf serve: stopped by {name}" + ("; the local Prefect server is stopped" if own_server else ""),
+                   err=True)
+        sys.exit(130 if name == "SIGINT" else EXIT_OK)
 
 
 @cli.command(name="demo-site")

@@ -37,6 +37,32 @@ def publish(work_path: str | os.PathLike, target: str | os.PathLike, *, without_
     return target
 
 
+def published_run_id(target: str | os.PathLike) -> int | None:
+    """The last run recorded in the published file (None: no published file, or one that cannot be read)."""
+    target = Path(target)
+    if not target.is_file():
+        return None
+    try:
+        con = duckdb.connect(str(target), read_only=True)
+        try:
+            return con.execute("SELECT max(run_id) FROM runs").fetchone()[0]
+        finally:
+            con.close()
+    except duckdb.Error:
+        return None
+
+
+def remove_leftovers(target: str | os.PathLike) -> list[str]:
+    """Delete half-written copies a run killed while publishing left beside the target; → their names.
+    Call only under the warehouse lock: then no live run is publishing."""
+    target = Path(target)
+    removed = []
+    for path in target.parent.glob(f".{target.name}.publishing-*"):
+        path.unlink(missing_ok=True)
+        removed.append(path.name)
+    return sorted(removed)
+
+
 def copy_without_contacts(source: Path, dest: Path) -> None:
     """A new file with the same schema and rows, contact columns empty and raw bodies left out.
 

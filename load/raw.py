@@ -110,13 +110,13 @@ def _insert_raw(wh: Warehouse, good: list[RawPage], run_id: int) -> int:
 
 
 def unloaded_keys(wh: Warehouse) -> set[str]:
-    """Pages whose latest stored version came from a run that died or failed before loading it."""
+    """Pages whose latest stored version came from a run that did not load it (failed, interrupted, died)."""
     return {k for (k,) in wh.con.execute("""
         WITH latest AS (
             SELECT source_key, arg_max(sha256, fetched_at) AS sha256, arg_max(run_id, fetched_at) AS run_id
             FROM raw_pages GROUP BY source_key)
         SELECT l.source_key FROM latest l
-        WHERE l.run_id IN (SELECT run_id FROM runs WHERE status IN ('aborted', 'failed'))
+        WHERE l.run_id IN (SELECT run_id FROM runs WHERE status NOT IN ('succeeded', 'rejects'))
           AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.source_key = l.source_key AND p.sha256 = l.sha256)
         """).fetchall()}
 

@@ -13,7 +13,21 @@ import duckdb
 
 HERE = Path(__file__).resolve().parent
 MIGRATIONS = HERE / "migrations"
-MEMORY_LIMIT = os.environ.get("ESF_DUCKDB_MEMORY", "128MB")  # the writer spills beyond this (measured: same speed as 512MB, 400 MB less peak memory on 10,000 pages)
+MEMORY_SHARE, MEMORY_FLOOR, MEMORY_CEILING = 1 / 8, 256 << 20, 2 << 30  # of the machine's memory, in bytes
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit for the writer: $ESF_DUCKDB_MEMORY if set, else an eighth of the machine's
+    memory between 256 MB and 2 GB. DuckDB spills to disk beyond it, but some operators cannot, and 128 MB
+    was too little for a store of 5 MB pages."""
+    given = os.environ.get("ESF_DUCKDB_MEMORY")
+    if given:
+        return given
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 4 << 30
+    return f"{max(MEMORY_FLOOR, min(int(total * MEMORY_SHARE), MEMORY_CEILING)) >> 20}MB"
 
 
 class WarehouseBusy(RuntimeError):
@@ -26,6 +40,31 @@ def work_path_for(db: str | os.PathLike) -> Path:
     return db.with_name(f"{db.stem}.work{db.suffix or '.duckdb'}")
 
 
+def _holder() -> str:
+    return f"pid {os.getpid()}"
+
+
+def _alive(holder: str) -> bool:
+    """Whether the process named in a lock file ('pid N') still exists."""
+    pid = holder.removeprefix("pid ").strip()
+    if not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _busy_message(path: Path, holder: str, lock_path: Path) -> str:
+    if holder and not _alive(holder):  # the named run is dead, yet something it started holds the lock
+        return (f"{lock_path} is held, but the run that took it ({holder}) has ended: a process it started "
+                f"still holds it (`fuser {lock_path}` names it); stop that process and try again")
+    return f"another esf run ({holder or 'another process'}) is writing {path}; try again when it ends"
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -36,6 +75,7 @@ class Warehouse:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self._lock_fh = None
+        self.stale_lock_of: str | None = None  # 'pid N' of a run that died holding the lock (found at open)
         self.con: duckdb.DuckDBPyConnection | None = None
 
     def __enter__(self) -> "Warehouse":
@@ -49,16 +89,17 @@ class Warehouse:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lock_path = self.path.with_name(self.path.name + ".lock")
         fh = open(lock_path, "a+")
+        fh.seek(0)
+        previous = fh.read().strip()
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
             fh.close()
-            raise WarehouseBusy(f"another esf run ({holder}) is writing {self.path}; try again when it ends") from None
+            raise WarehouseBusy(_busy_message(self.path, previous, lock_path)) from None
+        self.stale_lock_of = previous if previous and not _alive(previous) and previous != _holder() else None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()}")
+        fh.write(_holder())
         fh.flush()
         self._lock_fh = fh
         try:
@@ -70,7 +111,7 @@ class Warehouse:
     def connect(self) -> None:
         """(Re)open the database file under the lock this object already holds."""
         if self.con is None:
-            self.con = duckdb.connect(str(self.path), config={"memory_limit": MEMORY_LIMIT})
+            self.con = duckdb.connect(str(self.path), config={"memory_limit": memory_limit()})
             self.con.execute("SET TimeZone = 'UTC'")
             migrate(self.con)
 
@@ -83,16 +124,24 @@ class Warehouse:
     def close(self) -> None:
         self.disconnect()
         if self._lock_fh is not None:
+            self._lock_fh.seek(0)
+            self._lock_fh.truncate()  # an empty lock file: the last holder ended cleanly
             fcntl.flock(self._lock_fh, fcntl.LOCK_UN)
             self._lock_fh.close()
             self._lock_fh = None
 
     # --- runs -------------------------------------------------------------------------------
-    def start_run(self, sources: list[str]) -> tuple[int, datetime]:
-        """A 'running' row, committed at once; runs a killed process left 'running' become 'aborted'."""
+    def start_run(self, sources: list[str], published_through: int | None = None) -> tuple[int, datetime]:
+        """A 'running' row, committed at once. Runs a dead process left behind become 'aborted': those still
+        'running', and a last run that loaded but never reached the published file (`published_through`
+        is the last run id found there)."""
         con = self.con
         con.execute("UPDATE runs SET status = 'aborted', message = 'the process ended before the run finished' "
                     "WHERE status = 'running'")
+        con.execute("""UPDATE runs SET status = 'aborted',
+                              message = 'loaded, but the process ended before publishing; the next run published it'
+                       WHERE run_id = (SELECT max(run_id) FROM runs) AND status IN ('succeeded', 'rejects')
+                         AND run_id IS DISTINCT FROM ?""", [published_through])
         run_id = con.execute("SELECT coalesce(max(run_id), 0) + 1 FROM runs").fetchone()[0]
         started = utcnow()
         con.execute("INSERT INTO runs (run_id, started_at, status, sources) VALUES (?, ?, 'running', ?)",

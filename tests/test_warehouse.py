@@ -1,4 +1,5 @@
-"""The warehouse through the real refresh flow: loads, history, idempotency, failures, locks, publishing."""
+"""The warehouse through the run service (no Prefect): loads, history, idempotency, failures, locks, publishing.
+One test goes through the Prefect flow, for its artifact."""
 from __future__ import annotations
 
 import hashlib
@@ -14,6 +15,8 @@ import pytest
 
 from conftest import SAMPLES
 from flows import pipeline
+from service import run as service
+from service.run import RunSettings
 from load import Warehouse, WarehouseBusy, work_path_for
 from load.warehouse import MIGRATIONS, migrate, migration_files
 
@@ -31,8 +34,8 @@ def corpus(tmp_path) -> Path:
     return target
 
 
-def run(prefect_api, corpus: Path, db: Path, **kw):
-    return pipeline.refresh(sources=[str(corpus)], db=str(db), **kw)
+def run(corpus: Path, db: Path, **kw):
+    return service.refresh(RunSettings(db=str(db), sources=(str(corpus),), **kw))
 
 
 def query(db: Path, sql: str, *params):
@@ -43,9 +46,9 @@ def query(db: Path, sql: str, *params):
         con.close()
 
 
-def test_first_run_loads_every_sample(prefect_api, corpus, tmp_path):
+def test_first_run_loads_every_sample(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
-    report = run(prefect_api, corpus, db)
+    report = run(corpus, db)
     assert report.status == "succeeded"
     assert report.counts == {"seen": 13, "new": 13, "changed": 0, "unchanged": 0, "duplicates": 0,
                              "rejected": 0, "failed": 0, "warnings": 0, "skipped": 0, "not_modified": 0,
@@ -68,23 +71,23 @@ def content(db: Path) -> dict[str, list]:
     return out
 
 
-def test_second_run_changes_nothing(prefect_api, corpus, tmp_path):
+def test_second_run_changes_nothing(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
-    run(prefect_api, corpus, db)
+    run(corpus, db)
     before = content(db)
-    report = run(prefect_api, corpus, db)
+    report = run(corpus, db)
     assert (report.counts["new"], report.counts["changed"], report.counts["unchanged"]) == (0, 0, 13)
     assert content(db) == before
     assert query(db, "SELECT run_id, status FROM runs ORDER BY run_id") == [(1, "succeeded"), (2, "succeeded")]
 
 
-def test_changed_page_gives_a_new_version_and_keeps_the_old(prefect_api, corpus, tmp_path):
+def test_changed_page_gives_a_new_version_and_keeps_the_old(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
-    run(prefect_api, corpus, db)
+    run(corpus, db)
     page = corpus / "b-steget-vidare.txt"
     page.write_text(page.read_text(encoding="utf-8").replace("2018-09-01-2021-08-31", "2018-09-01-2022-06-30"),
                     encoding="utf-8")
-    report = run(prefect_api, corpus, db)
+    report = run(corpus, db)
     assert (report.counts["changed"], report.counts["unchanged"]) == (1, 12)
     versions = query(db, """SELECT version, end_date::VARCHAR, valid_from = (SELECT started_at FROM runs WHERE run_id = 1),
                                    valid_to = (SELECT started_at FROM runs WHERE run_id = 2), valid_to IS NULL
@@ -115,12 +118,12 @@ SELECT 'muni', *, NULL, NULL, NULL FROM ((FROM fresh_muni EXCEPT FROM muni) UNIO
 """
 
 
-def test_junk_files_become_rejects_and_the_rest_loads(prefect_api, corpus, tmp_path):
+def test_junk_files_become_rejects_and_the_rest_loads(corpus, tmp_path):
     (corpus / "empty.txt").write_bytes(b"")
     (corpus / "image.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(300))
     (corpus / "news.html").write_text("<html><body><h1>Nyheter</h1><p>Inget projekt.</p></body></html>")
     db = tmp_path / "esf.duckdb"
-    report = run(prefect_api, corpus, db)
+    report = run(corpus, db)
     assert report.status == "rejects"
     c = report.counts
     assert (c["seen"], c["new"], c["rejected"]) == (16, 13, 3)
@@ -131,7 +134,7 @@ def test_junk_files_become_rejects_and_the_rest_loads(prefect_api, corpus, tmp_p
         ("news.html", "parse", "not a project page")]
 
 
-def test_same_project_on_two_templates_keeps_the_newer_page(prefect_api, corpus, tmp_path):
+def test_same_project_on_two_templates_keeps_the_newer_page(corpus, tmp_path):
     older = (corpus / "b-steget-vidare.txt").read_text(encoding="utf-8")
     newer = ("2018/00074 - Steget vidare\n\nProjektnummer:\n2018/00074\nProjektägare:\nStiftelsen Brobyggarna i "
              "Östergötland\nRegion:\nÖstra Mellansverige\nProjektperiod:\n2018-09-01 - 2022-12-31\n"
@@ -140,23 +143,23 @@ def test_same_project_on_two_templates_keeps_the_newer_page(prefect_api, corpus,
     assert "2018/00074" in older
     (corpus / "z-steget-vidare-c.txt").write_text(newer, encoding="utf-8")
     db = tmp_path / "esf.duckdb"
-    report = run(prefect_api, corpus, db)
+    report = run(corpus, db)
     assert (report.counts["new"], report.counts["duplicates"], report.status) == (13, 1, "succeeded")
     assert query(db, "SELECT template, esf_grant_sek FROM projects WHERE project_id = '2018/00074'") == [("C", 5900000)]
     (warning,) = query(db, "SELECT source_key, stage FROM warnings")
     assert warning[0].endswith("b-steget-vidare.txt") and warning[1] == "dedupe"
 
 
-def test_failed_run_publishes_nothing_and_says_so(prefect_api, corpus, tmp_path, monkeypatch):
+def test_failed_run_publishes_nothing_and_says_so(corpus, tmp_path, monkeypatch):
     db = tmp_path / "esf.duckdb"
-    run(prefect_api, corpus, db)
+    run(corpus, db)
     published = hashlib.sha256(db.read_bytes()).hexdigest()
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk on fire")
-    monkeypatch.setattr(pipeline, "load_run", explode)
+    monkeypatch.setattr(service, "load_run", explode)
     with pytest.raises(RuntimeError, match="disk on fire"):
-        run(prefect_api, corpus, db)
+        run(corpus, db)
     assert hashlib.sha256(db.read_bytes()).hexdigest() == published
     con = duckdb.connect(str(work_path_for(db)), read_only=True)
     assert con.execute("SELECT status, message FROM runs WHERE run_id = 2").fetchall() == \
@@ -165,26 +168,26 @@ def test_failed_run_publishes_nothing_and_says_so(prefect_api, corpus, tmp_path,
     con.close()
 
 
-def test_second_writer_stops_at_once(prefect_api, corpus, tmp_path):
+def test_second_writer_stops_at_once(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
     with Warehouse(work_path_for(db)):
         started = time.monotonic()
         with pytest.raises(WarehouseBusy, match="another esf run"):
-            run(prefect_api, corpus, db)
+            run(corpus, db)
         assert time.monotonic() - started < 10
 
 
-def test_killed_run_is_marked_aborted_by_the_next(prefect_api, corpus, tmp_path):
+def test_killed_run_is_marked_aborted_by_the_next(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
     with Warehouse(work_path_for(db)) as wh:
         wh.start_run(["a run that was killed"])
-    run(prefect_api, corpus, db)
+    run(corpus, db)
     assert query(db, "SELECT run_id, status FROM runs ORDER BY run_id") == [(1, "aborted"), (2, "succeeded")]
 
 
-def test_analyst_holding_the_database_open_does_not_block_the_run(prefect_api, corpus, tmp_path):
+def test_analyst_holding_the_database_open_does_not_block_the_run(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
-    run(prefect_api, corpus, db)
+    run(corpus, db)
     ready, results = tmp_path / "ready", tmp_path / "results"
     analyst = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
         import duckdb, pathlib, time
@@ -204,7 +207,7 @@ def test_analyst_holding_the_database_open_does_not_block_the_run(prefect_api, c
         (corpus / "a-hamnlyftet-blekinge.txt").unlink()
         extra = (corpus / "b-steget-vidare.txt").read_text(encoding="utf-8").replace("2018/00074", "2018/00075")
         (corpus / "b-extra.txt").write_text(extra, encoding="utf-8")
-        report = run(prefect_api, corpus, db)
+        report = run(corpus, db)
         assert report.status == "succeeded"
         Path(str(results) + ".go").touch()
         assert analyst.wait(timeout=60) == 0
@@ -261,9 +264,9 @@ def test_migration_rekeys_stored_web_pages_by_their_canonical_url(tmp_path):
     assert state == [(listed, canonical)]
 
 
-def test_every_table_view_and_column_has_a_comment(prefect_api, corpus, tmp_path):
+def test_every_table_view_and_column_has_a_comment(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
-    run(prefect_api, corpus, db)
+    run(corpus, db)
     objects = dict(query(db, "SELECT table_name, comment FROM duckdb_tables() UNION ALL "
                              "SELECT view_name, comment FROM duckdb_views() WHERE NOT internal"))
     assert set(TABLES + VIEWS) <= set(objects)
@@ -273,9 +276,9 @@ def test_every_table_view_and_column_has_a_comment(prefect_api, corpus, tmp_path
     assert missing == []
 
 
-def test_views_do_not_double_count(prefect_api, corpus, tmp_path):
+def test_views_do_not_double_count(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
-    run(prefect_api, corpus, db)
+    run(corpus, db)
     projects, grant = query(db, "SELECT count(*), sum(esf_grant_sek) FROM projects")[0]
     for view in ("programme_area_summary", "region_summary", "region_programme_matrix"):
         assert query(db, f"SELECT sum(projects), sum(esf_grant_sek) FROM {view}") == [(projects, grant)]
@@ -285,33 +288,33 @@ def test_views_do_not_double_count(prefect_api, corpus, tmp_path):
     assert owners == projects
 
 
-def test_without_contacts_leaves_no_trace_in_the_published_file(prefect_api, corpus, tmp_path):
+def test_without_contacts_leaves_no_trace_in_the_published_file(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
-    run(prefect_api, corpus, db, without_contacts=True)
+    run(corpus, db, without_contacts=True)
     assert query(db, "SELECT count(contact_name), count(contact_email), count(contact_phone) FROM projects") == [(0, 0, 0)]
     assert query(db, "SELECT count(*) FROM projects") == [(13,)]
     assert b"exempel.se" not in db.read_bytes()
     assert b"exempel.se" in work_path_for(db).read_bytes()  # the run's own file keeps them
 
 
-def test_reprocess_rebuilds_from_the_raw_store_without_sources(prefect_api, corpus, tmp_path):
+def test_reprocess_rebuilds_from_the_raw_store_without_sources(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
-    run(prefect_api, corpus, db)
+    run(corpus, db)
     shutil.rmtree(corpus)  # no files, no network: only raw_pages
-    report = pipeline.reprocess(db=str(db))
+    report = service.reprocess(RunSettings(db=str(db)))
     assert report.status == "succeeded"
     assert (report.counts["seen"], report.counts["unchanged"]) == (13, 13)
     assert query(db, "SELECT count(*) FROM projects") == [(13,)]
 
 
-def test_truncated_names_are_completed_from_another_page(prefect_api, corpus, tmp_path):
+def test_truncated_names_are_completed_from_another_page(corpus, tmp_path):
     assert " • Socialförvaltningen, Ekonomisk\n" in (corpus / "a-framtidsvagen-alvdalen.txt").read_text(encoding="utf-8")
     page = (corpus / "a-hamnlyftet-blekinge.txt").read_text(encoding="utf-8")
     extra = page.replace("Hamnlyftet Blekinge", "Hamnlyftet Väst").replace("Samarbetspartners\n",
                          "Samarbetspartners\n\n • Socialförvaltningen, Ekonomiskt bistånd Alingsås\n", 1)
     (corpus / "a-extra.txt").write_text(extra, encoding="utf-8")
     db = tmp_path / "esf.duckdb"
-    run(prefect_api, corpus, db)
+    run(corpus, db)
     truncated = query(db, "SELECT name FROM project_organisations WHERE name = 'Socialförvaltningen, Ekonomisk'")
     assert truncated and query(db, "SELECT truncated FROM project_organisations "
                                    "WHERE name = 'Socialförvaltningen, Ekonomisk' LIMIT 1") == [(True,)]
@@ -323,7 +326,7 @@ def test_truncated_names_are_completed_from_another_page(prefect_api, corpus, tm
 def test_run_report_is_filed_as_a_prefect_artifact(prefect_api, corpus, tmp_path):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    report = run(prefect_api, corpus, tmp_path / "esf.duckdb")
+    report = pipeline.refresh(sources=[str(corpus)], db=str(tmp_path / "esf.duckdb"))
     with get_client(sync_client=True) as client:
         artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["esf-run-report"])))
     assert artifacts, "no esf-run-report artifact"

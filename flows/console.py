@@ -1,0 +1,63 @@
+"""What the `esf` command shows on the terminal, and how it turns SIGINT/SIGTERM into a clean stop."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from service.run import Interrupted
+
+EXIT_CODE_OF_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def setup_output(quiet: bool = False, debug: bool = False) -> None:
+    """esf's own lines on stderr ('HH:MM:SS message'); Prefect's per-task state lines and tracebacks off the
+    terminal unless --debug (they still reach the Prefect API and its UI). --quiet: warnings and errors only."""
+    esf = logging.getLogger("esf")
+    esf.handlers[:] = [h for h in esf.handlers if not getattr(h, "_esf_console", False)]
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
+    handler._esf_console = True
+    esf.addHandler(handler)
+    esf.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
+    esf.propagate = False
+    if not debug:
+        quiet_prefect_console()
+
+
+def quiet_prefect_console() -> None:
+    """Raise Prefect's console handlers above CRITICAL (Prefect configures logging when it is imported)."""
+    import prefect.main  # noqa: F401  (configures Prefect's logging, so there is something to quiet)
+    from prefect.logging.handlers import PrefectConsoleHandler
+    loggers = [logging.getLogger()] + [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler):
+                handler.setLevel(logging.CRITICAL + 1)
+
+
+@contextmanager
+def interrupts() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Interrupted` in the main thread, once: a second signal during the cleanup
+    is noted and ignored, so the run can still record itself and close what it started. A SIGINT that was
+    ignored when we started (a background job) stays ignored."""
+    fired: list[str] = []
+
+    def handler(signum, frame):
+        name = signal.Signals(signum).name
+        if fired:
+            return
+        fired.append(name)
+        raise Interrupted(name)
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig, old in previous.items():
+        if not (sig == signal.SIGINT and old == signal.SIG_IGN):
+            signal.signal(sig, handler)
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

@@ -1,0 +1,68 @@
+"""The run's pool of parse processes: started by the run, stopped by the run on success, failure and interrupt."""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import Future, ProcessPoolExecutor
+from types import TracebackType
+
+from service.children import worker_init
+from transform import parse_pages
+
+Work = tuple[bytes, str, str | None, str | None, str | None]  # body, source_key, url, content_type, sha256
+
+
+class ParsePool:
+    """Worker processes from a clean forkserver (cheap to start, unlike a Prefect process runner whose
+    workers each start an engine). `workers <= 1`: parse in the calling thread, no processes."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> "ParsePool":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close(wait=kind is None)
+
+    def _executor(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["transform"])
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
+                                             initializer=worker_init, initargs=(os.getpid(),))
+        return self._pool
+
+    def parse(self, work: list[Work]) -> list:
+        """Parse pages, split over the workers when there are enough of them to be worth it."""
+        if self.workers <= 1 or len(work) < 2 * self.workers:
+            return parse_pages(work)
+        size = -(-len(work) // self.workers)
+        parts = self._executor().map(parse_pages, [work[i:i + size] for i in range(0, len(work), size)])
+        return [page for part in parts for page in part]
+
+    def close(self, wait: bool = True) -> None:
+        """Stop the workers. After a failure or an interrupt, queued work is dropped and workers are
+        terminated rather than waited for."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if not wait:
+            processes = list((pool._processes or {}).values())  # no public way to stop busy workers
+            pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                if process.is_alive():
+                    process.terminate()
+            for process in processes:
+                process.join(timeout=5)
+        else:
+            pool.shutdown(wait=True)
+
+
+def done(value) -> Future:
+    """A finished future, for steps that run inline."""
+    future: Future = Future()
+    future.set_result(value)
+    return future

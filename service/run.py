@@ -1,0 +1,316 @@
+"""One run, start to end: plan → read → store raw → skip same bytes → parse → dedupe → validate → load
+→ publish. Plain functions; `Steps` says how each step executes (inline here, as Prefect tasks in flows/)."""
+from __future__ import annotations
+
+import logging
+import signal
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from time import perf_counter
+from typing import Any, Protocol
+
+from extract.polite import Politeness
+from extract.records import RawPage
+from extract.sources import Source, open_source
+from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run, loaded_hashes,
+                  publish, run_status, store_raw, stored_pages, unloaded_keys, work_path_for)
+from load.publish import published_run_id, remove_leftovers
+from load.sources import last_discovered, record_discovered
+from schemas.validate import validate
+from service.pool import ParsePool, done
+from transform import ParsedPage
+from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates
+
+log = logging.getLogger("esf.run")
+
+BATCH_SIZE = 500
+MAX_BATCHES_IN_FLIGHT = 4  # parse futures not yet collected: bounds memory to a few batches of bodies
+SHRINK_LIMIT = 0.5         # a source that finds fewer than half of last time's pages fails the run
+
+
+class Interrupted(KeyboardInterrupt):
+    """The run was asked to stop (SIGINT or SIGTERM): it records itself as interrupted and publishes nothing."""
+
+    def __init__(self, signal_name: str = "SIGINT") -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+
+
+class SourceShrank(RuntimeError):
+    """A source found no project pages, or far fewer than last time: likely a redesign or an outage."""
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything a run needs, resolved once (by the CLI or the flow's parameters)."""
+    db: str
+    sources: tuple[str, ...] = ()
+    batch_size: int = BATCH_SIZE
+    politeness: Politeness = field(default_factory=Politeness)
+    without_contacts: bool = False
+    parse_workers: int = 1
+    allow_shrink: bool = False
+
+
+@dataclass
+class RunReport:
+    run_id: int | None = None
+    status: str = "failed"
+    counts: dict[str, int] = field(default_factory=dict)
+    durations: dict[str, float] = field(default_factory=dict)
+    top_rejects: list[tuple[str, int]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    published: str | None = None
+
+
+@dataclass
+class Collected:
+    """What the batches leave behind: parsed pages (no bodies), problem rows and counts."""
+    parsed: list[ParsedPage] = field(default_factory=list)
+    problems: list[dict] = field(default_factory=list)
+    same_bytes: list[str] = field(default_factory=list)  # read again, bytes unchanged: not parsed
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
+        ("seen", "skipped", "not_modified", "gone", "failed"), 0))
+
+
+class Progress(Protocol):
+    """Where a run says how far it is. The CLI shows a bar or log lines; tests pass nothing."""
+    def discovering(self, source: str, documents: int, found: int) -> None: ...
+    def total(self, pages: int) -> None: ...
+    def advance(self, pages: int = 1) -> None: ...
+    def skip(self, pages: int) -> None: ...
+
+
+class NoProgress:
+    def discovering(self, source: str, documents: int, found: int) -> None:
+        pass
+
+    def total(self, pages: int) -> None:
+        pass
+
+    def advance(self, pages: int = 1) -> None:
+        pass
+
+    def skip(self, pages: int) -> None:
+        pass
+
+
+def read_batch(source: Source, items: list, on_page: Callable[[], None] | None = None,
+               done_pages: dict[int, RawPage] | None = None) -> list[RawPage]:
+    """Read items one by one. `done_pages` survives a retry of the whole batch, so a retry never fetches
+    again a page that was already read."""
+    got = {} if done_pages is None else done_pages
+    for i, item in enumerate(items):
+        if i not in got:
+            (got[i],) = source.read([item])
+            if on_page:
+                on_page()
+    return [got[i] for i in range(len(items))]
+
+
+class Steps:
+    """The steps as plain calls: reading inline, parsing in the run's pool. flows/ overrides them with tasks."""
+
+    def __init__(self, pool: ParsePool) -> None:
+        self.pool = pool
+
+    def read(self, source: Source, items: list, on_page: Callable[[], None] | None) -> list[RawPage]:
+        return read_batch(source, items, on_page)
+
+    def store(self, wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict],
+              stored: dict[str, str]) -> int:
+        return store_raw(wh, pages, run_id, crawl_rows, stored)
+
+    def parse(self, pages: list[RawPage]) -> Any:
+        """→ a future of the parsed pages (anything with `.result()`)."""
+        return done(parse_raw(self.pool, pages))
+
+    def load(self, wh: Warehouse, run_id: int, started: datetime,
+             collected: Collected) -> tuple[dict[str, int], list[dict]]:
+        return validate_and_load(wh, run_id, started, collected)
+
+
+def parse_raw(pool: ParsePool, pages: list[RawPage]) -> list[ParsedPage]:
+    return pool.parse([(p.body, p.source_key, p.url, p.content_type, p.sha256) for p in pages])
+
+
+def validate_and_load(wh: Warehouse, run_id: int, started: datetime,
+                      collected: Collected) -> tuple[dict[str, int], list[dict]]:
+    """Dedupe, validate, then one load transaction; → (final counts, every problem row)."""
+    good = [p for p in collected.parsed if p.ok]
+    kept, superseded = resolve_duplicates(good)
+    validated = validate(kept)
+    problems = collected.problems + validated.rejects
+    problems += [row for p in collected.parsed for row in problem_rows(p) if row["severity"] == "warning"
+                 or not p.ok]
+    counts = {**collected.counts, "duplicates": len(superseded),
+              "rejected": (len(collected.parsed) - len(good)) + len({r["source_key"] for r in validated.rejects}),
+              "warnings": sum(1 for r in problems if r["severity"] == "warning")}
+    return load_run(wh, run_id, started, validated, problems, counts, collected.same_bytes), problems
+
+
+Batches = Callable[[Warehouse, Collected, RunReport], Iterator[tuple[list[RawPage], list[dict]]]]
+
+
+def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
+            progress: Progress | None = None) -> RunReport:
+    """Discover → read → store raw → parse → validate → load → publish."""
+    progress = progress or NoProgress()
+
+    def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps):
+        for spec in settings.sources:
+            source = open_source(spec, settings.politeness,
+                                 on_discovery=lambda docs, found, spec=spec: progress.discovering(spec, docs, found))
+            try:
+                items, skipped, from_store = source.plan(known_pages(wh), unloaded=unloaded_keys(wh))
+                report.notes += source.notes
+                check_discovered(wh, spec, source.discovered, report.run_id, settings.allow_shrink)
+                collected.counts["seen"] += source.discovered
+                collected.counts["skipped"] += len(skipped)
+                progress.total(collected.counts["seen"])
+                progress.skip(len(skipped))
+                log.info("%s: %d pages found, %d to read, %d unchanged and skipped, %d resumed from the store",
+                         spec, source.discovered, len(items), len(skipped), len(from_store))
+                for i in range(0, len(from_store), settings.batch_size):  # bodies a batch at a time
+                    resumed = stored_pages(wh, from_store[i:i + settings.batch_size])
+                    progress.skip(len(resumed))
+                    yield resumed, []
+                for i in range(0, len(items), settings.batch_size):
+                    chunk = items[i:i + settings.batch_size]
+                    pages = run.read(source, chunk, progress.advance)
+                    yield pages, source.crawl_rows(chunk, pages, report.run_id)
+            finally:
+                source.close()
+
+    return _run(settings, list(settings.sources), batches, steps, progress, store=True)
+
+
+def reprocess(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
+              progress: Progress | None = None) -> RunReport:
+    """Re-parse the latest stored version of every page with the current parser; no network."""
+    progress = progress or NoProgress()
+
+    def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps):
+        progress.total(wh.con.execute("SELECT count(DISTINCT source_key) FROM raw_pages").fetchone()[0])
+        for pages in latest_raw_pages(wh, settings.batch_size):
+            collected.counts["seen"] += len(pages)
+            progress.advance(len(pages))
+            yield pages, []
+
+    return _run(settings, ["raw_pages"], batches, steps, progress, store=False)
+
+
+def check_discovered(wh: Warehouse, spec: str, discovered: int, run_id: int, allow_shrink: bool) -> None:
+    """A source that finds nothing, or fewer than half of what the last successful run found from it,
+    fails the run: an empty night must not look like a quiet one."""
+    before = last_discovered(wh, spec)
+    record_discovered(wh, run_id, spec, discovered)
+    if allow_shrink:
+        return
+    if discovered == 0:
+        raise SourceShrank(f"{spec} yielded no project pages (use --allow-shrink if that is expected)")
+    if before and discovered < before * SHRINK_LIMIT:
+        raise SourceShrank(f"{spec} yielded {discovered} project pages, fewer than half of the {before} "
+                           f"of the last successful run (use --allow-shrink if that is expected)")
+
+
+def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[ParsePool], Steps],
+         progress: Progress, *, store: bool) -> RunReport:
+    """The shape both runs share: one locked warehouse, a `runs` row, batches, one load, publish.
+
+    Parsing is submitted while the next batch is read; at most a few batches are in flight, so memory
+    stays bounded. The run owns its parse pool and closes it however the run ends.
+    """
+    report, db, t0 = RunReport(), Path(settings.db), perf_counter()
+    work = work_path_for(db)
+    with Warehouse(work) as wh, ParsePool(settings.parse_workers) as pool:
+        if wh.stale_lock_of:
+            report.notes.append(f"the previous run ({wh.stale_lock_of}) died without closing the warehouse")
+        report.notes += [f"removed {name}, left by a run that died while publishing" for name in remove_leftovers(db)]
+        report.run_id, started = wh.start_run(sources, published_through=published_run_id(db))
+        run = steps(pool)
+        try:
+            collected = Collected()
+            parsed_from = loaded_hashes(wh) if store else {}
+            stored = latest_hashes(wh) if store else {}
+            in_flight: deque = deque()
+            for pages, crawl_rows in batches(wh, collected, report, run):
+                _tally(pages, collected)
+                if store:
+                    run.store(wh, pages, report.run_id, crawl_rows, stored)
+                to_parse = []
+                for page in filter(has_body, pages):
+                    if parsed_from.get(page.source_key) == page.sha256:
+                        collected.same_bytes.append(page.source_key)
+                    else:
+                        to_parse.append(page)
+                in_flight.append(run.parse(to_parse))
+                while len(in_flight) > MAX_BATCHES_IN_FLIGHT:
+                    collected.parsed += in_flight.popleft().result()
+            while in_flight:
+                collected.parsed += in_flight.popleft().result()
+            report.durations["read_parse"] = perf_counter() - t0
+            counts, problems = run.load(wh, report.run_id, started, collected)
+            report.top_rejects = top_reasons(problems)
+            report.durations["load"] = perf_counter() - t0 - report.durations["read_parse"]
+            wh.checkpoint()
+            wh.disconnect()  # the lock stays held while the file is copied
+            report.published = str(publish(work, db, without_contacts=settings.without_contacts))
+            report.counts = counts
+            report.status = run_status(counts)
+        except BaseException as exc:
+            record_failure(wh, report.run_id, exc)
+            raise
+    report.durations["total"] = perf_counter() - t0
+    return report
+
+
+def _tally(pages: list[RawPage], collected: Collected) -> None:
+    c = collected.counts
+    for page in pages:
+        if page.failed:
+            c["failed"] += 1
+            collected.problems.append(fetch_failure_row(page.source_key, page.error))
+        elif page.http_status == 304:
+            c["not_modified"] += 1
+        elif page.http_status in (404, 410):
+            c["gone"] += 1
+
+
+def top_reasons(problems: list[dict], n: int = 5) -> list[tuple[str, int]]:
+    tally: dict[str, int] = {}
+    for row in problems:
+        if row["severity"] == "error":
+            tally[row["reason"]] = tally.get(row["reason"], 0) + 1
+    return sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+
+
+def interrupt_signal(exc: BaseException) -> str | None:
+    """The signal's name when `exc` says the process was asked to stop (ours, or a runner's own, such as
+    Prefect's TerminationSignal for SIGTERM, which carries the signal number), else None."""
+    if isinstance(exc, KeyboardInterrupt):
+        return getattr(exc, "signal_name", "SIGINT")
+    number = getattr(exc, "signal", None)
+    if not isinstance(exc, Exception) and isinstance(number, int):
+        try:
+            return signal.Signals(number).name
+        except ValueError:
+            return f"signal {number}"
+    return None
+
+
+def record_failure(wh: Warehouse, run_id: int, exc: BaseException) -> None:
+    """Say in `runs` how the run ended (failed or interrupted); the published database was not touched."""
+    stopped_by = interrupt_signal(exc)
+    if stopped_by:
+        status, message = "interrupted", f"interrupted by {stopped_by}; nothing published"
+    else:
+        status, message = "failed", f"{type(exc).__name__}: {exc}"[:2000]
+    try:
+        wh.connect()
+        wh.finish_run(run_id, status, message=message)
+    except Exception as second:  # the first failure is what matters; say that this one happened too
+        log.warning("could not record the run's end in `runs`: %s", second)
