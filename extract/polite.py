@@ -1,16 +1,17 @@
 """A polite HTTP client for one host: robots.txt, one connection, a delay with jitter, retries, Retry-After."""
 from __future__ import annotations
 
+import math
 import os
 import random
 import time
-import urllib.robotparser
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from protego import Protego
 from requests.adapters import HTTPAdapter
 
 from extract.records import RawPage, failed_page, now
@@ -67,7 +68,7 @@ class PoliteClient:
         self._sleep = sleep
         self._last_request_end = 0.0
         self.requests_made = 0
-        self.robots = urllib.robotparser.RobotFileParser()
+        self.robots = Protego.parse("")
         self.delay = self.settings.delay_seconds
         self._load_robots()
 
@@ -77,15 +78,15 @@ class PoliteClient:
         if answer is None:
             raise HostUnreachable(f"{self.host} does not answer (robots.txt could not be fetched)")
         if answer.status >= 400:
-            self.robots.parse([])  # no robots.txt: everything is allowed
+            self.robots = Protego.parse("")  # no robots.txt: everything is allowed
         else:
-            self.robots.parse(answer.body.decode("utf-8", "replace").splitlines())
+            self.robots = Protego.parse(answer.body.decode("utf-8", "replace"))
         crawl_delay = self.robots.crawl_delay(self.settings.user_agent)
-        if crawl_delay:
+        if crawl_delay and math.isfinite(crawl_delay):
             self.delay = max(self.delay, float(crawl_delay))
 
     def allowed(self, url: str) -> bool:
-        return self.robots.can_fetch(self.settings.user_agent, url)
+        return self.robots.can_fetch(url, self.settings.user_agent)
 
     def same_host(self, url: str) -> bool:
         return urlsplit(url).netloc == self.host
