@@ -93,7 +93,8 @@ class PoliteClient:
     # --- robots.txt --------------------------------------------------------------------------
     def _load_robots(self) -> None:
         """RFC 9309: a 4xx means no rules; no answer or a 5xx means the host cannot be crawled."""
-        _, result = self._follow(urljoin(self.origin, "/robots.txt"), {}, check_robots=False)
+        _, result = self._follow(urljoin(self.origin, "/robots.txt"), {}, self.settings.max_bytes,
+                                 check_robots=False)
         if isinstance(result, _Failure) or result.status >= 500:
             why = result.reason if isinstance(result, _Failure) else f"HTTP {result.status}"
             raise HostUnreachable(f"{self.host} does not answer (robots.txt could not be fetched: {why})")
@@ -111,8 +112,9 @@ class PoliteClient:
 
     # --- requests ----------------------------------------------------------------------------
     def fetch(self, url: str, key: str | None = None, etag: str | None = None,
-              last_modified: str | None = None) -> RawPage:
-        """GET a page (conditionally when etag/last_modified are known), following redirects on this host."""
+              last_modified: str | None = None, max_bytes: int | None = None) -> RawPage:
+        """GET a page (conditionally when etag/last_modified are known), following redirects on this host.
+        `max_bytes` overrides the settings' size cap for this page (a sitemap may be larger than a page)."""
         key = key or url
         if not self.allowed(url):
             return failed_page(key, "disallowed by robots.txt", url)
@@ -121,7 +123,7 @@ class PoliteClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        url, result = self._follow(url, headers)
+        url, result = self._follow(url, headers, max_bytes or self.settings.max_bytes)
         if isinstance(result, _Failure):
             return failed_page(key, result.reason, url, result.status)
         ok = result.status in (200, 304) or result.status in GONE
@@ -130,11 +132,12 @@ class PoliteClient:
                        content_type=result.headers.get("content-type"),
                        error=None if ok else f"HTTP {result.status}")
 
-    def _follow(self, url: str, headers: dict, check_robots: bool = True) -> tuple[str, _Answer | _Failure]:
+    def _follow(self, url: str, headers: dict, limit: int,
+                check_robots: bool = True) -> tuple[str, _Answer | _Failure]:
         """GET with retries, following redirects on this host: (the last URL asked, its answer or failure)."""
         seen = [url]
         while True:
-            result = self._send(url, headers)
+            result = self._send(url, headers, limit)
             if isinstance(result, _Failure) or result.status not in REDIRECTS or "location" not in result.headers:
                 return url, result
             try:
@@ -159,12 +162,12 @@ class PoliteClient:
             return f"redirect to {target}, disallowed by robots.txt"
         return None
 
-    def _send(self, url: str, headers: dict) -> _Answer | _Failure:
+    def _send(self, url: str, headers: dict, limit: int) -> _Answer | _Failure:
         """One request, tried again on faults worth retrying and on RETRYABLE statuses."""
         s = self.settings
         tries = s.retries + 1
         for attempt in range(1, tries + 1):
-            result = self._attempt(url, headers)
+            result = self._attempt(url, headers, limit)
             if isinstance(result, _Answer) and result.status not in RETRYABLE:
                 return result
             if isinstance(result, _Failure) and not result.retry:
@@ -179,16 +182,16 @@ class PoliteClient:
         reason = f"HTTP {result.status}" if isinstance(result, _Answer) else result.reason
         return _Failure(f"{reason} after {tries} tries" if tries > 1 else reason, status=result.status)
 
-    def _attempt(self, url: str, headers: dict) -> _Answer | _Failure:
+    def _attempt(self, url: str, headers: dict, limit: int) -> _Answer | _Failure:
         self._wait_turn()
         try:
-            return self._once(url, headers)
+            return self._once(url, headers, limit)
         except _Failure as failure:
             return failure
         finally:
             self._last_request_end = time.monotonic()
 
-    def _once(self, url: str, headers: dict) -> _Answer:
+    def _once(self, url: str, headers: dict, limit: int) -> _Answer:
         """One try; raises _Failure for anything short of a whole answer."""
         s = self.settings
         self.requests_made += 1
@@ -199,17 +202,16 @@ class PoliteClient:
                 headers = {k.lower(): v for k, v in resp.headers.items()}
                 if 300 <= resp.status_code < 400:  # urllib3 has already drained a redirect's body
                     return _Answer(resp.status_code, resp.url, headers)
-                return _Answer(resp.status_code, resp.url, headers, self._read_body(resp, deadline))
+                return _Answer(resp.status_code, resp.url, headers, self._read_body(resp, deadline, limit))
         except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
                 OSError, ValueError) as exc:
             raise fault(exc) from None
 
-    def _read_body(self, resp: requests.Response, deadline: float) -> bytes:
-        """The whole body, decoded, within the size cap and the deadline, and as long as it said it was."""
-        s = self.settings
+    def _read_body(self, resp: requests.Response, deadline: float, limit: int) -> bytes:
+        """The whole body, decoded, within `limit` bytes and the deadline, and as long as it said it was."""
         expected = content_length(resp.headers) if resp.status_code not in (204, 304) else None
-        if expected is not None and expected > s.max_bytes and not resp.headers.get("content-encoding"):
-            raise _Failure(f"over the {s.max_bytes:,}-byte size limit", retry=False)
+        if expected is not None and expected > limit and not resp.headers.get("content-encoding"):
+            raise _Failure(f"over the {limit:,}-byte size limit", retry=False)
         # a read still blocked at the deadline is ended by shutting the socket, which looks like the end of
         # the body or a truncation: `fired` tells them apart
         fired = threading.Event()
@@ -217,7 +219,7 @@ class PoliteClient:
         watchdog.daemon = True
         watchdog.start()
         try:
-            body = self._read_chunks(resp, deadline)
+            body = self._read_chunks(resp, deadline, limit)
         except urllib3.exceptions.DecodeError:
             raise _Failure("body does not decode as its Content-Encoding says", retry=False) from None
         except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
@@ -234,14 +236,13 @@ class PoliteClient:
             raise _Failure(truncated(resp.raw.tell(), expected))
         return body
 
-    def _read_chunks(self, resp: requests.Response, deadline: float) -> bytes:
+    def _read_chunks(self, resp: requests.Response, deadline: float, limit: int) -> bytes:
         """The body as it arrives (each read returns as soon as any bytes do), within size and deadline."""
-        s = self.settings
         chunks, size = [], 0
         while chunk := resp.raw.read1(CHUNK_BYTES, decode_content=True):
             size += len(chunk)
-            if size > s.max_bytes:
-                raise _Failure(f"over the {s.max_bytes:,}-byte size limit", retry=False)
+            if size > limit:
+                raise _Failure(f"over the {limit:,}-byte size limit", retry=False)
             if time.monotonic() >= deadline:
                 raise self._late()
             chunks.append(chunk)

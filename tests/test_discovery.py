@@ -144,6 +144,16 @@ def test_gunzipped_reads_every_member_and_refuses_broken_ones():
         gunzipped(b"\x1f\x8b" + b"inte gzip" * 10)
 
 
+def test_a_sitemap_may_be_larger_than_a_page():
+    big = urlset(*range(1, 40))  # about 4 kB
+    with Site({"/sitemap.xml": (200, big, {}), project(1): (200, big, {})}) as site:
+        c = client(site, max_bytes=1000)
+        result = discover(c, site.url + "/sitemap.xml")
+        page = c.fetch(site.url + project(1))
+    assert len(result.pages) == 39 and result.problems == []
+    assert page.error == "over the 1,000-byte size limit"
+
+
 # --- a start URL that does not answer 200 ---------------------------------------------------------
 @pytest.mark.parametrize("status", [404, 410, 500])
 def test_a_start_url_that_fails_is_a_failed_run_not_an_empty_one(status):

@@ -205,6 +205,14 @@ def test_body_over_the_size_limit_fails_at_once_and_is_not_retried(route, caplog
     assert caplog.records == []
 
 
+def test_a_size_limit_for_one_fetch():
+    with RawServer({"/stor": answer(200, BODY)}) as server:
+        c = client(server, max_bytes=1000)
+        assert c.fetch(server.url + "/stor", max_bytes=len(BODY)).body == BODY
+        assert c.fetch(server.url + "/stor", max_bytes=len(BODY) - 1).error == \
+            f"over the {len(BODY) - 1:,}-byte size limit"
+
+
 def test_a_gzip_bomb_stops_at_the_size_limit():
     bomb = gzip.compress(b"\0" * (20 * 1024 * 1024))  # 20 MB of zeros in about 20 kB
     with RawServer({"/bomb": answer(200, bomb, Content_Encoding="gzip")}) as server:
