@@ -205,11 +205,11 @@ class PoliteClient:
                 return _Answer(resp.status_code, resp.url, headers, self._read_body(resp, deadline, limit))
         except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
                 OSError, ValueError) as exc:
-            raise fault(exc) from None
+            raise _fault(exc) from None
 
     def _read_body(self, resp: requests.Response, deadline: float, limit: int) -> bytes:
         """The whole body, decoded, within `limit` bytes and the deadline, and as long as it said it was."""
-        expected = content_length(resp.headers) if resp.status_code not in (204, 304) else None
+        expected = _content_length(resp.headers) if resp.status_code not in (204, 304) else None
         if expected is not None and expected > limit and not resp.headers.get("content-encoding"):
             raise _Failure(f"over the {limit:,}-byte size limit", retry=False)
         # a read still blocked at the deadline is ended by shutting the socket, which looks like the end of
@@ -227,13 +227,13 @@ class PoliteClient:
                 raise self._late() from None
             if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
                 raise _Failure("read timed out") from None
-            raise _Failure(truncated(resp.raw.tell(), expected)) from None
+            raise _Failure(_truncated(resp.raw.tell(), expected)) from None
         finally:
             watchdog.cancel()
         if fired.is_set():
             raise self._late()
         if expected is not None and resp.raw.tell() < expected:  # raw bytes: Content-Length counts those
-            raise _Failure(truncated(resp.raw.tell(), expected))
+            raise _Failure(_truncated(resp.raw.tell(), expected))
         return body
 
     def _read_chunks(self, resp: requests.Response, deadline: float, limit: int) -> bytes:
@@ -280,7 +280,7 @@ class PoliteClient:
         self.http.close()
 
 
-def fault(exc: BaseException) -> _Failure:
+def _fault(exc: BaseException) -> _Failure:
     """What went wrong on the way to an answer, as a reason the run report can group by."""
     chain = _causes(exc)
     if _any(chain, ConnectionRefusedError):
@@ -331,12 +331,12 @@ def _shut(raw, fired: threading.Event) -> None:
         pass
 
 
-def content_length(headers) -> int | None:
+def _content_length(headers) -> int | None:
     value = (headers.get("content-length") or "").strip()
     return int(value) if value.isdigit() else None
 
 
-def truncated(received: int, expected: int | None) -> str:
+def _truncated(received: int, expected: int | None) -> str:
     if expected is None:
         return f"truncated body: connection closed after {received} bytes"
     return f"truncated body: {received} of {expected} bytes"
