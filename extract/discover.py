@@ -4,11 +4,14 @@ from __future__ import annotations
 import html
 import re
 import xml.etree.ElementTree as ET
+import zlib
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 
+from extract.files import SourceError
 from extract.polite import PoliteClient
 
 # The three URL shapes of project pages on esf.se, one per template generation.
@@ -19,10 +22,15 @@ PROJECT_URL = re.compile(
 SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 MAX_LISTING_PAGES = 2000
 MAX_SITEMAPS = 200
+MAX_INFLATED_BYTES = 50 * 1024 * 1024  # the sitemap protocol's limit for one sitemap, uncompressed
+GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 256 * 1024  # a <link rel="canonical"> is looked for in the head, within this many bytes
 _HEAD_END = re.compile(rb"</head\s*>|<body[\s>]", re.I)
 _LINK_TAG = re.compile(rb"<link\b[^>]*>", re.I)
 _ATTRIBUTE = re.compile(rb"""([\w:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""")
+
+
+Progress = Callable[[int, int], None]  # (listing pages or sitemaps read, project pages found so far)
 
 
 @dataclass(frozen=True)
@@ -72,80 +80,136 @@ def page_key(url: str, body: bytes) -> str:
     return normalize_url(url)
 
 
-def discover(client: PoliteClient, start_url: str) -> Discovery:
-    """Sitemap, sitemap index or listing page: every project page it leads to, on the start host only."""
-    page = client.fetch(start_url)
-    if page.failed:
-        raise RuntimeError(f"cannot read {start_url}: {page.error}")
+class _Unreadable(Exception):
+    """A listing page or sitemap that cannot be read; the message says why."""
+
+
+def discover(client: PoliteClient, start_url: str, on_progress: Progress | None = None) -> Discovery:
+    """Sitemap, sitemap index or listing page: every project page it leads to, on the start host only.
+    A start URL that cannot be read raises SourceError (a failed run, not an empty one); `on_progress` is
+    called after each listing page or sitemap read."""
+    try:
+        body = _read(client, start_url)
+    except _Unreadable as exc:
+        raise SourceError(f"cannot read {start_url}: {exc}") from None
     if is_project_url(start_url):
         return Discovery([Found(normalize_url(start_url))], [], [])
-    head = page.body[:512].lstrip()
+    head = body[:512].lstrip()
     if head.startswith(b"<?xml") or b"<urlset" in head or b"<sitemapindex" in head:
-        return _from_sitemaps(client, start_url, page.body)
-    return _from_listings(client, start_url, page.body)
+        return _from_sitemaps(client, start_url, body, on_progress)
+    return _from_listings(client, start_url, body, on_progress)
 
 
-def _from_sitemaps(client: PoliteClient, url: str, body: bytes) -> Discovery:
+def _read(client: PoliteClient, url: str) -> bytes:
+    """The body of a listing page or sitemap, inflated when it is gzip; _Unreadable when there is none."""
+    page = client.fetch(url, max_bytes=max(client.settings.max_bytes, MAX_INFLATED_BYTES))
+    if page.failed or page.http_status != 200:
+        why = page.error or f"HTTP {page.http_status}"
+        raise _Unreadable(why if page.url in (None, url) else f"{why} (at {page.url})")
+    return gunzipped(page.body)
+
+
+def gunzipped(body: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes:
+    """`body` inflated when it is gzip (known by its magic bytes, whatever the URL), never past `limit` bytes."""
+    parts, size = [], 0
+    while body[:2] == GZIP_MAGIC:  # one gzip member after another, as gzip(1) reads them
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            part = inflater.decompress(body, limit - size + 1)
+        except zlib.error as exc:
+            raise _Unreadable(f"not valid gzip ({exc})") from None
+        size += len(part)
+        if size > limit:
+            raise _Unreadable(f"gzip inflates past the {limit:,}-byte limit")
+        if not inflater.eof:
+            raise _Unreadable("truncated gzip")
+        parts.append(part)
+        body = inflater.unused_data
+    return b"".join(parts) if parts else body
+
+
+def _from_sitemaps(client: PoliteClient, url: str, body: bytes, on_progress: Progress | None) -> Discovery:
     found: dict[str, Found] = {}
     skipped, problems = [], []
-    queue, done = [(url, body)], set()
-    while queue and len(done) < MAX_SITEMAPS:
+    queue: list[tuple[str, bytes | None]] = [(url, body)]
+    queued, tried, read = {url}, 0, 0
+    while queue:
+        if tried == MAX_SITEMAPS:
+            problems.append(f"more than {MAX_SITEMAPS} sitemaps: {len(queue)} not read, from {queue[0][0]}")
+            break
         url, body = queue.pop(0)
-        done.add(url)
+        tried += 1
         try:
-            root = ET.fromstring(body)
-        except ET.ParseError as exc:
-            problems.append(f"{url}: not a sitemap ({exc})")
+            root = ET.fromstring(body if body is not None else _read(client, url))
+        except _Unreadable as exc:
+            problems.append(f"{url}: {exc}")
             continue
-        if root.tag == f"{SITEMAP_NS}sitemapindex":
+        except ET.ParseError as exc:
+            root = None
+            problems.append(f"{url}: not a sitemap ({exc})")
+        read += 1
+        if root is not None and root.tag == f"{SITEMAP_NS}sitemapindex":
             for loc in root.iter(f"{SITEMAP_NS}loc"):
                 child = (loc.text or "").strip()
-                if child and client.same_host(child) and child not in done:
-                    page = client.fetch(child)
-                    if page.failed:
-                        problems.append(f"{child}: {page.error}")
-                    else:
-                        queue.append((child, page.body))
-            continue
-        for entry in root.iter(f"{SITEMAP_NS}url"):
-            loc = (entry.findtext(f"{SITEMAP_NS}loc") or "").strip()
-            lastmod = (entry.findtext(f"{SITEMAP_NS}lastmod") or "").strip() or None
-            if loc and client.same_host(loc) and is_project_url(loc):
-                found[normalize_url(loc)] = Found(normalize_url(loc), lastmod=lastmod)
-            elif loc and len(skipped) < 20:
-                skipped.append(loc)
+                if child and client.same_host(child) and child not in queued:
+                    queued.add(child)
+                    queue.append((child, None))
+        elif root is not None:
+            _sitemap_entries(client, root, found, skipped)
+        if on_progress:
+            on_progress(read, len(found))
     return Discovery(list(found.values()), skipped, problems)
 
 
-def _from_listings(client: PoliteClient, start_url: str, body: bytes) -> Discovery:
+def _sitemap_entries(client: PoliteClient, root: ET.Element, found: dict[str, Found], skipped: list[str]) -> None:
+    for entry in root.iter(f"{SITEMAP_NS}url"):
+        loc = (entry.findtext(f"{SITEMAP_NS}loc") or "").strip()
+        lastmod = (entry.findtext(f"{SITEMAP_NS}lastmod") or "").strip() or None
+        if loc and client.same_host(loc) and is_project_url(loc):
+            found[normalize_url(loc)] = Found(normalize_url(loc), lastmod=lastmod)
+        elif loc and len(skipped) < 20:
+            skipped.append(loc)
+
+
+def _from_listings(client: PoliteClient, start_url: str, body: bytes, on_progress: Progress | None) -> Discovery:
     found: dict[str, Found] = {}
     skipped, problems = [], []
     url, visited = start_url, {normalize_url(start_url)}
-    for _ in range(MAX_LISTING_PAGES):
+    for read in range(1, MAX_LISTING_PAGES + 1):
         doc = lxml.html.document_fromstring(body or b"<html/>", base_url=url)
-        for a in doc.iter("a"):
-            href = a.get("href")
-            if not href:
-                continue
-            target = normalize_url(urljoin(url, href))
-            if not client.same_host(target) or not is_project_url(target):
-                if len(skipped) < 20 and not client.same_host(target):
-                    skipped.append(target)
-                continue
-            if target not in found:
-                holder = a.getparent() if a.getparent() is not None else a
-                entry = " ".join(holder.text_content().split())
-                found[target] = Found(target, listing_entry=entry)
+        _listing_links(client, doc, url, found, skipped)
+        if on_progress:
+            on_progress(read, len(found))
         next_url = _next_page(doc, url)
         if not next_url or normalize_url(next_url) in visited or not client.same_host(next_url):
             break
-        visited.add(normalize_url(next_url))
-        page = client.fetch(next_url)
-        if page.failed:
-            problems.append(f"{next_url}: {page.error}")
+        if read == MAX_LISTING_PAGES:
+            problems.append(f"more than {MAX_LISTING_PAGES} listing pages: {next_url} and later ones not read")
             break
-        url, body = next_url, page.body
+        visited.add(normalize_url(next_url))
+        try:
+            body = _read(client, next_url)
+        except _Unreadable as exc:
+            problems.append(f"{next_url}: {exc}")
+            break
+        url = next_url
     return Discovery(list(found.values()), skipped, problems)
+
+
+def _listing_links(client: PoliteClient, doc, url: str, found: dict[str, Found], skipped: list[str]) -> None:
+    for a in doc.iter("a"):
+        href = a.get("href")
+        if not href:
+            continue
+        target = normalize_url(urljoin(url, href))
+        if not client.same_host(target) or not is_project_url(target):
+            if len(skipped) < 20 and not client.same_host(target):
+                skipped.append(target)
+            continue
+        if target not in found:
+            holder = a.getparent() if a.getparent() is not None else a
+            entry = " ".join(holder.text_content().split())
+            found[target] = Found(target, listing_entry=entry)
 
 
 def _next_page(doc, base: str) -> str | None:

@@ -1,24 +1,34 @@
-"""A polite HTTP client for one host: robots.txt, one connection, a delay with jitter, retries, Retry-After."""
+"""A polite HTTP client for one host: robots.txt, one connection, a delay with jitter, retries, Retry-After.
+
+`fetch` never raises for what a server does: every fault becomes a failed page with its reason."""
 from __future__ import annotations
 
+import http.client
+import logging
+import math
 import os
 import random
+import threading
 import time
-import urllib.robotparser
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from datetime import datetime, timezone
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
+from protego import Protego
 from requests.adapters import HTTPAdapter
 
 from extract.records import RawPage, failed_page, now
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 GONE = frozenset({404, 410})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+CHUNK_BYTES = 64 * 1024
 DEFAULT_USER_AGENT = os.environ.get("ESF_USER_AGENT") or \
     "esf-projektbanken-pipeline/0.1 (contact: set --user-agent or ESF_USER_AGENT to your address)"
+log = logging.getLogger("esf.fetch")
 
 
 @dataclass
@@ -27,11 +37,12 @@ class Politeness:
     jitter: float = 0.25                # up to this share of the delay is added at random
     user_agent: str = DEFAULT_USER_AGENT
     connect_timeout: float = 5.0
-    read_timeout: float = 30.0
+    read_timeout: float = 30.0          # the longest silence while waiting for any byte
+    deadline_seconds: float = 60.0      # one try must have its whole answer within this
     retries: int = 3                    # per request, after the first try
     backoff_seconds: float = 2.0        # first retry waits this long, doubling each time (with jitter)
     max_wait_seconds: float = 300.0     # a Retry-After longer than this fails the request instead
-    max_bytes: int = 5 * 1024 * 1024
+    max_bytes: int = 5 * 1024 * 1024    # a body (after Content-Encoding) longer than this fails, not retried
     max_redirects: int = 5
 
 
@@ -51,6 +62,14 @@ class _Answer:
     body: bytes = b""
 
 
+class _Failure(Exception):
+    """No usable answer and why; `retry`: may trying again help; `status`: only when the status is the fault."""
+
+    def __init__(self, reason: str, retry: bool = True, status: int | None = None):
+        super().__init__(reason)
+        self.reason, self.retry, self.status = reason, retry, status
+
+
 class PoliteClient:
     """GETs against one host, never faster than the delay, never two at once, always identified."""
 
@@ -67,33 +86,35 @@ class PoliteClient:
         self._sleep = sleep
         self._last_request_end = 0.0
         self.requests_made = 0
-        self.robots = urllib.robotparser.RobotFileParser()
+        self.robots = Protego.parse("")
         self.delay = self.settings.delay_seconds
         self._load_robots()
 
     # --- robots.txt --------------------------------------------------------------------------
     def _load_robots(self) -> None:
-        answer = self._send(urljoin(self.origin, "/robots.txt"), {}, allow_retry=True)
-        if answer is None:
-            raise HostUnreachable(f"{self.host} does not answer (robots.txt could not be fetched)")
-        if answer.status >= 400:
-            self.robots.parse([])  # no robots.txt: everything is allowed
-        else:
-            self.robots.parse(answer.body.decode("utf-8", "replace").splitlines())
+        """RFC 9309: a 4xx means no rules; no answer or a 5xx means the host cannot be crawled."""
+        _, result = self._follow(urljoin(self.origin, "/robots.txt"), {}, self.settings.max_bytes,
+                                 check_robots=False)
+        if isinstance(result, _Failure) or result.status >= 500:
+            why = result.reason if isinstance(result, _Failure) else f"HTTP {result.status}"
+            raise HostUnreachable(f"{self.host} does not answer (robots.txt could not be fetched: {why})")
+        text = result.body.decode("utf-8", "replace") if result.status == 200 else ""
+        self.robots = Protego.parse(text)
         crawl_delay = self.robots.crawl_delay(self.settings.user_agent)
-        if crawl_delay:
+        if crawl_delay and math.isfinite(crawl_delay):
             self.delay = max(self.delay, float(crawl_delay))
 
     def allowed(self, url: str) -> bool:
-        return self.robots.can_fetch(self.settings.user_agent, url)
+        return self.robots.can_fetch(url, self.settings.user_agent)
 
     def same_host(self, url: str) -> bool:
         return urlsplit(url).netloc == self.host
 
     # --- requests ----------------------------------------------------------------------------
     def fetch(self, url: str, key: str | None = None, etag: str | None = None,
-              last_modified: str | None = None) -> RawPage:
-        """GET a page (conditionally when etag/last_modified are known), following redirects on this host."""
+              last_modified: str | None = None, max_bytes: int | None = None) -> RawPage:
+        """GET a page (conditionally when etag/last_modified are known), following redirects on this host.
+        `max_bytes` overrides the settings' size cap for this page (a sitemap may be larger than a page)."""
         key = key or url
         if not self.allowed(url):
             return failed_page(key, "disallowed by robots.txt", url)
@@ -102,79 +123,133 @@ class PoliteClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        url, result = self._follow(url, headers, max_bytes or self.settings.max_bytes)
+        if isinstance(result, _Failure):
+            return failed_page(key, result.reason, url, result.status)
+        ok = result.status in (200, 304) or result.status in GONE
+        return RawPage(source_key=key, url=url, fetched_at=now(), body=result.body, http_status=result.status,
+                       etag=result.headers.get("etag"), last_modified=result.headers.get("last-modified"),
+                       content_type=result.headers.get("content-type"),
+                       error=None if ok else f"HTTP {result.status}")
+
+    def _follow(self, url: str, headers: dict, limit: int,
+                check_robots: bool = True) -> tuple[str, _Answer | _Failure]:
+        """GET with retries, following redirects on this host: (the last URL asked, its answer or failure)."""
         seen = [url]
         while True:
-            answer = self._send(url, headers, allow_retry=True)
-            if answer is None:
-                return failed_page(key, f"no answer after {self.settings.retries + 1} tries", url)
-            if isinstance(answer, str):
-                return failed_page(key, answer, url)
-            if answer.status in (301, 302, 303, 307, 308) and "location" in answer.headers:
-                target = urljoin(url, answer.headers["location"])
-                if not self.same_host(target):
-                    return failed_page(key, f"redirect off the host to {target}", url, answer.status)
-                if target in seen:
-                    return failed_page(key, f"redirect loop: {' → '.join(seen + [target])}", url, answer.status)
-                if len(seen) > self.settings.max_redirects:
-                    return failed_page(key, f"more than {self.settings.max_redirects} redirects", url, answer.status)
-                seen.append(target)
-                url = target
-                continue
-            return RawPage(source_key=key, url=url, fetched_at=now(), body=answer.body, http_status=answer.status,
-                           etag=answer.headers.get("etag"), last_modified=answer.headers.get("last-modified"),
-                           content_type=answer.headers.get("content-type"),
-                           error=None if answer.status in (200, 304) or answer.status in GONE
-                           else f"HTTP {answer.status}")
-
-    def _send(self, url: str, headers: dict, allow_retry: bool) -> _Answer | str | None:
-        """One request with retries. None: no answer at all; str: a failure worth naming."""
-        s = self.settings
-        problem: str | None = None
-        for attempt in range(s.retries + 1):
-            self._wait_turn()
+            result = self._send(url, headers, limit)
+            if isinstance(result, _Failure) or result.status not in REDIRECTS or "location" not in result.headers:
+                return url, result
             try:
-                answer = self._once(url, headers)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                answer, problem = None, f"{type(exc).__name__}"
-            except _Truncated as exc:
-                answer, problem = None, str(exc)
-            finally:
-                self._last_request_end = time.monotonic()
-            if answer is not None and answer.status not in RETRYABLE:
-                return answer
-            if attempt == s.retries or not allow_retry:
-                break
-            wait = self._retry_wait(answer, attempt)
-            if wait is None:
-                return f"Retry-After longer than {s.max_wait_seconds:.0f} s"
-            self._sleep(wait)
-        if answer is not None:
-            return f"HTTP {answer.status} after {s.retries + 1} tries"
-        return problem if problem and problem.startswith("truncated") else None
+                target = urljoin(url, result.headers["location"])
+                off_host = not self.same_host(target)
+            except ValueError:
+                return url, _Failure("redirect to an invalid URL", status=result.status)
+            problem = self._redirect_problem(target, off_host, seen, check_robots)
+            if problem:
+                return url, _Failure(problem, status=result.status)
+            seen.append(target)
+            url = target
 
-    def _once(self, url: str, headers: dict) -> _Answer:
+    def _redirect_problem(self, target: str, off_host: bool, seen: list[str], check_robots: bool) -> str | None:
+        if off_host:
+            return f"redirect off the host to {target}"
+        if target in seen:
+            return f"redirect loop: {' → '.join(seen + [target])}"
+        if len(seen) > self.settings.max_redirects:
+            return f"more than {self.settings.max_redirects} redirects"
+        if check_robots and not self.allowed(target):
+            return f"redirect to {target}, disallowed by robots.txt"
+        return None
+
+    def _send(self, url: str, headers: dict, limit: int) -> _Answer | _Failure:
+        """One request, tried again on faults worth retrying and on RETRYABLE statuses."""
+        s = self.settings
+        tries = s.retries + 1
+        for attempt in range(1, tries + 1):
+            result = self._attempt(url, headers, limit)
+            if isinstance(result, _Answer) and result.status not in RETRYABLE:
+                return result
+            if isinstance(result, _Failure) and not result.retry:
+                return result
+            if attempt == tries:
+                break
+            wait = self._retry_wait(url, result, attempt)
+            if wait is None:
+                return _Failure(f"Retry-After longer than {s.max_wait_seconds:.0f} s", retry=False,
+                                status=result.status)
+            self._sleep(wait)
+        reason = f"HTTP {result.status}" if isinstance(result, _Answer) else result.reason
+        return _Failure(f"{reason} after {tries} tries" if tries > 1 else reason, status=result.status)
+
+    def _attempt(self, url: str, headers: dict, limit: int) -> _Answer | _Failure:
+        self._wait_turn()
+        try:
+            return self._once(url, headers, limit)
+        except _Failure as failure:
+            return failure
+        finally:
+            self._last_request_end = time.monotonic()
+
+    def _once(self, url: str, headers: dict, limit: int) -> _Answer:
+        """One try; raises _Failure for anything short of a whole answer."""
         s = self.settings
         self.requests_made += 1
-        with self.http.get(url, headers=headers, timeout=(s.connect_timeout, s.read_timeout), stream=True,
-                           allow_redirects=False) as resp:
-            headers = {k.lower(): v for k, v in resp.headers.items()}
-            if 300 <= resp.status_code < 400:  # urllib3 has already drained a redirect's body
-                return _Answer(resp.status_code, resp.url, headers)
-            chunks, size = [], 0
-            try:
-                for chunk in resp.raw.stream(64 * 1024, decode_content=True):
-                    chunks.append(chunk)
-                    size += len(chunk)
-                    if size > s.max_bytes:
-                        raise _Truncated(f"page over the {s.max_bytes:,}-byte limit")
-            except requests.packages.urllib3.exceptions.ProtocolError as exc:
-                raise _Truncated(f"truncated body: {exc.__class__.__name__}") from None
-            body = b"".join(chunks)
-            expected = resp.headers.get("Content-Length")
-            if expected and expected.isdigit() and not resp.headers.get("Content-Encoding") \
-                    and int(expected) != len(body) and resp.status_code != 304:
-                raise _Truncated(f"truncated body: {len(body)} of {expected} bytes")
-            return _Answer(resp.status_code, resp.url, headers, body)
+        deadline = time.monotonic() + s.deadline_seconds
+        try:
+            with self.http.get(url, headers=headers, timeout=(s.connect_timeout, s.read_timeout), stream=True,
+                               allow_redirects=False) as resp:
+                headers = {k.lower(): v for k, v in resp.headers.items()}
+                if 300 <= resp.status_code < 400:  # urllib3 has already drained a redirect's body
+                    return _Answer(resp.status_code, resp.url, headers)
+                return _Answer(resp.status_code, resp.url, headers, self._read_body(resp, deadline, limit))
+        except (requests.RequestException, urllib3.exceptions.HTTPError, http.client.HTTPException,
+                OSError, ValueError) as exc:
+            raise _fault(exc) from None
+
+    def _read_body(self, resp: requests.Response, deadline: float, limit: int) -> bytes:
+        """The whole body, decoded, within `limit` bytes and the deadline, and as long as it said it was."""
+        expected = _content_length(resp.headers) if resp.status_code not in (204, 304) else None
+        if expected is not None and expected > limit and not resp.headers.get("content-encoding"):
+            raise _Failure(f"over the {limit:,}-byte size limit", retry=False)
+        # a read still blocked at the deadline is ended by shutting the socket, which looks like the end of
+        # the body or a truncation: `fired` tells them apart
+        fired = threading.Event()
+        watchdog = threading.Timer(max(0.0, deadline - time.monotonic()), _shut, args=(resp.raw, fired))
+        watchdog.daemon = True
+        watchdog.start()
+        try:
+            body = self._read_chunks(resp, deadline, limit)
+        except urllib3.exceptions.DecodeError:
+            raise _Failure("body does not decode as its Content-Encoding says", retry=False) from None
+        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError) as exc:
+            if fired.is_set():
+                raise self._late() from None
+            if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
+                raise _Failure("read timed out") from None
+            raise _Failure(_truncated(resp.raw.tell(), expected)) from None
+        finally:
+            watchdog.cancel()
+        if fired.is_set():
+            raise self._late()
+        if expected is not None and resp.raw.tell() < expected:  # raw bytes: Content-Length counts those
+            raise _Failure(_truncated(resp.raw.tell(), expected))
+        return body
+
+    def _read_chunks(self, resp: requests.Response, deadline: float, limit: int) -> bytes:
+        """The body as it arrives (each read returns as soon as any bytes do), within size and deadline."""
+        chunks, size = [], 0
+        while chunk := resp.raw.read1(CHUNK_BYTES, decode_content=True):
+            size += len(chunk)
+            if size > limit:
+                raise _Failure(f"over the {limit:,}-byte size limit", retry=False)
+            if time.monotonic() >= deadline:
+                raise self._late()
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _late(self) -> _Failure:
+        return _Failure(f"no complete answer within {self.settings.deadline_seconds:g} s")
 
     def _wait_turn(self) -> None:
         delay = self.delay * (1 + random.uniform(0, self.settings.jitter)) if self.delay else 0.0
@@ -182,21 +257,93 @@ class PoliteClient:
         if self.requests_made and wait > 0:
             self._sleep(wait)
 
-    def _retry_wait(self, answer: _Answer | None, attempt: int) -> float | None:
+    def _retry_wait(self, url: str, result: _Answer | _Failure, attempt: int) -> float | None:
+        """Seconds to wait before try `attempt + 1` (logged), or None when Retry-After asks too long."""
         s = self.settings
-        if answer is not None and "retry-after" in answer.headers:
-            wait = retry_after_seconds(answer.headers["retry-after"])
-            if wait is not None:
-                return wait if wait <= s.max_wait_seconds else None
-        base = s.backoff_seconds * (2 ** attempt)
-        return min(base * (1 + random.uniform(0, 0.5)), s.max_wait_seconds)
+        why = f"HTTP {result.status}" if isinstance(result, _Answer) else result.reason
+        of = f"try {attempt + 1} of {s.retries + 1}"
+        asked = retry_after_seconds(result.headers["retry-after"]) \
+            if isinstance(result, _Answer) and "retry-after" in result.headers else None
+        if asked is not None:
+            if asked > s.max_wait_seconds:
+                log.warning("%s: Retry-After %s s is longer than %s s, giving up (%s)", url, _seconds(asked),
+                            _seconds(s.max_wait_seconds), why)
+                return None
+            log.warning("%s: Retry-After %s s, waiting (%s, %s)", url, _seconds(asked), why, of)
+            return asked
+        base = s.backoff_seconds * (2 ** (attempt - 1))
+        wait = min(base * (1 + random.uniform(0, 0.5)), s.max_wait_seconds)
+        log.warning("retrying %s in %s s (%s, %s)", url, _seconds(wait), why, of)
+        return wait
 
     def close(self) -> None:
         self.http.close()
 
 
-class _Truncated(Exception):
-    pass
+def _fault(exc: BaseException) -> _Failure:
+    """What went wrong on the way to an answer, as a reason the run report can group by."""
+    chain = _causes(exc)
+    if _any(chain, ConnectionRefusedError):
+        return _Failure("connection refused")
+    if _any(chain, http.client.RemoteDisconnected):
+        return _Failure("connection closed without an answer")
+    if _any(chain, ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
+        return _Failure("connection reset")
+    if _any(chain, urllib3.exceptions.NameResolutionError):
+        return _Failure("host name not found")
+    if _any(chain, requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError):
+        timed_out = _any(chain, TimeoutError) or not _any(chain, urllib3.exceptions.NewConnectionError)
+        return _Failure("connect timed out" if timed_out else "cannot connect")
+    if _any(chain, requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        return _Failure("read timed out")
+    if _any(chain, requests.exceptions.SSLError, urllib3.exceptions.SSLError):
+        return _Failure("TLS error")
+    if _any(chain, requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
+        return _Failure("body does not decode as its Content-Encoding says", retry=False)
+    if _any(chain, ValueError) and not _any(chain, http.client.HTTPException):
+        return _Failure("invalid URL", retry=False)
+    if _any(chain, http.client.HTTPException):
+        return _Failure("malformed answer")
+    return _Failure(f"connection failed ({type(chain[-1]).__name__})")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and every exception it wraps (causes, contexts, urllib3 reasons and arguments)."""
+    found, todo = [], [exc]
+    while todo:
+        e = todo.pop(0)
+        if not isinstance(e, BaseException) or any(e is f for f in found):
+            continue
+        found.append(e)
+        todo += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+    return found
+
+
+def _any(chain: list[BaseException], *kinds: type) -> bool:
+    return any(isinstance(e, kinds) for e in chain)
+
+
+def _shut(raw, fired: threading.Event) -> None:
+    fired.set()
+    try:
+        raw.shutdown()
+    except (ValueError, RuntimeError, OSError):  # the answer is complete and its connection released
+        pass
+
+
+def _content_length(headers) -> int | None:
+    value = (headers.get("content-length") or "").strip()
+    return int(value) if value.isdigit() else None
+
+
+def _truncated(received: int, expected: int | None) -> str:
+    if expected is None:
+        return f"truncated body: connection closed after {received} bytes"
+    return f"truncated body: {received} of {expected} bytes"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}".removesuffix(".0")
 
 
 def retry_after_seconds(value: str) -> float | None:
