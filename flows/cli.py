@@ -291,30 +291,49 @@ def describe(table: str | None, db: str) -> None:
 def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
     """Write every table and view to files (raw page bodies are left out).
 
+    A folder that cannot be written ends with one line and exit 2; a write that fails part-way
+    (a full disk) with one line and exit 1.
+
     \b
     Example:
       esf export --format parquet --out export/
     """
-    con = _open_read_only(db)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    names = [n for (n,) in con.execute(
+    import duckdb
+    from flows.fserrors import WriteFailed, reason, writable_dir
+    con = _open_read_only(db, [out_dir])  # DuckDB may write under the export folder and nowhere else
+    try:
+        out = writable_dir(out_dir)
+        for name in _exported(con):
+            target, copy = _export_statement(con, out, name, fmt, without_contacts)
+            try:
+                con.execute(copy)
+            except (duckdb.IOException, duckdb.PermissionException) as exc:
+                raise WriteFailed(f"cannot write {target}: {reason(exc)}") from None
+            click.echo(f"{target}")
+    finally:
+        con.close()
+
+
+def _exported(con) -> list[str]:
+    """Every table and view of the published database, by name."""
+    return [n for (n,) in con.execute(
         "SELECT table_name FROM duckdb_tables() UNION ALL "
         "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+
+
+def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: bool) -> tuple[Path, str]:
+    """Where one table or view goes (a file, or Hive-style folders analysts can prune by period) and the COPY."""
     contact = {"contact_name", "contact_email", "contact_phone"}
-    for name in names:
-        cols = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                                          "ORDER BY column_index", [name]).fetchall()]
-        keep = [c for c in cols if not (c == "body" or (without_contacts and c in contact))]
-        select = f"SELECT {', '.join(keep)} FROM {name}"
-        target = out / f"{name}.{fmt}"
-        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
-        if fmt == "parquet" and name in PARTITIONED_EXPORTS:  # Hive-style folders analysts can prune by period
-            target = out / name
-            options += f", PARTITION_BY ({PARTITIONED_EXPORTS[name]}), OVERWRITE_OR_IGNORE"
-        con.execute(f"COPY ({select}) TO '{str(target).replace(chr(39), chr(39) * 2)}' ({options})")
-        click.echo(f"{target}")
-    con.close()
+    cols = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                      "ORDER BY column_index", [name]).fetchall()]
+    keep = [c for c in cols if not (c == "body" or (without_contacts and c in contact))]
+    target = out / f"{name}.{fmt}"
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+    if fmt == "parquet" and name in PARTITIONED_EXPORTS:
+        target = out / name
+        options += f", PARTITION_BY ({PARTITIONED_EXPORTS[name]}), OVERWRITE_OR_IGNORE"
+    path = str(target).replace("'", "''")
+    return target, f"COPY (SELECT {', '.join(keep)} FROM {name}) TO '{path}' ({options})"
 
 
 @cli.command()
@@ -426,20 +445,27 @@ def demo_site(pages: int, seed: int, site_version: int, port: int, faults: bool)
 
 
 def main() -> None:
-    """Console entry point: click's own errors become one line and exit 2."""
+    """Console entry point: click's own errors and file-system errors become one line, never a traceback."""
+    from flows.fserrors import io_error_line, is_io_error
+    from flows.reports import escape_control
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("esf: aborted", err=True)
         sys.exit(130)
     except click.UsageError as exc:
-        click.echo(f"esf: {exc.format_message()}", err=True)
+        click.echo(f"esf: {escape_control(exc.format_message())}", err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        click.echo(f"esf: {exc.format_message()}", err=True)
+        click.echo(f"esf: {escape_control(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
+    except Exception as exc:  # a full disk, a read-only folder: one line, exit 1
+        if not is_io_error(exc):
+            raise
+        click.echo(f"esf: {escape_control(io_error_line(exc))}", err=True)
+        sys.exit(EXIT_FAILED)
     sys.exit(EXIT_OK)
 
 

@@ -1,9 +1,10 @@
-"""`esf query` only reads and prints no raw control characters.
+"""`esf query` only reads, prints no raw control characters, and file-system errors end in one line.
 
 Runs `esf` in subprocesses against a small database built here (no Prefect needed).
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -135,6 +136,51 @@ def test_describe_escapes_comments(folder):
     result = esf("describe", "projects", "--db", "esf.duckdb", cwd=folder)
     assert result.returncode == 0 and "\x1b" not in result.stdout
     assert r"One row per project \x1b[2J cleared" in result.stdout
+
+
+def test_export_into_a_path_under_a_file_is_one_line_exit_2(folder, tmp_path):
+    (tmp_path / "somefile").write_text("x")
+    result = esf("export", "--out", str(tmp_path / "somefile" / "out"), "--db", str(folder / "esf.duckdb"),
+                 cwd=folder)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == f"esf: cannot write {tmp_path / 'somefile' / 'out'}: Not a directory\n"
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into a 0o500 folder anyway")
+def test_export_into_a_read_only_folder_is_one_line_exit_2(folder, tmp_path):
+    out = tmp_path / "locked"
+    out.mkdir(mode=0o500)
+    try:
+        result = esf("export", "--out", str(out), "--db", str(folder / "esf.duckdb"), cwd=folder)
+    finally:
+        out.chmod(0o700)
+    assert result.returncode == 2 and result.stderr == f"esf: cannot write {out}: Permission denied\n"
+    assert list(out.iterdir()) == []
+
+
+def test_export_write_failing_part_way_is_one_line_exit_1(folder, tmp_path):
+    out = tmp_path / "export"
+    (out / "projects.csv").mkdir(parents=True)  # a folder where the file must go: the COPY itself fails
+    result = esf("export", "--out", str(out), "--format", "csv", "--db", str(folder / "esf.duckdb"), cwd=folder)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"esf: cannot write {out / 'projects.csv'}: Is a directory\n"
+
+
+def test_main_turns_unhandled_os_errors_into_one_line(monkeypatch, capsys):
+    from flows import cli
+    def full_disk(**_: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", "/srv/esf/esf.duckdb")
+    monkeypatch.setattr(cli.cli, "main", full_disk)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == "esf: cannot write /srv/esf/esf.duckdb: No space left on device\n"
+
+
+def test_error_lines_escape_control_characters(folder):
+    result = esf("query", "SELECT 'a\x1b[2J'::INT", "--db", "esf.duckdb", cwd=folder)
+    assert result.returncode == 2 and result.stderr.startswith("esf: query failed: Conversion Error")
+    assert "\x1b" not in result.stderr and r"\x1b[2J" in result.stderr
 
 
 def test_readme_recipes_pass_the_read_check(folder):
