@@ -11,6 +11,13 @@ from pathlib import Path, PurePosixPath
 from extract.records import RawPage, failed_page, now
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# What one archive may expand to. The whole project bank saved as HTML is about 8,000 pages of ~40 KB (0.3 GB), and
+# deflated HTML or text is 3-15x smaller than it reads; zip bombs expand hundreds of times. So: at most 100x the
+# archive's size on disk (never less than one member's cap), at most 2 GiB, at most 50,000 members. Members past a
+# limit become failed pages that say which, unread.
+MAX_ARCHIVE_BYTES = 2 * 1024 ** 3
+MAX_ARCHIVE_RATIO = 100
+MAX_ARCHIVE_MEMBERS = 50_000
 SKIPPED_NAMES = ("README", "readme")  # a folder's own notes are not pages
 
 
@@ -20,6 +27,7 @@ class FileItem:
     source_key: str
     path: str
     member: str | None = None  # set for archive members
+    refused: str | None = None  # why an archive member is not read (the archive's limits), if it is not
 
 
 class SourceError(ValueError):
@@ -58,15 +66,31 @@ def _folder_items(root: Path) -> list[FileItem]:
 
 
 def _zip_items(archive: Path) -> list[FileItem]:
-    items = []
+    items, allowance, total = [], archive_allowance(archive.stat().st_size), 0
     with zipfile.ZipFile(archive) as zf:
         for info in sorted(zf.infolist(), key=lambda i: i.filename):
             name = PurePosixPath(info.filename)
             if info.is_dir() or _skip(name.name):
                 continue
+            if info.file_size <= MAX_FILE_BYTES:  # a read inflates at most file_size; bigger members fail unread
+                total += info.file_size
             items.append(FileItem(source_key=f"{archive.name}!/{info.filename}", path=str(archive),
-                                  member=info.filename))
+                                  member=info.filename, refused=_over_limit(len(items), total, allowance)))
     return items
+
+
+def archive_allowance(archive_bytes: int) -> int:
+    """The bytes an archive of this size may expand to, all members together."""
+    return min(MAX_ARCHIVE_BYTES, max(MAX_ARCHIVE_RATIO * archive_bytes, MAX_FILE_BYTES))
+
+
+def _over_limit(earlier: int, total: int, allowance: int) -> str | None:
+    if earlier >= MAX_ARCHIVE_MEMBERS:
+        return f"not read: the archive has more than {MAX_ARCHIVE_MEMBERS:,} pages"
+    if total > allowance:
+        return (f"not read: the archive's members would expand past {allowance:,} bytes in all "
+                f"({MAX_ARCHIVE_RATIO}x the archive's size, at most {MAX_ARCHIVE_BYTES:,})")
+    return None
 
 
 def read_item(item: FileItem, max_bytes: int = MAX_FILE_BYTES) -> RawPage:
@@ -92,6 +116,8 @@ def read_item(item: FileItem, max_bytes: int = MAX_FILE_BYTES) -> RawPage:
 
 
 def _read_member(item: FileItem, max_bytes: int) -> RawPage:
+    if item.refused:
+        return failed_page(item.source_key, item.refused)
     name = PurePosixPath(item.member)
     if name.is_absolute() or ".." in name.parts or "\\" in item.member:
         return failed_page(item.source_key, "archive path escapes the archive")

@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -28,14 +29,16 @@ def _default_source() -> str:
     return str(SAMPLES_DIR)
 
 
-def _open_read_only(db: str):
+def _open_read_only(db: str, file_dirs: Sequence[str | Path] = ()):
+    """The published database, read-only with files out of reach except under `file_dirs` (flows/readonly.py)."""
     import duckdb
+    from flows.readonly import first_line, open_published
     if not Path(db).exists():
         raise UserError(f"no database at {db}: run `esf run` first, or pass --db")
     try:
-        return duckdb.connect(db, read_only=True)
+        return open_published(db, file_dirs)
     except duckdb.Error as exc:
-        raise click.ClickException(f"cannot open {db} read-only: {exc}") from None
+        raise click.ClickException(f"cannot open {db} read-only: {first_line(exc)}") from None
 
 
 db_option = click.option("--db", default=_default_db, show_default="$ESF_DB or ./esf.duckdb",
@@ -258,28 +261,35 @@ def _print_text(out: dict) -> None:
 @click.argument("sql")
 @db_option
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def query(sql: str, db: str, fmt: str) -> None:
-    """Run a read-only SQL query against the published database.
+@click.option("--allow-files", "file_dirs", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False),
+              help="Let the query read files under DIR (read_csv, read_parquet, ...). Repeatable. Nothing is written.")
+def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...]) -> None:
+    """Run one read-only SQL query against the published database.
+
+    One statement of a read form (SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN);
+    anything else, and any file access without --allow-files, is refused (exit 2).
 
     \b
     Example:
       esf query "select region, count(*) from projects group by 1" --format csv
+      esf query "from read_csv('extra/regions.csv') join region_summary using (region_code)" --allow-files extra
     """
     import duckdb
-    from flows.reports import FORMATTERS
-    con = _open_read_only(db)
+    from flows.readonly import Refused, first_line, run_query
+    from flows.reports import FORMATTERS, as_csv
+    con = _open_read_only(db, file_dirs)
     try:
-        cur = con.execute(sql)
-        columns = [d[0] for d in cur.description] if cur.description else []
-        rows = cur.fetchall() if columns else []
+        columns, rows = run_query(con, sql)
+    except Refused as exc:
+        raise UserError(f"refused: {exc}") from None
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0]
-        if "read-only" in first or "read only" in first:
-            raise UserError(f"refused: the database is opened read-only for queries ({first})") from None
-        raise UserError(f"query failed: {first}") from None
+        raise UserError(f"query failed: {first_line(exc)}") from None
     finally:
         con.close()
-    click.echo(FORMATTERS[fmt](columns, rows))
+    terminal = sys.stdout.isatty()  # CSV is faithful when redirected; a terminal gets no raw control characters
+    text = as_csv(columns, rows, escape=True) if fmt == "csv" and terminal else FORMATTERS[fmt](columns, rows)
+    click.echo(text, color=True)  # color=True: click would drop ANSI sequences from the data when piped
 
 
 @cli.command()
@@ -292,7 +302,7 @@ def describe(table: str | None, db: str) -> None:
     Example:
       esf describe region_summary
     """
-    from flows.reports import table as fmt_table
+    from flows.reports import escape_control, table as fmt_table
     con = _open_read_only(db)
     objects = con.execute("""
         SELECT table_name, 'table' AS kind, comment FROM duckdb_tables()
@@ -305,7 +315,7 @@ def describe(table: str | None, db: str) -> None:
         raise UserError(f"no table or view named {table!r}; `esf describe` lists them")
     cols = con.execute("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? "
                        "ORDER BY column_index", [table]).fetchall()
-    click.echo(next(o[2] for o in objects if o[0] == table) or "")
+    click.echo(escape_control(next(o[2] for o in objects if o[0] == table) or ""))
     click.echo(fmt_table(["column", "type", "description"], cols))
 
 
@@ -317,30 +327,49 @@ def describe(table: str | None, db: str) -> None:
 def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
     """Write every table and view to files (raw page bodies are left out).
 
+    A folder that cannot be written ends with one line and exit 2; a write that fails part-way
+    (a full disk) with one line and exit 1.
+
     \b
     Example:
       esf export --format parquet --out export/
     """
-    con = _open_read_only(db)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    names = [n for (n,) in con.execute(
+    import duckdb
+    from flows.fserrors import WriteFailed, reason, writable_dir
+    con = _open_read_only(db, [out_dir])  # DuckDB may write under the export folder and nowhere else
+    try:
+        out = writable_dir(out_dir)
+        for name in _exported(con):
+            target, copy = _export_statement(con, out, name, fmt, without_contacts)
+            try:
+                con.execute(copy)
+            except (duckdb.IOException, duckdb.PermissionException) as exc:
+                raise WriteFailed(f"cannot write {target}: {reason(exc)}") from None
+            click.echo(f"{target}")
+    finally:
+        con.close()
+
+
+def _exported(con) -> list[str]:
+    """Every table and view of the published database, by name."""
+    return [n for (n,) in con.execute(
         "SELECT table_name FROM duckdb_tables() UNION ALL "
         "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+
+
+def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: bool) -> tuple[Path, str]:
+    """Where one table or view goes (a file, or Hive-style folders analysts can prune by period) and the COPY."""
     contact = {"contact_name", "contact_email", "contact_phone"}
-    for name in names:
-        cols = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                                          "ORDER BY column_index", [name]).fetchall()]
-        keep = [c for c in cols if not (c == "body" or (without_contacts and c in contact))]
-        select = f"SELECT {', '.join(keep)} FROM {name}"
-        target = out / f"{name}.{fmt}"
-        options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
-        if fmt == "parquet" and name in PARTITIONED_EXPORTS:  # Hive-style folders analysts can prune by period
-            target = out / name
-            options += f", PARTITION_BY ({PARTITIONED_EXPORTS[name]}), OVERWRITE_OR_IGNORE"
-        con.execute(f"COPY ({select}) TO '{str(target).replace(chr(39), chr(39) * 2)}' ({options})")
-        click.echo(f"{target}")
-    con.close()
+    cols = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                      "ORDER BY column_index", [name]).fetchall()]
+    keep = [c for c in cols if not (c == "body" or (without_contacts and c in contact))]
+    target = out / f"{name}.{fmt}"
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+    if fmt == "parquet" and name in PARTITIONED_EXPORTS:
+        target = out / name
+        options += f", PARTITION_BY ({PARTITIONED_EXPORTS[name]}), OVERWRITE_OR_IGNORE"
+    path = str(target).replace("'", "''")
+    return target, f"COPY (SELECT {', '.join(keep)} FROM {name}) TO '{path}' ({options})"
 
 
 @cli.command()
@@ -453,20 +482,27 @@ def demo_site(pages: int, seed: int, site_version: int, port: int, faults: bool)
 
 
 def main() -> None:
-    """Console entry point: click's own errors become one line and exit 2."""
+    """Console entry point: click's own errors and file-system errors become one line, never a traceback."""
+    from flows.fserrors import io_error_line, is_io_error
+    from flows.reports import escape_control
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("esf: aborted", err=True)
         sys.exit(130)
     except click.UsageError as exc:
-        click.echo(f"esf: {exc.format_message()}", err=True)
+        click.echo(f"esf: {escape_control(exc.format_message())}", err=True)
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
-        click.echo(f"esf: {exc.format_message()}", err=True)
+        click.echo(f"esf: {escape_control(exc.format_message())}", err=True)
         sys.exit(exc.exit_code)
     except SystemExit:
         raise
+    except Exception as exc:  # a full disk, a read-only folder: one line, exit 1
+        if not is_io_error(exc):
+            raise
+        click.echo(f"esf: {escape_control(io_error_line(exc))}", err=True)
+        sys.exit(EXIT_FAILED)
     sys.exit(EXIT_OK)
 
 

@@ -19,7 +19,31 @@ SUMMARY_QUERIES = {
 }
 
 
+# C0 controls, DEL and C1 controls, plus the Unicode line separators and bidirectional overrides and isolates
+# (they reorder what a terminal shows): every one shown as an escape, never sent to a terminal raw.
+_CONTROL_ESCAPES = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F, *range(0x80, 0xA0)]}
+_CONTROL_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
+_CONTROL_ESCAPES.update({c: f"\\u{c:04x}" for c in [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
+_JSON_ESCAPES = {c: f"\\u{c:04x}" for c in _CONTROL_ESCAPES if c >= 0x7F}  # json.dumps escapes the C0 ones itself
+_MARKDOWN_SPECIALS = "\\`*_[]<>|#!~&"
+
+
+def escape_control(text: str) -> str:
+    """Text with every control character shown as an escape (ESC as \\x1b, a newline as \\n); backslashes kept."""
+    return text.translate(_CONTROL_ESCAPES)
+
+
+def escape_markdown(text: str) -> str:
+    """Page text made inert in Markdown: one line, control characters escaped, no links, emphasis, code or HTML."""
+    one_line = escape_control(" ".join(text.splitlines()))
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in one_line)
+
+
 def _cell(value: Any) -> str:
+    return escape_control(_plain(value))
+
+
+def _plain(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
@@ -30,7 +54,8 @@ def _cell(value: Any) -> str:
 
 
 def table(columns: list[str], rows: list[tuple]) -> str:
-    """A plain aligned text table; numbers right-aligned with spaces between thousands."""
+    """A plain aligned text table; numbers right-aligned with spaces between thousands, control characters escaped."""
+    columns = [escape_control(str(c)) for c in columns]
     cells = [[_cell(v) for v in row] for row in rows]
     numeric = [all(isinstance(r[i], (int, float, Decimal)) or r[i] is None for r in rows) and rows
                for i in range(len(columns))]
@@ -44,12 +69,15 @@ def table(columns: list[str], rows: list[tuple]) -> str:
     return "\n".join(out)
 
 
-def as_csv(columns: list[str], rows: list[tuple]) -> str:
+def as_csv(columns: list[str], rows: list[tuple], escape: bool = False) -> str:
+    """CSV with a header; the values as they are, or with control characters escaped (`escape`, for a terminal)."""
+    def cell(v: Any) -> Any:
+        v = "" if v is None else (v.isoformat() if isinstance(v, (date, datetime)) else v)
+        return escape_control(str(v)) if escape and isinstance(v, str) else v
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows([["" if v is None else (v.isoformat() if isinstance(v, (date, datetime)) else v)
-                       for v in row] for row in rows])
+    writer.writerow([cell(c) for c in columns])
+    writer.writerows([[cell(v) for v in row] for row in rows])
     return buf.getvalue().rstrip("\n")
 
 
@@ -62,7 +90,8 @@ def as_json(columns: list[str], rows: list[tuple]) -> str:
         if isinstance(v, bytes):
             return v.hex()
         return str(v)
-    return json.dumps([dict(zip(columns, row)) for row in rows], ensure_ascii=False, indent=2, default=default)
+    text = json.dumps([dict(zip(columns, row)) for row in rows], ensure_ascii=False, indent=2, default=default)
+    return text.translate(_JSON_ESCAPES)  # the same JSON, with DEL, C1 and bidi controls as \\u escapes
 
 
 FORMATTERS = {"table": table, "csv": as_csv, "json": as_json}
@@ -71,8 +100,12 @@ FORMATTERS = {"table": table, "csv": as_csv, "json": as_json}
 COUNT_ORDER = ("new", "changed", "unchanged", "duplicates", "rejected", "failed", "skipped", "not_modified", "gone")
 
 
-def run_report(report: Any) -> str:
-    """The run's counts (they add up to the pages seen), durations, top reject reasons."""
+def run_report(report: Any, markdown: bool = False) -> str:
+    """The run's counts (they add up to the pages seen), durations, top reject reasons.
+
+    Reasons, notes and the published path come from pages and sources: escaped for a terminal, or for Markdown
+    with `markdown` (a Prefect artifact)."""
+    text = escape_markdown if markdown else escape_control
     c = report.counts
     parts = " + ".join(f"{k.replace('_', ' ')} {c.get(k, 0)}" for k in COUNT_ORDER if c.get(k) or k in COUNT_ORDER[:6])
     lines = [f"Run {report.run_id}: {report.status}",
@@ -81,8 +114,8 @@ def run_report(report: Any) -> str:
         lines.append("  time: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in report.durations.items()))
     if report.top_rejects:
         lines.append("  top reject reasons:")
-        lines += [f"    {n} × {reason}" for reason, n in report.top_rejects]
-    lines += [f"  note: {note}" for note in getattr(report, "notes", [])]
+        lines += [f"    {n} × {text(str(reason))}" for reason, n in report.top_rejects]
+    lines += [f"  note: {text(str(note))}" for note in getattr(report, "notes", [])]
     if report.published:
-        lines.append(f"  published: {report.published}")
+        lines.append(f"  published: {text(str(report.published))}")
     return "\n".join(lines)

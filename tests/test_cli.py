@@ -61,7 +61,7 @@ def test_query_csv_and_json(prefect_api, loaded_db):
 def test_query_refuses_writes(prefect_api, loaded_db, sql):
     result = esf(prefect_api, "query", sql, "--db", str(loaded_db))
     assert result.returncode == 2
-    assert result.stderr.startswith("esf: refused: the database is opened read-only")
+    assert result.stderr.startswith(f"esf: refused: {sql.split()[0]} is not a read query")
     assert len(result.stderr.strip().splitlines()) == 1
     con = duckdb.connect(str(loaded_db), read_only=True)
     assert con.execute("SELECT count(*) FROM projects").fetchone()[0] == 13
