@@ -103,13 +103,6 @@ def test_grant_larger_than_budget_is_rejected():
     assert reject["value"] == "esf_grant_sek=7000000; total_budget_sek=6400000"
 
 
-def test_reversed_dates_are_rejected():
-    page = parse_page(variant("2017-03-01-2019-02-28", "2019-02-28-2017-03-01"), "reversed")
-    (reject,) = validation_rejects(page)
-    assert reject["reason"] == "start_before_end: start date is after end date"
-    assert reject["value"] == "start_date=2019-02-28; end_date=2017-03-01"
-
-
 def test_impossible_date():
     page = parse_page(variant("2017-03-01-2019-02-28", "2011-02-30-2013-01-31"), "feb30")
     assert errors(page) == [("Projektperiod", "impossible date: '2011-02-30'")]
@@ -179,3 +172,77 @@ def test_same_project_at_two_addresses_keeps_the_page_read_last():
     kept, superseded = resolve_duplicates([old, new])
     assert [p.source_key for p in kept] == ["https://www.esf.se/a-new/"]
     assert superseded == [old] and old.problems[-1].stage == "dedupe"
+
+
+# Values out of range: a problem on the field with the raw value, never an exception (parse_page → validate).
+
+def test_amount_beyond_any_budget_is_a_field_problem():
+    raw = "12 345 678 901 234 567 890 kr"
+    page = parse_page(variant("3 200 000 kr", raw), "huge-amount")
+    assert errors(page) == [("Beviljat ESF-stöd", f"amount above the limit of 1 000 000 000 000 kr: {raw!r}")]
+    assert page.problems[0].value == raw and page.project["esf_grant_sek"] is None
+    assert validate([page]).rejects == []  # the page is already a reject; validate must not raise on it
+
+
+def test_amount_at_the_limit_is_read():
+    page = parse_page(variant("6 400 000 kr", "1 000 000 000 000 kr"), "limit")
+    assert page.ok and page.project["total_budget_sek"] == 10**12
+
+
+def test_amount_with_thousands_of_digits_is_a_field_problem():
+    raw = "9" * 5000  # more digits than Python turns into an int by default
+    page = parse_page(variant("3 200 000 kr", raw), "digits")
+    assert errors(page) == [("Beviljat ESF-stöd", f"amount above the limit of 1 000 000 000 000 kr: {raw!r}")]
+
+
+@pytest.mark.parametrize("raw", ["-3 200 000 kr", "−3 200 000", "- 3200000 kr"])
+def test_negative_amount_is_a_field_problem(raw):
+    page = parse_page(variant("3 200 000 kr", raw), "negative")
+    assert errors(page) == [("Beviljat ESF-stöd", f"negative amount: {raw!r}")]
+
+
+@pytest.mark.parametrize("raw", ["99999999999999999999999", "1 000 001", "9" * 5000])
+def test_absurd_participant_count_is_a_field_problem(raw):
+    page = parse_page(variant("\n140\n", f"\n{raw}\n"), "participants")
+    assert errors(page) == [("planned_participants", f"participant count above the limit of 1 000 000: {raw!r}")]
+    assert validate([page]).rejects == []
+
+
+def test_negative_participant_count_is_a_field_problem():
+    page = parse_page(variant("\n140\n", "\n-140\n"), "participants")
+    assert errors(page) == [("planned_participants", "negative number: '-140'")]
+
+
+def test_end_date_before_start_date_is_a_field_problem():
+    page = parse_page(variant("2017-03-01-2019-02-28", "2019-02-28-2017-03-01"), "reversed")
+    assert errors(page) == [("Projektperiod", "end date 2017-03-01 is before start date 2019-02-28")]
+    assert page.problems[0].value == "2019-02-28-2017-03-01"
+
+
+def test_end_date_before_start_date_on_separate_lines():
+    page = parse_page(variant("Projektperiod\n2017-03-01-2019-02-28",
+                              "Startdatum\n2019-02-28\nSlutdatum\n2017-03-01"), "reversed-split")
+    assert errors(page) == [("end_date", "end date 2017-03-01 is before start date 2019-02-28")]
+    assert page.problems[0].value == "2019-02-28 / 2017-03-01"
+
+
+@pytest.mark.parametrize("raw", ["140 %", "-5 %", "100,5%"])
+def test_cofinancing_rate_outside_0_to_1_is_a_field_problem(raw):
+    page = parse_page(variant("\n140\n", f"\n140\nUnionens medfinansieringsgrad\n{raw}\n"), "rate")
+    assert [f for f, _ in errors(page)] == ["cofinancing_rate"]
+    assert page.problems[0].value == raw
+
+
+def test_validate_rejects_values_its_columns_cannot_hold():
+    """A record built elsewhere (not by parse_page) with absurd values is a reject, not an OverflowError."""
+    page = parse_page(BASE.encode(), "built-elsewhere")
+    page.project.update(esf_grant_sek=10**20, total_budget_sek=2**63, planned_participants=5 * 10**6,
+                        start_date="i morgon", cofinancing_rate=10**400)
+    result = validate([page])
+    assert result.projects.empty
+    assert sorted((r["field"], r["value"]) for r in result.rejects) == [
+        ("projects.cofinancing_rate", str(10**400)), ("projects.esf_grant_sek", str(10**20)),
+        ("projects.planned_participants", "5000000"), ("projects.start_date", "i morgon"),
+        ("projects.total_budget_sek", str(2**63))]
+    assert {r["reason"] for r in result.rejects} == {
+        "not_representable: the column's type cannot hold the value", "less_than_or_equal_to(1000000)"}

@@ -6,15 +6,16 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from transform import reference
+from transform.limits import (EARLIEST_DATE, LATEST_DATE, MAX_AMOUNT_SEK, MAX_INTEGER, MAX_PARTICIPANTS, MAX_RATE,
+                              MIN_RATE)
 from transform.reference import Municipality, Region, fold
 
 MISSING = frozenset({"", "-", "–", "—", "saknas", "uppgift saknas", "n/a", "ej angivet"})
 # Words kept lower-case when a name written in capitals is re-cased ("MALMÖ KOMMUN" → "Malmö kommun").
 LOWER_WORDS = frozenset("kommun stad län landsting och i för av på med till vid samt".split())
-EARLIEST, LATEST = date(2000, 1, 1), date(2035, 12, 31)
 
 _AMOUNT = re.compile(
-    r"^(?:sek\s*)?(?P<int>\d{1,3}(?:(?P<sep>[ .])\d{3})(?:(?P=sep)\d{3})*|\d+)"
+    r"^(?P<minus>[-\u2212]\s*)?(?:sek\s*)?(?P<int>\d{1,3}(?:(?P<sep>[ .])\d{3})(?:(?P=sep)\d{3})*|\d+)"
     r"(?:,(?P<dec>\d{1,2}))?\s*(?:kr|kronor|sek|:-)?\.?$", re.I)
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _PERIOD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:till|to|–|—|-)\s*(\d{4}-\d{2}-\d{2})$", re.I)
@@ -36,6 +37,20 @@ def is_missing(text: str | None) -> bool:
     return text is None or text.strip().casefold() in MISSING
 
 
+def _over_limit(what: str, limit: int, unit: str, text: str) -> ValueProblem:
+    grouped = f"{limit:,}".replace(",", " ")
+    return ValueProblem(f"{what} above the limit of {grouped}{unit}: {text!r}")
+
+
+def _at_most(digits: str, limit: int, what: str, unit: str, text: str) -> int:
+    """ASCII digits → int no larger than limit. The length is checked first: Python refuses to
+    convert more than 4,300 digits."""
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(limit)) or int(significant) > limit:
+        raise _over_limit(what, limit, unit, text)
+    return int(significant)
+
+
 def parse_amount(text: str | None) -> tuple[int | None, str | None]:
     """'4 719 182 kr' → 4719182. Öre are rounded to whole kronor, with a warning as second value."""
     if is_missing(text):
@@ -44,22 +59,35 @@ def parse_amount(text: str | None) -> tuple[int | None, str | None]:
     m = _AMOUNT.match(cleaned)
     if not m:
         raise ValueProblem(f"not an exact amount in kronor: {text!r}")
-    whole = int(re.sub(r"\D", "", m.group("int")))
+    if m.group("minus"):
+        raise ValueProblem(f"negative amount: {text!r}")
+    whole = _at_most(re.sub(r"\D", "", m.group("int")), MAX_AMOUNT_SEK, "amount", " kr", text)
     if m.group("dec") is None:
         return whole, None
     exact = Decimal(f"{whole}.{m.group('dec')}")
     rounded = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    if rounded > MAX_AMOUNT_SEK:
+        raise _over_limit("amount", MAX_AMOUNT_SEK, " kr", text)
     return rounded, f"amount {text!r} has öre; rounded to {rounded} kr"
 
 
-def parse_integer(text: str | None) -> int | None:
-    """'1 200' → 1200."""
+def parse_integer(text: str | None, limit: int = MAX_INTEGER, what: str = "number") -> int | None:
+    """'1 200' → 1200; negative numbers, and numbers over limit, raise."""
     if is_missing(text):
         return None
     digits = text.replace("\u00a0", " ").replace(" ", "")
+    negative = digits[:1] in ("-", "\u2212")
+    digits = digits[1:] if negative else digits
     if not digits.isdigit() or not digits.isascii():
         raise ValueProblem(f"not a whole number: {text!r}")
-    return int(digits)
+    if negative:
+        raise ValueProblem(f"negative number: {text!r}")
+    return _at_most(digits, limit, what, "", text)
+
+
+def parse_participants(text: str | None) -> int | None:
+    """A planned number of participants: a whole number no larger than MAX_PARTICIPANTS."""
+    return parse_integer(text, MAX_PARTICIPANTS, "participant count")
 
 
 def parse_rate(text: str | None) -> float | None:
@@ -70,7 +98,7 @@ def parse_rate(text: str | None) -> float | None:
     if not m:
         raise ValueProblem(f"not a percentage: {text!r}")
     value = Decimal(m.group(1).replace(",", ".")) / 100
-    if not 0 <= value <= 1:
+    if not MIN_RATE <= value <= MAX_RATE:
         raise ValueProblem(f"percentage outside 0–100: {text!r}")
     return float(value)
 
@@ -86,8 +114,8 @@ def parse_date(text: str | None) -> date | None:
         value = date(*map(int, m.groups()))
     except ValueError:
         raise ValueProblem(f"impossible date: {text!r}") from None
-    if not EARLIEST <= value <= LATEST:
-        raise ValueProblem(f"date outside {EARLIEST.year}–{LATEST.year}: {text!r}")
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueProblem(f"date outside {EARLIEST_DATE.year}–{LATEST_DATE.year}: {text!r}")
     return value
 
 

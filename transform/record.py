@@ -102,6 +102,7 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
     start, end = read("period", v.get("period"), nz.parse_period) or (None, None)
     start = start or read("start_date", v.get("start_date"), nz.parse_date)
     end = end or read("end_date", v.get("end_date"), nz.parse_date)
+    _check_order(start, end, v, problems)
     grant, grant_note = read("esf_grant", v.get("esf_grant"), nz.parse_amount) or (None, None)
     budget, budget_note = read("total_budget", v.get("total_budget"), nz.parse_amount) or (None, None)
     for key, note in (("esf_grant", grant_note), ("total_budget", budget_note)):
@@ -140,7 +141,7 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
         "end_date": end,
         "region": region.name if region else None,
         "region_code": region.code if region else None,
-        "planned_participants": read("planned_participants", v.get("planned_participants"), nz.parse_integer),
+        "planned_participants": read("planned_participants", v.get("planned_participants"), nz.parse_participants),
         # a fetched page's key is already its trusted canonical URL (extract.discover.page_key);
         # a saved file can only name its own
         "source_url": source_key if url else page.canonical_url,
@@ -157,6 +158,17 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
     for row in orgs + municipalities:
         row["project_id"] = project["project_id"]
     return ParsedPage(source_key, template, project, orgs, municipalities, sections, problems)
+
+
+def _check_order(start: date | None, end: date | None, v: dict[str, str | None], problems: list[Problem]) -> None:
+    """An end date before the start date is a problem on the field that gave them."""
+    if start is None or end is None or end >= start:
+        return
+    if v.get("period") is not None:
+        key, raw = LABEL_OF["period"], v["period"]
+    else:
+        key, raw = "end_date", f"{v.get('start_date')} / {v.get('end_date')}"
+    problems.append(Problem(key, f"end date {end} is before start date {start}", raw))
 
 
 def _programme_period(template: str, case_number: str | None, area_code: str | None,
