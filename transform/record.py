@@ -258,10 +258,7 @@ def _municipalities(project: dict[str, Any], written: list[str], problems: list[
 
 def _merge_sections(sections: list[tuple[str, str | None, str]]) -> list[tuple[str, str | None, str]]:
     """One row per section key; a heading that occurs twice has its texts joined."""
-    merged: dict[str, tuple[str | None, str]] = {}
+    merged: dict[str, tuple[str | None, list[str]]] = {}
     for key, heading, text in sections:
-        if key in merged:
-            merged[key] = (merged[key][0], merged[key][1] + "\n" + text)
-        else:
-            merged[key] = (heading, text)
-    return [(k, h, t) for k, (h, t) in merged.items()]
+        merged.setdefault(key, (heading, []))[1].append(text)
+    return [(k, h, "\n".join(texts)) for k, (h, texts) in merged.items()]
