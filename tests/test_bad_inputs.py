@@ -246,3 +246,64 @@ def test_validate_rejects_values_its_columns_cannot_hold():
         ("projects.total_budget_sek", str(2**63))]
     assert {r["reason"] for r in result.rejects} == {
         "not_representable: the column's type cannot hold the value", "less_than_or_equal_to(1000000)"}
+
+
+# Decoding: UTF-8 with a few bad bytes stays UTF-8; real Windows-1252 pages stay Windows-1252.
+
+def problems_of(page) -> list[tuple[str | None, str, str, str]]:
+    return [(p.field, p.reason, p.severity, p.stage) for p in page.problems]
+
+
+def test_utf8_with_a_few_bad_bytes_stays_utf8_with_a_warning():
+    body = BASE.encode().replace("Ett påhittat projekt".encode(), b"Ett p\xffhittat proj\xc3kt")
+    page = parse_page(body, "bad-bytes")
+    assert page.ok, page.problems
+    assert (page.project["region"], page.project["owner"]) == ("Västsverige", "Region Halland")
+    assert page.sections[0]["text"].startswith("Ett p\ufffdhittat proj\ufffdkt")
+    assert problems_of(page) == [(None, "2 invalid UTF-8 byte sequences replaced", "warning", "decode")]
+    assert page.problems[0].value.startswith("Ett p\ufffdhittat proj\ufffdkt som bara")  # where, to look it up
+
+
+def test_utf8_declared_in_the_header_with_a_bad_byte_stays_utf8():
+    body = BASE.encode().replace(b"Test Testsson", b"Test Test\x96sson")
+    page = parse_page(body, "declared", content_type="text/plain; charset=UTF-8")
+    assert page.ok and page.project["region"] == "Västsverige"
+    assert page.project["contact_name"] == "Test Test\ufffdsson"
+    assert problems_of(page) == [(None, "1 invalid UTF-8 byte sequence replaced", "warning", "decode")]
+
+
+def test_utf8_html_with_a_bad_byte_stays_utf8():
+    html = (PAGES / "b-script-entities.html").read_bytes()
+    body = html.replace("Sammanfattning".encode(), b"Sammanfattning\xe5", 1)
+    page = parse_page(body, "bad.html")
+    assert page.ok and page.project["owner"] == "Bygg & Anläggning AB"
+    assert problems_of(page) == [(None, "1 invalid UTF-8 byte sequence replaced", "warning", "decode")]
+
+
+def test_windows_1252_with_one_accidental_utf8_sequence_stays_windows_1252():
+    # 'Â©' in Windows-1252 is the bytes C3 A9, which UTF-8 reads as 'é': one valid sequence among many bad.
+    text = BASE.replace("Västsverige", "Östra Mellansverige").replace("Ett påhittat", "Ett Ã© påhittat")
+    page = parse_page(text.encode("cp1252"), "cp1252")
+    assert page.ok and page.problems == []
+    assert page.project["region"] == "Östra Mellansverige"
+    assert page.sections[0]["text"].startswith("Ett Ã© påhittat")
+
+
+def test_page_with_a_byte_order_mark():
+    page = parse_page(b"\xef\xbb\xbf" + BASE.encode(), "bom")
+    assert page.ok and page.problems == []
+    assert page.project["title"] == "Testprojektet Brofästet"
+
+
+def test_page_with_a_byte_order_mark_and_a_bad_byte():
+    body = b"\xef\xbb\xbf" + BASE.encode().replace(b"Test Testsson", b"Test \xc0Testsson")
+    page = parse_page(body, "bom-bad")
+    assert page.ok and page.project["title"] == "Testprojektet Brofästet"
+    assert problems_of(page) == [(None, "1 invalid UTF-8 byte sequence replaced", "warning", "decode")]
+
+
+@pytest.mark.parametrize("charset", ["nonsense-8", "utf-16", "ascii", "iso-8859-1"])
+def test_a_wrong_charset_in_the_header_does_not_garble_a_utf8_page(charset):
+    page = parse_page(BASE.encode(), "wrong-charset", content_type=f"text/plain; charset={charset}")
+    assert page.ok, page.problems
+    assert page.project["region"] == "Västsverige"

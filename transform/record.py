@@ -79,10 +79,10 @@ class _Reader:
 
 def build_record(page: PageText, fields: PageFields, source_key: str, url: str | None,
                  sha256: str | None) -> ParsedPage:
-    problems: list[Problem] = []
+    problems = [Problem(None, n.reason, n.value, n.severity, n.stage) for n in page.notes]
     if fields.layout is None:
-        return ParsedPage(source_key, None, None, problems=[
-            Problem(None, "not a project page: no project fields found")])
+        problems.append(Problem(None, "not a project page: no project fields found"))
+        return ParsedPage(source_key, None, None, problems=problems)
     template = detect_template(fields)
     v, read = fields.values, _Reader(problems)
     for label in fields.unknown_labels:
