@@ -7,6 +7,7 @@ import pytest
 
 from schemas.validate import validate
 from transform import parse_page
+from transform.normalize import quoted
 
 PAGES = Path(__file__).resolve().parent / "fixtures" / "pages"
 BASE = (PAGES / "b-base.txt").read_text(encoding="utf-8")
@@ -192,7 +193,7 @@ def test_amount_at_the_limit_is_read():
 def test_amount_with_thousands_of_digits_is_a_field_problem():
     raw = "9" * 5000  # more digits than Python turns into an int by default
     page = parse_page(variant("3 200 000 kr", raw), "digits")
-    assert errors(page) == [("Beviljat ESF-stöd", f"amount above the limit of 1 000 000 000 000 kr: {raw!r}")]
+    assert errors(page) == [("Beviljat ESF-stöd", f"amount above the limit of 1 000 000 000 000 kr: {quoted(raw)}")]
 
 
 @pytest.mark.parametrize("raw", ["-3 200 000 kr", "−3 200 000", "- 3200000 kr"])
@@ -204,7 +205,7 @@ def test_negative_amount_is_a_field_problem(raw):
 @pytest.mark.parametrize("raw", ["99999999999999999999999", "1 000 001", "9" * 5000])
 def test_absurd_participant_count_is_a_field_problem(raw):
     page = parse_page(variant("\n140\n", f"\n{raw}\n"), "participants")
-    assert errors(page) == [("planned_participants", f"participant count above the limit of 1 000 000: {raw!r}")]
+    assert errors(page) == [("planned_participants", f"participant count above the limit of 1 000 000: {quoted(raw)}")]
     assert validate([page]).rejects == []
 
 
@@ -307,3 +308,70 @@ def test_a_wrong_charset_in_the_header_does_not_garble_a_utf8_page(charset):
     page = parse_page(BASE.encode(), "wrong-charset", content_type=f"text/plain; charset={charset}")
     assert page.ok, page.problems
     assert page.project["region"] == "Västsverige"
+
+
+# Hostile pages: each is a problem on the page, never an exception.
+
+HTML_FIELDS = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in [
+    ("Programområde", "1.1 Kompetensförsörjning"), ("Region", "Stockholm"), ("Projektägare", "Bänkeby kommun"),
+    ("Projektnummer", "2018/00999"), ("Projektperiod", "2018-01-01-2019-12-31"),
+    ("Total projektbudget", "1 000 000 kr"), ("Beviljat ESF-stöd", "500 000 kr")])
+
+
+def html_page(inner: str) -> bytes:
+    return f"<html><body><h1>Djupa lådan</h1>{inner}</body></html>".encode()
+
+
+def test_html_nested_two_thousand_deep_is_read():
+    # the parser's default gives up at 256 levels, and a recursive walk at Python's recursion limit
+    page = parse_page(html_page("<div>" * 1500 + f"<dl>{HTML_FIELDS}</dl>" + "</div>" * 1500), "deep.html")
+    assert page.ok, page.problems
+    assert (page.project["title"], page.project["owner"]) == ("Djupa lådan", "Bänkeby kommun")
+
+
+def test_html_nested_deeper_than_the_parser_reads_is_an_error():
+    page = parse_page(html_page(f"<dl>{HTML_FIELDS}</dl>" + "<b>ord " * 3000), "deeper.html")
+    assert (None, "HTML nested too deep for the parser: the rest of the page is lost") in errors(page)
+
+
+def test_stray_nul_bytes_are_removed_with_a_warning():
+    body = variant("Region Halland", "Region Hal\x00land").replace(b"Test Testsson", b"Test\x00 Testsson")
+    page = parse_page(body, "nul")
+    assert page.ok and (page.project["owner"], page.project["contact_name"]) == ("Region Halland", "Test Testsson")
+    assert problems_of(page) == [(None, "2 NUL characters removed", "warning", "decode")]
+
+
+def test_stray_nul_byte_in_html_is_removed_with_a_warning():
+    page = parse_page(html_page(f"<dl>{HTML_FIELDS}</dl>").replace(b"Stockholm", b"Stock\x00holm"), "nul.html")
+    assert page.ok and page.project["region"] == "Stockholm"
+    assert problems_of(page) == [(None, "1 NUL character removed", "warning", "decode")]
+
+
+def test_a_field_label_that_is_also_a_heading_does_not_crash(monkeypatch):
+    import dataclasses
+
+    from transform import parser
+    vocab = parser.labels()
+    odd = dataclasses.replace(vocab, fields={**vocab.fields, "syfte": "name"})  # 'Syfte' is also a section
+    monkeypatch.setattr(parser, "labels", lambda: odd)
+    fields = parser.parse_lines(["Titel", "Syfte", "Ett namn", "Region", "Stockholm", "Syfte", "Text."])
+    assert fields.values == {"name": "Ett namn", "region": "Stockholm"}
+
+
+def test_a_megabyte_value_is_quoted_short_in_the_reason():
+    raw = "1" * (1024 * 1024)
+    page = parse_page(variant("3 200 000 kr", raw), "long")
+    (problem,) = page.problems
+    assert problem.value == raw
+    assert problem.reason == f"amount above the limit of 1 000 000 000 000 kr: {'1' * 80!r}… (1,048,576 characters)"
+
+
+@pytest.mark.parametrize("body", [
+    b"<html><head><title>x</title></head><body> \n </body></html>", "\u00a0\u2003\n\u3000".encode(),
+    b"<br>" * 1000, b"<", b"<!-- -->", b"<?xml version='1.0'?>", b":" * (4 * 1024 * 1024),
+    html_page("<table><tr><td>" + "a" * (1024 * 1024) + "</td></tr></table>"),
+], ids=["markup-only", "unicode-spaces", "br-only", "lone-lt", "comment", "xml-decl", "4mb-line", "1mb-cell"])
+def test_pages_with_no_project_are_a_problem_not_an_exception(body):
+    page = parse_page(body, "hostile")
+    assert errors(page) == [(None, "not a project page: no project fields found")]
+    assert validate([page]).rejects == []

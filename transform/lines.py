@@ -21,6 +21,9 @@ _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # invalid ones this many to one: replacing the few then spoils fewer letters than reading the many as
 # Windows-1252 would. Windows-1252 Swedish text has no valid multibyte sequences ('å' is one byte).
 UTF8_VALID_PER_INVALID = 4
+# Binary files (images, PDFs, UTF-16 without a BOM) are NUL bytes in far more than this share of their first
+# 4 KB; a text page with a stray NUL or two has them removed, with a warning.
+MAX_NUL_SHARE = 0.01
 
 BLOCK_TAGS = frozenset(
     "address article aside blockquote body dd details div dl dt fieldset figcaption figure "
@@ -70,8 +73,17 @@ def clean_line(text: str) -> str:
 def decode(body: bytes, content_type: str | None = None) -> Decoded:
     """Bytes → text: UTF-8 (a few bad bytes replaced) when the bytes are UTF-8, else the HTTP header's
     charset, a BOM, <meta charset>, or detection."""
-    if b"\x00" in body[:4096] and not body.startswith(_UTF16_BOMS):
+    head = body[:4096]
+    if head.count(b"\x00") > MAX_NUL_SHARE * len(head) and not body.startswith(_UTF16_BOMS):
         raise NotDecodable("binary content (NUL bytes)")
+    text, encoding, notes = _decode(body, content_type)
+    if nuls := text.count("\x00"):
+        text = text.replace("\x00", "")
+        notes.append(Note(f"{nuls} NUL character{'s' if nuls > 1 else ''} removed"))
+    return Decoded(text, encoding, notes)
+
+
+def _decode(body: bytes, content_type: str | None) -> Decoded:
     # UTF-8 identifies itself: bytes that read as UTF-8 are UTF-8 whatever the header says.
     if not body.startswith(_UTF16_BOMS) and (utf8 := _utf8(body)):
         return utf8
@@ -148,10 +160,15 @@ def text_to_lines(text: str) -> list[str]:
 
 def html_to_page_text(html: str) -> PageText:
     """Render HTML to lines: blocks and <br> break lines, inline elements join, <li> gives bullets."""
+    # huge_tree: libxml2 stops at 256 nested elements without it (2,048 with it) and drops the rest.
+    parser = lxml.html.HTMLParser(huge_tree=True)
     try:
-        root = lxml.html.document_fromstring(html)
+        root = lxml.html.document_fromstring(html, parser=parser)
     except (etree.ParserError, ValueError):
         return PageText(lines=[], is_html=True, complete=False)
+    notes = [Note("HTML nested too deep for the parser: the rest of the page is lost",
+                  f"line {e.line}, column {e.column}", "error", "parse")
+             for e in parser.error_log if e.type_name == "ERR_RESOURCE_LIMIT"][:1]
     canonical = None
     for link in root.iter("link"):
         if "canonical" in (link.get("rel") or "").lower().split() and link.get("href"):
@@ -165,7 +182,7 @@ def html_to_page_text(html: str) -> PageText:
     _flush(out, current)
     complete = bool(re.search(r"</html\s*>\s*$", html[-2048:], re.I))
     return PageText(lines=out, is_html=True, canonical_url=canonical,
-                    headings=[h for h in headings if h], complete=complete)
+                    headings=[h for h in headings if h], complete=complete, notes=notes)
 
 
 def _main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
@@ -179,29 +196,34 @@ def _main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     return body if body is not None else root
 
 
-def _render(el, out: list[str], current: list[str]) -> None:
-    for child in el:
+def _render(root, out: list[str], current: list[str]) -> None:
+    """Depth first over root's descendants with a stack of open elements: pages nest deeper than
+    Python's recursion limit."""
+    stack = [(root, iter(root))]
+    while stack:
+        parent, children = stack[-1]
+        child = next(children, None)
+        if child is None:  # parent is done
+            stack.pop()
+            if stack and parent.tag in BLOCK_TAGS:
+                _flush(out, current)
+            if stack and parent.tail:
+                current.append(parent.tail)
+            continue
         tag = child.tag if isinstance(child.tag, str) else None
-        if tag is None or tag in DROP_TAGS or tag == "head":  # comments, scripts, chrome
+        if tag == "br":
+            _flush(out, current)
+        if tag is None or tag in DROP_TAGS or tag in ("head", "br"):  # comments, scripts, chrome; <br> is empty
             if child.tail:
                 current.append(child.tail)
             continue
-        if tag == "br":
-            _flush(out, current)
-        elif tag in BLOCK_TAGS:
+        if tag in BLOCK_TAGS:
             _flush(out, current)
             if tag == "li":
                 current.append(BULLET + " ")
-            if child.text:
-                current.append(child.text)
-            _render(child, out, current)
-            _flush(out, current)
-        else:
-            if child.text:
-                current.append(child.text)
-            _render(child, out, current)
-        if child.tail:
-            current.append(child.tail)
+        if child.text:
+            current.append(child.text)
+        stack.append((child, iter(child)))
 
 
 def _flush(out: list[str], current: list[str]) -> None:

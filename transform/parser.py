@@ -79,7 +79,7 @@ def parse_lines(lines: list[str], headings: list[str] | None = None) -> PageFiel
         return page
     label_rows = [i for i, line in enumerate(lines) if _label_at(line, layout, vocab)]
     start = label_rows[0]
-    end = next((i for i in range(start, len(lines)) if _is_heading(lines[i], vocab)), len(lines))
+    end = next((i for i in range(start + 1, len(lines)) if _is_heading(lines[i], vocab)), len(lines))
     last = max(i for i in label_rows if i < end)
     if layout != GLUED and last + 1 < end and not _label_at(lines[last + 1], layout, vocab):
         last += 1  # the last label's value

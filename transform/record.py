@@ -95,7 +95,7 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
     title = nz.clean_text(v.get("name")) or nz.clean_text(fields.title)
     case_number = nz.clean_text(v.get("case_number")) or fields.heading_case_number
     if case_number and nz.case_number_period(case_number) is None:
-        problems.append(Problem("case_number", f"not a case number: {case_number!r}", case_number))
+        problems.append(Problem("case_number", f"not a case number: {nz.quoted(case_number)}", case_number))
     area_code, objective, area_written = read("programme_area", v.get("programme_area"), nz.parse_programme_area)
     objective = read("specific_objective", v.get("specific_objective"), nz.normalize_objective) or objective
     period = _programme_period(template, case_number, area_code, v.get("fund"), problems)
