@@ -59,3 +59,22 @@ def test_any_period_never_raises(period):
 def test_any_start_and_end_date_never_raise(start, end):
     check(fill(GRANT, BUDGET, "140", PERIOD).replace(f"Projektperiod\n{PERIOD}",
                                                      f"Startdatum\n{start}\nSlutdatum\n{end}"))
+
+
+PIECES = st.sampled_from([
+    "Projektägare", "Region:", "Projektperiod", "Beviljat ESF-stöd", "Sammanfattning", "Samarbetspartners",
+    "Kommuner", "• ", "Västsverige", "2017/00345 - Bänkeby", "1 000 kr", "2017-03-01-2019-02-28", "\n", "\n",
+    "<li>", "<h1>", "<br>", "</div>", "<div>", "<html>", "<dt>", "<dd>", "&amp;", "\x00", "é", "\u00a0", ":",
+])
+BODIES = st.one_of(
+    st.binary(max_size=400),
+    st.lists(PIECES | st.text(max_size=6), max_size=80).map(lambda parts: "".join(parts).encode("utf-8")),
+    st.lists(PIECES | st.text(max_size=6), max_size=80).map(lambda parts: "".join(parts).encode("cp1252", "replace")),
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(BODIES, st.sampled_from([None, "text/html", "text/plain; charset=latin-1", "text/html; charset=nonsense"]))
+def test_any_bytes_never_raise(body, content_type):
+    page = parse_page(body, "fuzz", content_type=content_type)
+    validate([page])
