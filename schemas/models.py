@@ -6,13 +6,14 @@ import pandera.pandas as pa
 from pandera.typing.pandas import Series
 
 from transform import reference
+from transform.limits import EARLIEST_DATE, LATEST_DATE, MAX_AMOUNT_SEK, MAX_PARTICIPANTS, MAX_RATE, MIN_RATE
 
 PERIODS = ["2007-2013", "2014-2020", "2021-2027"]
 TEMPLATES = ["A", "B", "C"]
 ROLES = ["owner", "co_financier", "partner"]
 EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 PHONE = r"^\+\d{8,14}$"
-EARLIEST, LATEST = pd.Timestamp("2000-01-01"), pd.Timestamp("2035-12-31")
+EARLIEST, LATEST = pd.Timestamp(EARLIEST_DATE), pd.Timestamp(LATEST_DATE)
 # The columns a row-wise check reads, so that a reject can name them and their values.
 CHECK_COLUMNS = {
     "grant_within_budget": ("esf_grant_sek", "total_budget_sek"),
@@ -43,14 +44,14 @@ class Project(pa.DataFrameModel):
     specific_objective: Series[str] = pa.Field(nullable=True)
     contact_email: Series[str] = pa.Field(nullable=True, str_matches=EMAIL)
     contact_phone: Series[str] = pa.Field(nullable=True, str_matches=PHONE)
-    esf_grant_sek: Series[pd.Int64Dtype] = pa.Field(nullable=True, gt=0)
-    total_budget_sek: Series[pd.Int64Dtype] = pa.Field(nullable=True, gt=0)
-    cofinancing_rate: Series[float] = pa.Field(nullable=True, ge=0, le=1)
+    esf_grant_sek: Series[pd.Int64Dtype] = pa.Field(nullable=True, gt=0, le=MAX_AMOUNT_SEK)
+    total_budget_sek: Series[pd.Int64Dtype] = pa.Field(nullable=True, gt=0, le=MAX_AMOUNT_SEK)
+    cofinancing_rate: Series[float] = pa.Field(nullable=True, ge=MIN_RATE, le=MAX_RATE)
     start_date: Series[pa.DateTime] = pa.Field(nullable=True, ge=EARLIEST, le=LATEST)
     end_date: Series[pa.DateTime] = pa.Field(nullable=True, ge=EARLIEST, le=LATEST)
     region: Series[str] = pa.Field(isin=_region_names())
     region_code: Series[str] = pa.Field(isin=_region_codes())
-    planned_participants: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0)
+    planned_participants: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=0, le=MAX_PARTICIPANTS)
     template: Series[str] = pa.Field(isin=TEMPLATES)
 
     @pa.dataframe_check(error="grant_within_budget: ESF grant is larger than the total budget")

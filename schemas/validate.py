@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -18,6 +19,7 @@ PROJECT_COLUMNS = [
     "template", "sha256",
 ]
 INT_COLUMNS = ("esf_grant_sek", "total_budget_sek", "planned_participants")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DATE_COLUMNS = ("start_date", "end_date")
 CHILD_COLUMNS = {
     "organisations": ["project_id", "role", "name", "name_normalized", "truncated"],
@@ -74,11 +76,12 @@ def _failures(model: type[pa.DataFrameModel], df: pd.DataFrame) -> list[dict[str
 def validate(pages: list[ParsedPage]) -> Validated:
     """Validate lazily; every failing row turns its page into a reject naming field, check and value."""
     pages = [p for p in pages if p.ok]
-    projects = projects_frame([p.project for p in pages])
-    children = {kind: child_frame(kind, [row for p in pages for row in getattr(p, kind)]) for kind in CHILD_COLUMNS}
-    source_of = dict(zip(projects["project_id"], projects["source_key"]))
     rejects: list[dict[str, Any]] = []
     bad_ids: set[str] = set()
+    rows = [_holdable(p.project, rejects, bad_ids) for p in pages]
+    projects = projects_frame(rows)
+    children = {kind: child_frame(kind, [row for p in pages for row in getattr(p, kind)]) for kind in CHILD_COLUMNS}
+    source_of = dict(zip(projects["project_id"], projects["source_key"]))
     for case in _failures(Project, projects):
         row = projects.loc[case["index"]]
         bad_ids.add(row["project_id"])
@@ -98,6 +101,33 @@ def validate(pages: list[ParsedPage]) -> Validated:
         sections=_keep(children["sections"], bad_ids),
         rejects=rejects,
     )
+
+
+def _holdable(project: dict[str, Any], rejects: list[dict[str, Any]], bad_ids: set[str]) -> dict[str, Any]:
+    """The project with every value its column's type cannot hold (pandas would raise) as a reject and None."""
+    row = dict(project)
+    for col in (*INT_COLUMNS, *DATE_COLUMNS, "cofinancing_rate"):
+        value = row.get(col)
+        if not _fits(col, value):
+            bad_ids.add(row["project_id"])
+            rejects.append({"source_key": row["source_key"], "project_id": row["project_id"], "stage": "validate",
+                            "severity": "error", "field": f"projects.{col}",
+                            "reason": "not_representable: the column's type cannot hold the value",
+                            "value": _text(value)})
+            row[col] = None
+    return row
+
+
+def _fits(col: str, value: Any) -> bool:
+    if value is None:
+        return True
+    if col in DATE_COLUMNS:
+        return isinstance(value, date)
+    if isinstance(value, bool):
+        return False
+    if col in INT_COLUMNS:
+        return isinstance(value, int) and INT64_MIN <= value <= INT64_MAX
+    return isinstance(value, float) or isinstance(value, int) and INT64_MIN <= value <= INT64_MAX
 
 
 def _keep(df: pd.DataFrame, bad_ids: set[str]) -> pd.DataFrame:
@@ -121,4 +151,7 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, pd.Timestamp):
         return value.date().isoformat()
-    return str(value)
+    try:
+        return str(value)
+    except ValueError:  # an int longer than Python turns into digits (sys.get_int_max_str_digits)
+        return f"an integer of {value.bit_length()} bits"

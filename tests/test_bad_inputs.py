@@ -7,6 +7,7 @@ import pytest
 
 from schemas.validate import validate
 from transform import parse_page
+from transform.normalize import quoted
 
 PAGES = Path(__file__).resolve().parent / "fixtures" / "pages"
 BASE = (PAGES / "b-base.txt").read_text(encoding="utf-8")
@@ -103,13 +104,6 @@ def test_grant_larger_than_budget_is_rejected():
     assert reject["value"] == "esf_grant_sek=7000000; total_budget_sek=6400000"
 
 
-def test_reversed_dates_are_rejected():
-    page = parse_page(variant("2017-03-01-2019-02-28", "2019-02-28-2017-03-01"), "reversed")
-    (reject,) = validation_rejects(page)
-    assert reject["reason"] == "start_before_end: start date is after end date"
-    assert reject["value"] == "start_date=2019-02-28; end_date=2017-03-01"
-
-
 def test_impossible_date():
     page = parse_page(variant("2017-03-01-2019-02-28", "2011-02-30-2013-01-31"), "feb30")
     assert errors(page) == [("Projektperiod", "impossible date: '2011-02-30'")]
@@ -179,3 +173,205 @@ def test_same_project_at_two_addresses_keeps_the_page_read_last():
     kept, superseded = resolve_duplicates([old, new])
     assert [p.source_key for p in kept] == ["https://www.esf.se/a-new/"]
     assert superseded == [old] and old.problems[-1].stage == "dedupe"
+
+
+# Values out of range: a problem on the field with the raw value, never an exception (parse_page → validate).
+
+def test_amount_beyond_any_budget_is_a_field_problem():
+    raw = "12 345 678 901 234 567 890 kr"
+    page = parse_page(variant("3 200 000 kr", raw), "huge-amount")
+    assert errors(page) == [("Beviljat ESF-stöd", f"amount above the limit of 1 000 000 000 000 kr: {raw!r}")]
+    assert page.problems[0].value == raw and page.project["esf_grant_sek"] is None
+    assert validate([page]).rejects == []  # the page is already a reject; validate must not raise on it
+
+
+def test_amount_at_the_limit_is_read():
+    page = parse_page(variant("6 400 000 kr", "1 000 000 000 000 kr"), "limit")
+    assert page.ok and page.project["total_budget_sek"] == 10**12
+
+
+def test_amount_with_thousands_of_digits_is_a_field_problem():
+    raw = "9" * 5000  # more digits than Python turns into an int by default
+    page = parse_page(variant("3 200 000 kr", raw), "digits")
+    assert errors(page) == [("Beviljat ESF-stöd", f"amount above the limit of 1 000 000 000 000 kr: {quoted(raw)}")]
+
+
+@pytest.mark.parametrize("raw", ["-3 200 000 kr", "−3 200 000", "- 3200000 kr"])
+def test_negative_amount_is_a_field_problem(raw):
+    page = parse_page(variant("3 200 000 kr", raw), "negative")
+    assert errors(page) == [("Beviljat ESF-stöd", f"negative amount: {raw!r}")]
+
+
+@pytest.mark.parametrize("raw", ["99999999999999999999999", "1 000 001", "9" * 5000])
+def test_absurd_participant_count_is_a_field_problem(raw):
+    page = parse_page(variant("\n140\n", f"\n{raw}\n"), "participants")
+    assert errors(page) == [("planned_participants", f"participant count above the limit of 1 000 000: {quoted(raw)}")]
+    assert validate([page]).rejects == []
+
+
+def test_negative_participant_count_is_a_field_problem():
+    page = parse_page(variant("\n140\n", "\n-140\n"), "participants")
+    assert errors(page) == [("planned_participants", "negative number: '-140'")]
+
+
+def test_end_date_before_start_date_is_a_field_problem():
+    page = parse_page(variant("2017-03-01-2019-02-28", "2019-02-28-2017-03-01"), "reversed")
+    assert errors(page) == [("Projektperiod", "end date 2017-03-01 is before start date 2019-02-28")]
+    assert page.problems[0].value == "2019-02-28-2017-03-01"
+
+
+def test_end_date_before_start_date_on_separate_lines():
+    page = parse_page(variant("Projektperiod\n2017-03-01-2019-02-28",
+                              "Startdatum\n2019-02-28\nSlutdatum\n2017-03-01"), "reversed-split")
+    assert errors(page) == [("end_date", "end date 2017-03-01 is before start date 2019-02-28")]
+    assert page.problems[0].value == "2019-02-28 / 2017-03-01"
+
+
+@pytest.mark.parametrize("raw", ["140 %", "-5 %", "100,5%"])
+def test_cofinancing_rate_outside_0_to_1_is_a_field_problem(raw):
+    page = parse_page(variant("\n140\n", f"\n140\nUnionens medfinansieringsgrad\n{raw}\n"), "rate")
+    assert [f for f, _ in errors(page)] == ["cofinancing_rate"]
+    assert page.problems[0].value == raw
+
+
+def test_validate_rejects_values_its_columns_cannot_hold():
+    """A record built elsewhere (not by parse_page) with absurd values is a reject, not an OverflowError."""
+    page = parse_page(BASE.encode(), "built-elsewhere")
+    page.project.update(esf_grant_sek=10**20, total_budget_sek=2**63, planned_participants=5 * 10**6,
+                        start_date="i morgon", cofinancing_rate=10**400)
+    result = validate([page])
+    assert result.projects.empty
+    assert sorted((r["field"], r["value"]) for r in result.rejects) == [
+        ("projects.cofinancing_rate", str(10**400)), ("projects.esf_grant_sek", str(10**20)),
+        ("projects.planned_participants", "5000000"), ("projects.start_date", "i morgon"),
+        ("projects.total_budget_sek", str(2**63))]
+    assert {r["reason"] for r in result.rejects} == {
+        "not_representable: the column's type cannot hold the value", "less_than_or_equal_to(1000000)"}
+
+
+# Decoding: UTF-8 with a few bad bytes stays UTF-8; real Windows-1252 pages stay Windows-1252.
+
+def problems_of(page) -> list[tuple[str | None, str, str, str]]:
+    return [(p.field, p.reason, p.severity, p.stage) for p in page.problems]
+
+
+def test_utf8_with_a_few_bad_bytes_stays_utf8_with_a_warning():
+    body = BASE.encode().replace("Ett påhittat projekt".encode(), b"Ett p\xffhittat proj\xc3kt")
+    page = parse_page(body, "bad-bytes")
+    assert page.ok, page.problems
+    assert (page.project["region"], page.project["owner"]) == ("Västsverige", "Region Halland")
+    assert page.sections[0]["text"].startswith("Ett p\ufffdhittat proj\ufffdkt")
+    assert problems_of(page) == [(None, "2 invalid UTF-8 byte sequences replaced", "warning", "decode")]
+    assert page.problems[0].value.startswith("Ett p\ufffdhittat proj\ufffdkt som bara")  # where, to look it up
+
+
+def test_utf8_declared_in_the_header_with_a_bad_byte_stays_utf8():
+    body = BASE.encode().replace(b"Test Testsson", b"Test Test\x96sson")
+    page = parse_page(body, "declared", content_type="text/plain; charset=UTF-8")
+    assert page.ok and page.project["region"] == "Västsverige"
+    assert page.project["contact_name"] == "Test Test\ufffdsson"
+    assert problems_of(page) == [(None, "1 invalid UTF-8 byte sequence replaced", "warning", "decode")]
+
+
+def test_utf8_html_with_a_bad_byte_stays_utf8():
+    html = (PAGES / "b-script-entities.html").read_bytes()
+    body = html.replace("Sammanfattning".encode(), b"Sammanfattning\xe5", 1)
+    page = parse_page(body, "bad.html")
+    assert page.ok and page.project["owner"] == "Bygg & Anläggning AB"
+    assert problems_of(page) == [(None, "1 invalid UTF-8 byte sequence replaced", "warning", "decode")]
+
+
+def test_windows_1252_with_one_accidental_utf8_sequence_stays_windows_1252():
+    # 'Â©' in Windows-1252 is the bytes C3 A9, which UTF-8 reads as 'é': one valid sequence among many bad.
+    text = BASE.replace("Västsverige", "Östra Mellansverige").replace("Ett påhittat", "Ett Ã© påhittat")
+    page = parse_page(text.encode("cp1252"), "cp1252")
+    assert page.ok and page.problems == []
+    assert page.project["region"] == "Östra Mellansverige"
+    assert page.sections[0]["text"].startswith("Ett Ã© påhittat")
+
+
+def test_page_with_a_byte_order_mark():
+    page = parse_page(b"\xef\xbb\xbf" + BASE.encode(), "bom")
+    assert page.ok and page.problems == []
+    assert page.project["title"] == "Testprojektet Brofästet"
+
+
+def test_page_with_a_byte_order_mark_and_a_bad_byte():
+    body = b"\xef\xbb\xbf" + BASE.encode().replace(b"Test Testsson", b"Test \xc0Testsson")
+    page = parse_page(body, "bom-bad")
+    assert page.ok and page.project["title"] == "Testprojektet Brofästet"
+    assert problems_of(page) == [(None, "1 invalid UTF-8 byte sequence replaced", "warning", "decode")]
+
+
+@pytest.mark.parametrize("charset", ["nonsense-8", "utf-16", "ascii", "iso-8859-1"])
+def test_a_wrong_charset_in_the_header_does_not_garble_a_utf8_page(charset):
+    page = parse_page(BASE.encode(), "wrong-charset", content_type=f"text/plain; charset={charset}")
+    assert page.ok, page.problems
+    assert page.project["region"] == "Västsverige"
+
+
+# Hostile pages: each is a problem on the page, never an exception.
+
+HTML_FIELDS = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in [
+    ("Programområde", "1.1 Kompetensförsörjning"), ("Region", "Stockholm"), ("Projektägare", "Bänkeby kommun"),
+    ("Projektnummer", "2018/00999"), ("Projektperiod", "2018-01-01-2019-12-31"),
+    ("Total projektbudget", "1 000 000 kr"), ("Beviljat ESF-stöd", "500 000 kr")])
+
+
+def html_page(inner: str) -> bytes:
+    return f"<html><body><h1>Djupa lådan</h1>{inner}</body></html>".encode()
+
+
+def test_html_nested_two_thousand_deep_is_read():
+    # the parser's default gives up at 256 levels, and a recursive walk at Python's recursion limit
+    page = parse_page(html_page("<div>" * 1500 + f"<dl>{HTML_FIELDS}</dl>" + "</div>" * 1500), "deep.html")
+    assert page.ok, page.problems
+    assert (page.project["title"], page.project["owner"]) == ("Djupa lådan", "Bänkeby kommun")
+
+
+def test_html_nested_deeper_than_the_parser_reads_is_an_error():
+    page = parse_page(html_page(f"<dl>{HTML_FIELDS}</dl>" + "<b>ord " * 3000), "deeper.html")
+    assert (None, "HTML nested too deep for the parser: the rest of the page is lost") in errors(page)
+
+
+def test_stray_nul_bytes_are_removed_with_a_warning():
+    body = variant("Region Halland", "Region Hal\x00land").replace(b"Test Testsson", b"Test\x00 Testsson")
+    page = parse_page(body, "nul")
+    assert page.ok and (page.project["owner"], page.project["contact_name"]) == ("Region Halland", "Test Testsson")
+    assert problems_of(page) == [(None, "2 NUL characters removed", "warning", "decode")]
+
+
+def test_stray_nul_byte_in_html_is_removed_with_a_warning():
+    page = parse_page(html_page(f"<dl>{HTML_FIELDS}</dl>").replace(b"Stockholm", b"Stock\x00holm"), "nul.html")
+    assert page.ok and page.project["region"] == "Stockholm"
+    assert problems_of(page) == [(None, "1 NUL character removed", "warning", "decode")]
+
+
+def test_a_field_label_that_is_also_a_heading_does_not_crash(monkeypatch):
+    import dataclasses
+
+    from transform import parser
+    vocab = parser.labels()
+    odd = dataclasses.replace(vocab, fields={**vocab.fields, "syfte": "name"})  # 'Syfte' is also a section
+    monkeypatch.setattr(parser, "labels", lambda: odd)
+    fields = parser.parse_lines(["Titel", "Syfte", "Ett namn", "Region", "Stockholm", "Syfte", "Text."])
+    assert fields.values == {"name": "Ett namn", "region": "Stockholm"}
+
+
+def test_a_megabyte_value_is_quoted_short_in_the_reason():
+    raw = "1" * (1024 * 1024)
+    page = parse_page(variant("3 200 000 kr", raw), "long")
+    (problem,) = page.problems
+    assert problem.value == raw
+    assert problem.reason == f"amount above the limit of 1 000 000 000 000 kr: {'1' * 80!r}… (1,048,576 characters)"
+
+
+@pytest.mark.parametrize("body", [
+    b"<html><head><title>x</title></head><body> \n </body></html>", "\u00a0\u2003\n\u3000".encode(),
+    b"<br>" * 1000, b"<", b"<!-- -->", b"<?xml version='1.0'?>", b":" * (4 * 1024 * 1024),
+    html_page("<table><tr><td>" + "a" * (1024 * 1024) + "</td></tr></table>"),
+], ids=["markup-only", "unicode-spaces", "br-only", "lone-lt", "comment", "xml-decl", "4mb-line", "1mb-cell"])
+def test_pages_with_no_project_are_a_problem_not_an_exception(body):
+    page = parse_page(body, "hostile")
+    assert errors(page) == [(None, "not a project page: no project fields found")]
+    assert validate([page]).rejects == []

@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from transform import normalize as nz
+from transform.limits import MAX_AMOUNT_SEK, MAX_PARTICIPANTS
 from transform.reference import municipalities
 
 SEPARATORS = st.sampled_from([" ", "\u00a0", "."])
@@ -91,3 +92,26 @@ def test_repeated_name_parts_collapse(text):
     name = nz.canonical_organisation(text)
     if name and "," not in name:
         assert nz.canonical_organisation(f"{name}, {name}") == name
+
+
+@given(st.text(alphabet="0123456789 \u00a0.,-\u2212", max_size=6000))
+def test_long_numbers_raise_only_value_problems(text):
+    total(nz.parse_amount, text)
+    total(nz.parse_integer, text)
+    total(nz.parse_participants, text)
+
+
+@given(st.integers(min_value=MAX_AMOUNT_SEK + 1, max_value=10**200))
+def test_amount_over_the_limit_is_a_value_problem(n):
+    written = f"{n:,}".replace(",", " ") + " kr"
+    try:
+        nz.parse_amount(written)
+    except nz.ValueProblem as exc:
+        assert str(exc).startswith("amount above the limit of 1 000 000 000 000 kr")
+    else:
+        raise AssertionError(f"{written[:40]}… was read")
+
+
+@given(st.integers(min_value=0, max_value=MAX_PARTICIPANTS))
+def test_participants_round_trip(n):
+    assert nz.parse_participants(f"{n:,}".replace(",", " ")) == n

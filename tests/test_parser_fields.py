@@ -115,3 +115,20 @@ def test_same_field_twice_keeps_first_and_warns():
     page = parse_page("T\nProjektägare\nA\nProjektägare\nB\nRegion\nStockholm\n".encode(), "twice")
     assert page.project["owner"] == "A"
     assert ("owner", "warning") in [(p.field, p.severity) for p in page.problems]
+
+
+def test_a_page_with_twenty_thousand_partners_keeps_every_one():
+    partners = [f"Samverkansförening nr {i} i Bänkeby" for i in range(20_000)]
+    text = (PAGES / "b-base.txt").read_text(encoding="utf-8") + "\nSamarbetspartners\n"
+    text += "".join(f"• {name}\n" for name in partners + partners[:100])  # a repeated name is listed once
+    page = parse_page(text.encode(), "many-partners")
+    assert page.ok, page.problems[:3]
+    assert [o["name"] for o in page.organisations if o["role"] == "partner"] == partners
+
+
+def test_a_heading_repeated_many_times_joins_its_texts_in_order():
+    text = (PAGES / "b-base.txt").read_text(encoding="utf-8")
+    text += "".join(f"\nSyfte\nDel {i} av syftet.\n" for i in range(5_000))
+    page = parse_page(text.encode(), "many-sections")
+    (purpose,) = [s for s in page.sections if s["section"] == "purpose"]
+    assert purpose["text"].split("\n") == [f"Del {i} av syftet." for i in range(5_000)]

@@ -6,15 +6,18 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from transform import reference
+from transform.limits import (EARLIEST_DATE, LATEST_DATE, MAX_AMOUNT_SEK, MAX_INTEGER, MAX_PARTICIPANTS, MAX_RATE,
+                              MIN_RATE)
 from transform.reference import Municipality, Region, fold
 
 MISSING = frozenset({"", "-", "–", "—", "saknas", "uppgift saknas", "n/a", "ej angivet"})
 # Words kept lower-case when a name written in capitals is re-cased ("MALMÖ KOMMUN" → "Malmö kommun").
 LOWER_WORDS = frozenset("kommun stad län landsting och i för av på med till vid samt".split())
-EARLIEST, LATEST = date(2000, 1, 1), date(2035, 12, 31)
+
+QUOTED_CHARS = 80  # a problem's reason quotes this much of a value at most
 
 _AMOUNT = re.compile(
-    r"^(?:sek\s*)?(?P<int>\d{1,3}(?:(?P<sep>[ .])\d{3})(?:(?P=sep)\d{3})*|\d+)"
+    r"^(?P<minus>[-\u2212]\s*)?(?:sek\s*)?(?P<int>\d{1,3}(?:(?P<sep>[ .])\d{3})(?:(?P=sep)\d{3})*|\d+)"
     r"(?:,(?P<dec>\d{1,2}))?\s*(?:kr|kronor|sek|:-)?\.?$", re.I)
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 _PERIOD = re.compile(r"^(\d{4}-\d{2}-\d{2})\s*(?:till|to|–|—|-)\s*(\d{4}-\d{2}-\d{2})$", re.I)
@@ -32,8 +35,29 @@ class ValueProblem(ValueError):
     """A value that cannot be read; the message says why."""
 
 
+def quoted(text: str) -> str:
+    """A value as a reason quotes it: cut after QUOTED_CHARS characters (the Problem's value has all of it)."""
+    if len(text) <= QUOTED_CHARS:
+        return repr(text)
+    return f"{text[:QUOTED_CHARS]!r}… ({len(text):,} characters)"
+
+
 def is_missing(text: str | None) -> bool:
     return text is None or text.strip().casefold() in MISSING
+
+
+def _over_limit(what: str, limit: int, unit: str, text: str) -> ValueProblem:
+    grouped = f"{limit:,}".replace(",", " ")
+    return ValueProblem(f"{what} above the limit of {grouped}{unit}: {quoted(text)}")
+
+
+def _at_most(digits: str, limit: int, what: str, unit: str, text: str) -> int:
+    """ASCII digits → int no larger than limit. The length is checked first: Python refuses to
+    convert more than 4,300 digits."""
+    significant = digits.lstrip("0") or "0"
+    if len(significant) > len(str(limit)) or int(significant) > limit:
+        raise _over_limit(what, limit, unit, text)
+    return int(significant)
 
 
 def parse_amount(text: str | None) -> tuple[int | None, str | None]:
@@ -43,23 +67,36 @@ def parse_amount(text: str | None) -> tuple[int | None, str | None]:
     cleaned = " ".join(text.replace("\u00a0", " ").split())
     m = _AMOUNT.match(cleaned)
     if not m:
-        raise ValueProblem(f"not an exact amount in kronor: {text!r}")
-    whole = int(re.sub(r"\D", "", m.group("int")))
+        raise ValueProblem(f"not an exact amount in kronor: {quoted(text)}")
+    if m.group("minus"):
+        raise ValueProblem(f"negative amount: {quoted(text)}")
+    whole = _at_most(re.sub(r"\D", "", m.group("int")), MAX_AMOUNT_SEK, "amount", " kr", text)
     if m.group("dec") is None:
         return whole, None
     exact = Decimal(f"{whole}.{m.group('dec')}")
     rounded = int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return rounded, f"amount {text!r} has öre; rounded to {rounded} kr"
+    if rounded > MAX_AMOUNT_SEK:
+        raise _over_limit("amount", MAX_AMOUNT_SEK, " kr", text)
+    return rounded, f"amount {quoted(text)} has öre; rounded to {rounded} kr"
 
 
-def parse_integer(text: str | None) -> int | None:
-    """'1 200' → 1200."""
+def parse_integer(text: str | None, limit: int = MAX_INTEGER, what: str = "number") -> int | None:
+    """'1 200' → 1200; negative numbers, and numbers over limit, raise."""
     if is_missing(text):
         return None
     digits = text.replace("\u00a0", " ").replace(" ", "")
+    negative = digits[:1] in ("-", "\u2212")
+    digits = digits[1:] if negative else digits
     if not digits.isdigit() or not digits.isascii():
-        raise ValueProblem(f"not a whole number: {text!r}")
-    return int(digits)
+        raise ValueProblem(f"not a whole number: {quoted(text)}")
+    if negative:
+        raise ValueProblem(f"negative number: {quoted(text)}")
+    return _at_most(digits, limit, what, "", text)
+
+
+def parse_participants(text: str | None) -> int | None:
+    """A planned number of participants: a whole number no larger than MAX_PARTICIPANTS."""
+    return parse_integer(text, MAX_PARTICIPANTS, "participant count")
 
 
 def parse_rate(text: str | None) -> float | None:
@@ -68,10 +105,10 @@ def parse_rate(text: str | None) -> float | None:
         return None
     m = _PERCENT.match(text.strip())
     if not m:
-        raise ValueProblem(f"not a percentage: {text!r}")
+        raise ValueProblem(f"not a percentage: {quoted(text)}")
     value = Decimal(m.group(1).replace(",", ".")) / 100
-    if not 0 <= value <= 1:
-        raise ValueProblem(f"percentage outside 0–100: {text!r}")
+    if not MIN_RATE <= value <= MAX_RATE:
+        raise ValueProblem(f"percentage outside 0–100: {quoted(text)}")
     return float(value)
 
 
@@ -81,13 +118,13 @@ def parse_date(text: str | None) -> date | None:
         return None
     m = _DATE.match(text.strip())
     if not m:
-        raise ValueProblem(f"not a date (YYYY-MM-DD): {text!r}")
+        raise ValueProblem(f"not a date (YYYY-MM-DD): {quoted(text)}")
     try:
         value = date(*map(int, m.groups()))
     except ValueError:
-        raise ValueProblem(f"impossible date: {text!r}") from None
-    if not EARLIEST <= value <= LATEST:
-        raise ValueProblem(f"date outside {EARLIEST.year}–{LATEST.year}: {text!r}")
+        raise ValueProblem(f"impossible date: {quoted(text)}") from None
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueProblem(f"date outside {EARLIEST_DATE.year}–{LATEST_DATE.year}: {quoted(text)}")
     return value
 
 
@@ -97,7 +134,7 @@ def parse_period(text: str | None) -> tuple[date | None, date | None]:
         return None, None
     m = _PERIOD.match(text.strip())
     if not m:
-        raise ValueProblem(f"not a period 'YYYY-MM-DD till YYYY-MM-DD': {text!r}")
+        raise ValueProblem(f"not a period 'YYYY-MM-DD till YYYY-MM-DD': {quoted(text)}")
     return parse_date(m.group(1)), parse_date(m.group(2))
 
 
@@ -106,7 +143,7 @@ def normalize_email(text: str | None) -> str | None:
         return None
     value = text.strip().removeprefix("mailto:").strip().lower()
     if not _EMAIL.match(value):
-        raise ValueProblem(f"not an e-mail address: {text!r}")
+        raise ValueProblem(f"not an e-mail address: {quoted(text)}")
     return value
 
 
@@ -116,7 +153,7 @@ def normalize_phone(text: str | None) -> str | None:
         return None
     raw = text.strip().replace("(0)", "")
     if re.search(r"[^\d\s+()./-]", raw) or raw.count("+") > 1 or ("+" in raw and not raw.startswith("+")):
-        raise ValueProblem(f"not a phone number: {text!r}")
+        raise ValueProblem(f"not a phone number: {quoted(text)}")
     digits = re.sub(r"\D", "", raw)
     if raw.startswith("+"):
         international = digits
@@ -125,10 +162,10 @@ def normalize_phone(text: str | None) -> str | None:
     elif digits.startswith("0"):
         international = "46" + digits[1:]
     else:
-        raise ValueProblem(f"phone number without area code: {text!r}")
+        raise ValueProblem(f"phone number without area code: {quoted(text)}")
     national = international[2:] if international.startswith("46") else international
     if not 6 <= len(national) <= 12 or national.startswith("0"):
-        raise ValueProblem(f"phone number of implausible length: {text!r}")
+        raise ValueProblem(f"phone number of implausible length: {quoted(text)}")
     return "+" + international
 
 
@@ -190,7 +227,7 @@ def normalize_region(text: str | None) -> Region | None:
     key = fold(text)
     region = table.get(key) or table.get(key.removeprefix("esf ").strip())
     if region is None:
-        raise ValueProblem(f"unknown region: {text!r}")
+        raise ValueProblem(f"unknown region: {quoted(text)}")
     return region
 
 
@@ -200,7 +237,7 @@ def normalize_nuts(text: str | None) -> str | None:
         return None
     code = reference.nuts_codes().get(text.strip().upper())
     if code is None:
-        raise ValueProblem(f"unknown NUTS-2 code: {text!r}")
+        raise ValueProblem(f"unknown NUTS-2 code: {quoted(text)}")
     return code
 
 
@@ -225,7 +262,7 @@ def parse_programme_area(text: str | None) -> tuple[str | None, str | None, str 
         return m.group("code"), f"{m.group('code')}.{m.group('sub')}", m.group("name") or None
     if m := _AREA_BARE.match(value.upper()):
         return m.group("code"), None, None
-    raise ValueProblem(f"not a programme area: {text!r}")
+    raise ValueProblem(f"not a programme area: {quoted(text)}")
 
 
 def normalize_objective(text: str | None) -> str | None:
@@ -235,4 +272,4 @@ def normalize_objective(text: str | None) -> str | None:
     value = text.strip().upper()
     if re.fullmatch(r"[1-5]\.\d", value) or _OBJECTIVE_2021.match(value):
         return value
-    raise ValueProblem(f"not a specific objective: {text!r}")
+    raise ValueProblem(f"not a specific objective: {quoted(text)}")

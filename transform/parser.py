@@ -79,7 +79,7 @@ def parse_lines(lines: list[str], headings: list[str] | None = None) -> PageFiel
         return page
     label_rows = [i for i, line in enumerate(lines) if _label_at(line, layout, vocab)]
     start = label_rows[0]
-    end = next((i for i in range(start, len(lines)) if _is_heading(lines[i], vocab)), len(lines))
+    end = next((i for i in range(start + 1, len(lines)) if _is_heading(lines[i], vocab)), len(lines))
     last = max(i for i in label_rows if i < end)
     if layout != GLUED and last + 1 < end and not _label_at(lines[last + 1], layout, vocab):
         last += 1  # the last label's value
@@ -135,6 +135,7 @@ def _read_title(before: list[str], headings: list[str], vocab: Labels, page: Pag
 
 def _read_body(rest: list[str], vocab: Labels, page: PageFields) -> None:
     kind, key, heading, buffer = "section", "description", None, []
+    listed: dict[str, set[str]] = {}  # the items of each list, for a constant-time duplicate test
 
     def close() -> None:
         if kind == "section":
@@ -154,6 +155,7 @@ def _read_body(rest: list[str], vocab: Labels, page: PageFields) -> None:
             else:
                 kind, key, heading = "list", vocab.lists[folded], line
                 page.lists.setdefault(key, [])
+                listed.setdefault(key, set())
             continue
         if kind == "section":
             if not buffer and heading is not None and folded == fold(heading):
@@ -161,7 +163,8 @@ def _read_body(rest: list[str], vocab: Labels, page: PageFields) -> None:
             buffer.append(line)
         elif line.startswith(BULLET) or not page.lists[key]:
             item = line.removeprefix(BULLET).strip()
-            if item and item not in page.lists[key]:
+            if item and item not in listed[key]:
+                listed[key].add(item)
                 page.lists[key].append(item)
         else:  # text after a bulleted list is not part of it
             kind, key, heading = "section", "other", None

@@ -79,10 +79,10 @@ class _Reader:
 
 def build_record(page: PageText, fields: PageFields, source_key: str, url: str | None,
                  sha256: str | None) -> ParsedPage:
-    problems: list[Problem] = []
+    problems = [Problem(None, n.reason, n.value, n.severity, n.stage) for n in page.notes]
     if fields.layout is None:
-        return ParsedPage(source_key, None, None, problems=[
-            Problem(None, "not a project page: no project fields found")])
+        problems.append(Problem(None, "not a project page: no project fields found"))
+        return ParsedPage(source_key, None, None, problems=problems)
     template = detect_template(fields)
     v, read = fields.values, _Reader(problems)
     for label in fields.unknown_labels:
@@ -95,13 +95,14 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
     title = nz.clean_text(v.get("name")) or nz.clean_text(fields.title)
     case_number = nz.clean_text(v.get("case_number")) or fields.heading_case_number
     if case_number and nz.case_number_period(case_number) is None:
-        problems.append(Problem("case_number", f"not a case number: {case_number!r}", case_number))
+        problems.append(Problem("case_number", f"not a case number: {nz.quoted(case_number)}", case_number))
     area_code, objective, area_written = read("programme_area", v.get("programme_area"), nz.parse_programme_area)
     objective = read("specific_objective", v.get("specific_objective"), nz.normalize_objective) or objective
     period = _programme_period(template, case_number, area_code, v.get("fund"), problems)
     start, end = read("period", v.get("period"), nz.parse_period) or (None, None)
     start = start or read("start_date", v.get("start_date"), nz.parse_date)
     end = end or read("end_date", v.get("end_date"), nz.parse_date)
+    _check_order(start, end, v, problems)
     grant, grant_note = read("esf_grant", v.get("esf_grant"), nz.parse_amount) or (None, None)
     budget, budget_note = read("total_budget", v.get("total_budget"), nz.parse_amount) or (None, None)
     for key, note in (("esf_grant", grant_note), ("total_budget", budget_note)):
@@ -140,7 +141,7 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
         "end_date": end,
         "region": region.name if region else None,
         "region_code": region.code if region else None,
-        "planned_participants": read("planned_participants", v.get("planned_participants"), nz.parse_integer),
+        "planned_participants": read("planned_participants", v.get("planned_participants"), nz.parse_participants),
         # a fetched page's key is already its trusted canonical URL (extract.discover.page_key);
         # a saved file can only name its own
         "source_url": source_key if url else page.canonical_url,
@@ -157,6 +158,17 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
     for row in orgs + municipalities:
         row["project_id"] = project["project_id"]
     return ParsedPage(source_key, template, project, orgs, municipalities, sections, problems)
+
+
+def _check_order(start: date | None, end: date | None, v: dict[str, str | None], problems: list[Problem]) -> None:
+    """An end date before the start date is a problem on the field that gave them."""
+    if start is None or end is None or end >= start:
+        return
+    if v.get("period") is not None:
+        key, raw = LABEL_OF["period"], v["period"]
+    else:
+        key, raw = "end_date", f"{v.get('start_date')} / {v.get('end_date')}"
+    problems.append(Problem(key, f"end date {end} is before start date {start}", raw))
 
 
 def _programme_period(template: str, case_number: str | None, area_code: str | None,
@@ -246,10 +258,7 @@ def _municipalities(project: dict[str, Any], written: list[str], problems: list[
 
 def _merge_sections(sections: list[tuple[str, str | None, str]]) -> list[tuple[str, str | None, str]]:
     """One row per section key; a heading that occurs twice has its texts joined."""
-    merged: dict[str, tuple[str | None, str]] = {}
+    merged: dict[str, tuple[str | None, list[str]]] = {}
     for key, heading, text in sections:
-        if key in merged:
-            merged[key] = (merged[key][0], merged[key][1] + "\n" + text)
-        else:
-            merged[key] = (heading, text)
-    return [(k, h, t) for k, (h, t) in merged.items()]
+        merged.setdefault(key, (heading, []))[1].append(text)
+    return [(k, h, "\n".join(texts)) for k, (h, texts) in merged.items()]
