@@ -61,7 +61,7 @@ class WebSource:
         client = PoliteClient(start_url, politeness)
         if not client.allowed(start_url):
             raise SourceError(f"robots.txt of {client.host} disallows {start_url}: nothing fetched")
-        found = discover(client, start_url)
+        found = discover(client, start_url, on_progress=on_discovery)
         notes = found.problems + [f"not followed (off the host or not a project page): {u}"
                                   for u in found.skipped_links[:5]]
         pages = [f for f in found.pages if client.allowed(f.url)]

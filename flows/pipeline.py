@@ -123,6 +123,9 @@ def reprocess(db: str = "esf.duckdb", batch_size: int = BATCH_SIZE, without_cont
 def _reported(run, settings: RunSettings) -> RunReport:
     """Run with progress shown (bar, log lines, Prefect artifact) and file the report as an artifact."""
     from flows.progress import RunProgress
+    esf = logging.getLogger("esf")
+    if esf.level == logging.NOTSET:  # a flow-run process `esf serve` started: its lines at INFO, like Prefect's
+        esf.setLevel(logging.INFO)
     progress = RunProgress(artifact=_progress_artifact())
     try:
         report = run(settings, TaskSteps, progress)
@@ -149,7 +152,7 @@ def _publish_report_artifact(report: RunReport) -> None:
     try:
         create_table_artifact(key="esf-run-report-counts", table=[{"count": k, "pages": v} for k, v in report.counts.items()],
                               description=f"Run {report.run_id}: {report.status}")
-        body = run_report(report).replace("\n", "  \n")
+        body = run_report(report, markdown=True).replace("\n", "  \n")
         create_markdown_artifact(key="esf-run-report", markdown=f"### ESF refresh\n\n{body}",
                                  description=f"Run {report.run_id}: {report.status}")
     except Exception as exc:  # a report that cannot be filed must not fail a finished run

@@ -110,13 +110,14 @@ def test_parse_prints_one_json_object(prefect_api):
     assert {"organisations", "municipalities", "sections", "problems"} <= set(record)
 
 
-def test_parse_reports_validation_problems(prefect_api, tmp_path):
+def test_parse_reports_the_problem_that_rejects_a_page(prefect_api, tmp_path):
     page = tmp_path / "p.txt"
     page.write_text((SAMPLES / "b-steget-vidare.txt").read_text(encoding="utf-8")
                     .replace("2018-09-01-2021-08-31", "2021-08-31-2018-09-01"), encoding="utf-8")
     result = esf(prefect_api, "parse", str(page), "--format", "text")
     assert result.returncode == 3
-    assert "start_before_end" in result.stdout
+    assert "error                  Projektperiod: end date 2018-09-01 is before start date 2021-08-31" \
+        in result.stdout
 
 
 def test_describe_and_export(prefect_api, loaded_db, tmp_path):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -10,7 +11,7 @@ import time
 import duckdb
 import requests
 
-from conftest import ROOT, SAMPLES, esf_command
+from conftest import ROOT, SAMPLES, descendants, esf_command, wait_gone
 
 
 def serve_env(tmp_path, **extra) -> dict:
@@ -45,33 +46,64 @@ def test_unreachable_api_says_how_to_fix_it(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_serve_runs_on_schedule_then_shuts_down(tmp_path):
+def published_runs(db) -> list[tuple]:
+    if not db.exists():
+        return []
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("SELECT r.run_id, r.status, (SELECT count(*) FROM raw_pages p WHERE p.run_id = r.run_id) "
+                           "FROM runs r ORDER BY r.run_id").fetchall()
+    finally:
+        con.close()
+
+
+def change_pages(pages, night: int, count: int = 5) -> None:
+    """New bytes in `count` pages (more than the parse pool's threshold), so the next night parses them."""
+    for path in sorted(pages.glob("*.txt"))[:count]:
+        path.write_text(path.read_text(encoding="utf-8") + f"\nUppdaterad natt {night}.\n", encoding="utf-8")
+
+
+def test_serve_runs_night_after_night_then_stops_cleanly(tmp_path):
+    """Three consecutive scheduled runs on a one-minute schedule, each parsing changed pages (a run that
+    kept its parse pool would hold the deployment's only slot and every later night would be skipped);
+    Ctrl-C then stops `esf serve` and its server within 10 s."""
+    pages = tmp_path / "pages"
+    shutil.copytree(SAMPLES, pages)
     db = tmp_path / "esf.duckdb"
     log = open(tmp_path / "serve.log", "w")
     proc = subprocess.Popen(esf_command() + ["serve", "--cron", "* * * * *", "--timezone", "UTC", "--source",
-                                             str(SAMPLES), "--db", str(db)],
+                                             str(pages), "--db", str(db)],
                             cwd=ROOT, env=serve_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     try:
-        deadline, done = time.monotonic() + 200, []
-        while time.monotonic() < deadline and proc.poll() is None and not done:
+        deadline, runs = time.monotonic() + 330, []
+        while time.monotonic() < deadline and proc.poll() is None and len(runs) < 3:
             time.sleep(2)
-            if db.exists():
-                con = duckdb.connect(str(db), read_only=True)
-                done = con.execute("SELECT run_id FROM runs WHERE status = 'succeeded'").fetchall()
-                con.close()
+            latest = published_runs(db)
+            if len(latest) > len(runs):
+                runs = latest
+                change_pages(pages, len(runs))
         output = (tmp_path / "serve.log").read_text()
-        assert done, output[-3000:]
+        assert len(runs) >= 3, output[-3000:]
+        assert [status for _, status, _ in runs] == ["succeeded"] * len(runs)
+        assert all(stored >= 5 for _, _, stored in runs), runs  # every night stored (and parsed) new bytes
         port = re.search(r"Started a local Prefect server: http://127\.0\.0\.1:(\d+)", output).group(1)
         assert requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).ok
+        home = tmp_path / "esf.prefect"  # Prefect's state beside the warehouse, not in PREFECT_HOME
+        assert (home / "prefect.db").exists() and (home / "server.log").exists()
+        assert not (tmp_path / "prefect" / "prefect.db").exists()
+        children = descendants(proc.pid)
+        stopped = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on a terminal
+        rc = proc.wait(timeout=10)
+        took = time.monotonic() - stopped
     finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-            raise
-    time.sleep(1)
+    output = (tmp_path / "serve.log").read_text()
+    assert rc in (0, 130) and took < 10, output[-2000:]
+    assert "esf serve: stopped by SIGINT; the local Prefect server is stopped" in output
+    assert wait_gone(children, 5) == []
     try:
         requests.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
         still_up = True
