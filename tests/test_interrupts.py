@@ -14,6 +14,7 @@ import pytest
 
 from conftest import ROOT, SAMPLES, descendants, esf_command, esf_env, wait_gone
 from demo.site import DemoSite
+from extract.polite import Politeness
 from load import work_path_for
 from service.run import RunSettings, refresh
 
@@ -98,7 +99,8 @@ def test_after_kill_9_nothing_is_left_running_and_the_next_run_cleans_up(prefect
         assert lock.read_text() == f"pid {proc.pid}"
         leftover = db.with_name(f".{db.name}.publishing-{proc.pid}")  # as a kill during publish leaves it
         leftover.write_bytes(b"half a database")
-        report = refresh(RunSettings(db=str(db), sources=(site.url + LISTING,)))
+        report = refresh(RunSettings(db=str(db), sources=(site.url + LISTING,),
+                                     politeness=Politeness(delay_seconds=0.0)))
     assert not leftover.exists()
     assert f"removed {leftover.name}, left by a run that died while publishing" in report.notes
     assert f"the previous run (pid {proc.pid}) died without closing the warehouse" in report.notes
