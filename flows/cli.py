@@ -421,24 +421,25 @@ def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: 
                   "user_agent": user_agent, "without_contacts": without_contacts, "allow_shrink": allow_shrink}
     own_server = not os.environ.get("PREFECT_API_URL")
     try:
-        with interrupts():
+        with interrupts() as received:
             setup_output(quiet, debug)
             with prefect_api(db, ui=True) as api:
                 from flows.schedule import serve_nightly
                 if own_server:
                     click.echo(f"Started a local Prefect server: {api.removesuffix('/api')} (UI and run history; "
                                f"state and server.log in {prefect_home_for(db)})")
-                serve_nightly(cron, tz, parameters)
+                serve_nightly(cron, tz, parameters)  # returns when stopped: Prefect's runner takes SIGTERM itself
+        name = received[0] if received else "SIGTERM"
     except ServerError as exc:
         click.echo(f"esf: {exc}", err=True)
         sys.exit(EXIT_FAILED)
-    except BaseException as exc:  # SIGINT/SIGTERM, as ours or as Prefect's own signal exception
+    except BaseException as exc:  # SIGINT/SIGTERM before or after the runner, ours or Prefect's exception
         name = interrupt_signal(exc)
         if not name:
             raise
-        click.echo(f"esf serve: stopped by {name}" + ("; the local Prefect server is stopped" if own_server else ""),
-                   err=True)
-        sys.exit(130 if name == "SIGINT" else EXIT_OK)
+    click.echo(f"esf serve: stopped by {name}" + ("; the local Prefect server is stopped" if own_server else ""),
+               err=True)
+    sys.exit(130 if name == "SIGINT" else EXIT_OK)
 
 
 @cli.command(name="demo-site")

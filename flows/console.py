@@ -39,10 +39,10 @@ def quiet_prefect_console() -> None:
 
 
 @contextmanager
-def interrupts() -> Iterator[None]:
+def interrupts() -> Iterator[list[str]]:
     """SIGINT and SIGTERM raise `Interrupted` in the main thread, once: a second signal during the cleanup
     is noted and ignored, so the run can still record itself and close what it started. A SIGINT that was
-    ignored when we started (a background job) stays ignored."""
+    ignored when we started (a background job) stays ignored. Yields the names of the signals received."""
     fired: list[str] = []
 
     def handler(signum, frame):
@@ -57,7 +57,7 @@ def interrupts() -> Iterator[None]:
         if not (sig == signal.SIGINT and old == signal.SIG_IGN):
             signal.signal(sig, handler)
     try:
-        yield
+        yield fired
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

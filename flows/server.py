@@ -22,7 +22,7 @@ import requests
 from service.children import die_with_parent
 
 STARTUP_SECONDS = 120           # the first start creates Prefect's database
-STOP_SECONDS = 8                # then the server's process group is killed
+STOP_SECONDS = 5                # then the server's process group is killed
 LOG_BYTES, LOG_BACKUPS = 5 * 1024 * 1024, 3
 
 

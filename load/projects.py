@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from load.summaries import refresh_summaries
-from load.warehouse import Warehouse
+from load.warehouse import Warehouse, transaction
 
 # Columns that say where a record came from, not what it says: a change in them is not a new version.
 PROVENANCE = ("source_key", "source_url", "sha256")
@@ -50,66 +50,62 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
     children = {kind: getattr(validated, kind) for kind in CHILD_TABLES}
     projects["record_hash"] = record_hashes(projects, children)
     con = wh.con
-    con.execute("BEGIN TRANSACTION")
+    con.register("inc_df", projects)
     try:
-        con.register("inc_df", projects)
-        con.execute("""CREATE OR REPLACE TEMP TABLE inc AS SELECT * REPLACE (
-                           start_date::DATE AS start_date, end_date::DATE AS end_date,
-                           cofinancing_rate::DECIMAL(5, 4) AS cofinancing_rate) FROM inc_df""")
-        con.execute("""CREATE OR REPLACE TEMP TABLE cls AS
-                       SELECT i.project_id, p.first_seen,
-                              CASE WHEN p.project_id IS NULL THEN 'new'
-                                   WHEN p.record_hash = i.record_hash THEN 'unchanged'
-                                   ELSE 'changed' END AS kind
-                       FROM inc i LEFT JOIN projects p USING (project_id)""")
-        params = {"ts": started, "run": run_id}
-        con.execute("""UPDATE project_versions SET valid_to = $ts WHERE valid_to IS NULL
-                       AND project_id IN (SELECT project_id FROM cls WHERE kind = 'changed')""", {"ts": started})
-        con.execute("""INSERT INTO project_versions BY NAME
-                       SELECT i.*, coalesce(v.last_version, 0) + 1 AS version, $ts AS valid_from,
-                              NULL AS valid_to, $run AS run_id
-                       FROM inc i JOIN cls USING (project_id)
-                       LEFT JOIN (SELECT project_id, max(version) AS last_version FROM project_versions
-                                  GROUP BY project_id) v USING (project_id)
-                       WHERE cls.kind <> 'unchanged'""", params)
-        con.execute("DELETE FROM projects WHERE project_id IN (SELECT project_id FROM cls WHERE kind = 'changed')")
-        con.execute("""INSERT INTO projects BY NAME
-                       SELECT i.*, coalesce(cls.first_seen, $ts) AS first_seen, $ts AS last_seen, $run AS run_id
-                       FROM inc i JOIN cls USING (project_id) WHERE cls.kind <> 'unchanged'""", params)
-        con.execute("""UPDATE projects SET last_seen = $ts, source_key = i.source_key, source_url = i.source_url,
-                              sha256 = i.sha256
-                       FROM inc i JOIN cls USING (project_id)
-                       WHERE projects.project_id = i.project_id AND cls.kind = 'unchanged'""", {"ts": started})
-        for kind, table in CHILD_TABLES.items():
-            con.register("child_df", children[kind])
-            con.execute(f"DELETE FROM {table} WHERE project_id IN (SELECT project_id FROM cls WHERE kind = 'changed')")
-            con.execute(f"""INSERT INTO {table} BY NAME SELECT c.*, $run AS run_id FROM child_df c
-                            WHERE c.project_id IN (SELECT project_id FROM cls WHERE kind <> 'unchanged')""",
-                        {"run": run_id})
-            con.unregister("child_df")
-        _complete_organisation_names(con)
-        if same_bytes:
-            con.execute("UPDATE projects SET last_seen = $ts WHERE list_contains($keys, source_key)",
-                        {"ts": started, "keys": list(same_bytes)})
-        # gone when every listed URL that led to the page is gone (an old address may 404 while the page lives)
-        con.execute("""UPDATE projects SET gone_since = c.gone_since
-                       FROM (SELECT source_key, CASE WHEN bool_and(gone_since IS NOT NULL) THEN min(gone_since) END
-                                                AS gone_since
-                             FROM crawl_state GROUP BY source_key) c
-                       WHERE c.source_key = projects.source_key AND projects.gone_since IS DISTINCT FROM c.gone_since""")
-        _insert_problems(wh, run_id, problems)
-        kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
-        if kinds.get("new") or kinds.get("changed"):
-            refresh_summaries(con, run_id)
-        final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
-                 "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
-        status = run_status(final)
-        final["fetched"] = final.get("seen", 0) - sum(final.get(k, 0) for k in ("skipped", "not_modified", "gone", "failed"))
-        wh.finish_run(run_id, status, final)
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+        with transaction(con):
+            con.execute("""CREATE OR REPLACE TEMP TABLE inc AS SELECT * REPLACE (
+                               start_date::DATE AS start_date, end_date::DATE AS end_date,
+                               cofinancing_rate::DECIMAL(5, 4) AS cofinancing_rate) FROM inc_df""")
+            con.execute("""CREATE OR REPLACE TEMP TABLE cls AS
+                           SELECT i.project_id, p.first_seen,
+                                  CASE WHEN p.project_id IS NULL THEN 'new'
+                                       WHEN p.record_hash = i.record_hash THEN 'unchanged'
+                                       ELSE 'changed' END AS kind
+                           FROM inc i LEFT JOIN projects p USING (project_id)""")
+            params = {"ts": started, "run": run_id}
+            con.execute("""UPDATE project_versions SET valid_to = $ts WHERE valid_to IS NULL
+                           AND project_id IN (SELECT project_id FROM cls WHERE kind = 'changed')""", {"ts": started})
+            con.execute("""INSERT INTO project_versions BY NAME
+                           SELECT i.*, coalesce(v.last_version, 0) + 1 AS version, $ts AS valid_from,
+                                  NULL AS valid_to, $run AS run_id
+                           FROM inc i JOIN cls USING (project_id)
+                           LEFT JOIN (SELECT project_id, max(version) AS last_version FROM project_versions
+                                      GROUP BY project_id) v USING (project_id)
+                           WHERE cls.kind <> 'unchanged'""", params)
+            con.execute("DELETE FROM projects WHERE project_id IN (SELECT project_id FROM cls WHERE kind = 'changed')")
+            con.execute("""INSERT INTO projects BY NAME
+                           SELECT i.*, coalesce(cls.first_seen, $ts) AS first_seen, $ts AS last_seen, $run AS run_id
+                           FROM inc i JOIN cls USING (project_id) WHERE cls.kind <> 'unchanged'""", params)
+            con.execute("""UPDATE projects SET last_seen = $ts, source_key = i.source_key, source_url = i.source_url,
+                                  sha256 = i.sha256
+                           FROM inc i JOIN cls USING (project_id)
+                           WHERE projects.project_id = i.project_id AND cls.kind = 'unchanged'""", {"ts": started})
+            for kind, table in CHILD_TABLES.items():
+                con.register("child_df", children[kind])
+                con.execute(f"DELETE FROM {table} WHERE project_id IN (SELECT project_id FROM cls WHERE kind = 'changed')")
+                con.execute(f"""INSERT INTO {table} BY NAME SELECT c.*, $run AS run_id FROM child_df c
+                                WHERE c.project_id IN (SELECT project_id FROM cls WHERE kind <> 'unchanged')""",
+                            {"run": run_id})
+                con.unregister("child_df")
+            _complete_organisation_names(con)
+            if same_bytes:
+                con.execute("UPDATE projects SET last_seen = $ts WHERE list_contains($keys, source_key)",
+                            {"ts": started, "keys": list(same_bytes)})
+            # gone when every listed URL that led to the page is gone (an old address may 404 while the page lives)
+            con.execute("""UPDATE projects SET gone_since = c.gone_since
+                           FROM (SELECT source_key, CASE WHEN bool_and(gone_since IS NOT NULL) THEN min(gone_since) END
+                                                    AS gone_since
+                                 FROM crawl_state GROUP BY source_key) c
+                           WHERE c.source_key = projects.source_key AND projects.gone_since IS DISTINCT FROM c.gone_since""")
+            _insert_problems(wh, run_id, problems)
+            kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
+            if kinds.get("new") or kinds.get("changed"):
+                refresh_summaries(con, run_id)
+            final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
+                     "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
+            status = run_status(final)
+            final["fetched"] = final.get("seen", 0) - sum(final.get(k, 0) for k in ("skipped", "not_modified", "gone", "failed"))
+            wh.finish_run(run_id, status, final)
     finally:
         con.unregister("inc_df")
     return final

@@ -7,7 +7,7 @@ import pandas as pd
 
 from extract.plan import Known
 from extract.records import RawPage
-from load.warehouse import Warehouse
+from load.warehouse import Warehouse, transaction
 
 CRAWL_COLUMNS = ["listed_url", "source_key", "url", "lastmod", "listing_entry", "etag", "last_modified", "http_status",
                  "last_checked_at", "run_id"]
@@ -35,15 +35,10 @@ def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list
     if good:  # only bytes the store does not already hold travel into DuckDB
         held = stored if stored is not None else latest_hashes(wh)
         good = [p for p in good if held.get(p.source_key) != p.sha256]
-    wh.con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(wh.con):
         count = _insert_raw(wh, good, run_id) if good else 0
         if crawl_rows:
             _upsert_crawl_state(wh, crawl_rows)
-        wh.con.execute("COMMIT")
-    except BaseException:
-        wh.con.execute("ROLLBACK")
-        raise
     if stored is not None:
         stored.update((p.source_key, p.sha256) for p in good)
     return count
@@ -138,19 +133,32 @@ def _raw_page(r: tuple) -> RawPage:
                    etag=r[5], last_modified=r[6], content_type=r[7])
 
 
-def latest_raw_pages(wh: Warehouse, batch_size: int = 500) -> Iterator[list[RawPage]]:
+def _chunks(rows: list[tuple[int, int]], count: int, size: int) -> Iterator[list[int]]:
+    """Row ids in runs of at most `count` rows and (past the first row) `size` bytes."""
+    chunk, total = [], 0
+    for rowid, nbytes in rows:
+        if chunk and (len(chunk) >= count or total + nbytes > size):
+            yield chunk
+            chunk, total = [], 0
+        chunk.append(rowid)
+        total += nbytes
+    if chunk:
+        yield chunk
+
+
+def latest_raw_pages(wh: Warehouse, batch_size: int = 500, batch_bytes: int = 64 << 20) -> Iterator[list[RawPage]]:
     """The latest stored version of every page, in batches, for re-parsing without the network.
 
     Row ids first (small), then each batch's bodies by a range of row ids: memory holds one batch of
-    bodies, whatever the size of the store. In the order stored, so of two keys that give one project
-    the one stored last wins (transform.batch.resolve_duplicates)."""
-    ids = [r for (r,) in wh.con.execute("""
-        SELECT r.rowid FROM raw_pages r
+    bodies (at most `batch_size` pages and about `batch_bytes`), whatever the size of the store. In the
+    order stored, so of two keys that give one project the one stored last wins
+    (transform.batch.resolve_duplicates)."""
+    rows = wh.con.execute("""
+        SELECT r.rowid, r.size_bytes FROM raw_pages r
         JOIN (SELECT source_key, max(fetched_at) AS fetched_at FROM raw_pages GROUP BY source_key) latest
           USING (source_key, fetched_at)
-        ORDER BY r.rowid""").fetchall()]
-    for i in range(0, len(ids), batch_size):
-        chunk = ids[i:i + batch_size]
+        ORDER BY r.rowid""").fetchall()
+    for chunk in _chunks(rows, batch_size, batch_bytes):
         rows = wh.con.execute("""
             SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
             FROM raw_pages WHERE rowid BETWEEN $lo AND $hi AND list_contains($ids, rowid)

@@ -5,6 +5,8 @@ import csv
 import fcntl
 import importlib.util
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -161,6 +163,22 @@ class Warehouse:
         self.con.execute("CHECKPOINT")
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """BEGIN … COMMIT, or ROLLBACK on any error. If the rollback fails too (a full disk can end the
+    transaction under us: "no transaction is active"), the first error is the one raised."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+        con.execute("COMMIT")
+    except BaseException:
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # the error that ended the transaction is being raised
+        raise
+
+
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply the migrations this file lacks, each in its own transaction; then views and comments.
 
@@ -172,17 +190,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         version = int(path.name.split("_", 1)[0])
         if version in done:
             continue
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             if path.suffix == ".py":
                 _load_module(path).upgrade(con)
             else:
                 con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, path.name, utcnow()])
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
         applied.append(version)
     apply_views_and_comments(con)  # always: a new release may change a view without a migration
     return applied

@@ -27,6 +27,7 @@ from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates
 log = logging.getLogger("esf.run")
 
 BATCH_SIZE = 500
+BATCH_BYTES = 64 * 1024 * 1024  # and at most this much page text in a batch: memory by bytes, not by count
 MAX_BATCHES_IN_FLIGHT = 4  # parse futures not yet collected: bounds memory to a few batches of bodies
 SHRINK_LIMIT = 0.5         # a source that finds fewer than half of last time's pages fails the run
 
@@ -99,15 +100,20 @@ class NoProgress:
 
 
 def read_batch(source: Source, items: list, on_page: Callable[[], None] | None = None,
-               done_pages: dict[int, RawPage] | None = None) -> list[RawPage]:
-    """Read items one by one. `done_pages` survives a retry of the whole batch, so a retry never fetches
-    again a page that was already read."""
+               done_pages: dict[int, RawPage] | None = None, max_bytes: int = BATCH_BYTES) -> list[RawPage]:
+    """Read items one by one, until all are read or their bodies reach `max_bytes`: → the pages of the
+    first items (the caller reads the rest in the next batch). `done_pages` survives a retry of the whole
+    batch, so a retry never fetches again a page that was already read."""
     got = {} if done_pages is None else done_pages
+    size = 0
     for i, item in enumerate(items):
         if i not in got:
             (got[i],) = source.read([item])
             if on_page:
                 on_page()
+        size += len(got[i].body)
+        if size >= max_bytes:
+            return [got[j] for j in range(i + 1)]
     return [got[i] for i in range(len(items))]
 
 
@@ -178,10 +184,12 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
                     resumed = stored_pages(wh, from_store[i:i + settings.batch_size])
                     progress.skip(len(resumed))
                     yield resumed, []
-                for i in range(0, len(items), settings.batch_size):
+                i = 0
+                while i < len(items):
                     chunk = items[i:i + settings.batch_size]
-                    pages = run.read(source, chunk, progress.advance)
-                    yield pages, source.crawl_rows(chunk, pages, report.run_id)
+                    pages = run.read(source, chunk, progress.advance)  # may stop early at BATCH_BYTES
+                    yield pages, source.crawl_rows(chunk[:len(pages)], pages, report.run_id)
+                    i += len(pages)
             finally:
                 source.close()
 
@@ -195,7 +203,7 @@ def reprocess(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps
 
     def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps):
         progress.total(wh.con.execute("SELECT count(DISTINCT source_key) FROM raw_pages").fetchone()[0])
-        for pages in latest_raw_pages(wh, settings.batch_size):
+        for pages in latest_raw_pages(wh, settings.batch_size, BATCH_BYTES):
             collected.counts["seen"] += len(pages)
             progress.advance(len(pages))
             yield pages, []

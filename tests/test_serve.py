@@ -110,3 +110,30 @@ def test_serve_runs_night_after_night_then_stops_cleanly(tmp_path):
     except requests.ConnectionError:
         still_up = False
     assert not still_up, "the local Prefect server outlived `esf serve`"
+
+
+def test_after_a_restart_only_the_latest_missed_night_runs(prefect_api):
+    """Nights whose time passed while `esf serve` was stopped: the latest stays scheduled (one catch-up),
+    the older ones are cancelled; a night still to come is left alone."""
+    from datetime import datetime, timedelta, timezone
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
+    from flows.schedule import drop_missed_runs
+    now = datetime.now(timezone.utc)
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("esf-missed-nights")
+        deployment = client.create_deployment(flow_id=flow_id, name="nightly")
+        runs = {days: client.create_flow_run_from_deployment(
+                    deployment, state=Scheduled(scheduled_time=now + timedelta(days=days))).id
+                for days in (-4, -3, -2, -1, 1)}
+        cancelled = drop_missed_runs("esf-missed-nights")
+        states = {days: client.read_flow_run(run_id).state for days, run_id in runs.items()}
+    assert cancelled == 3
+    assert {days: s.type.value for days, s in states.items()} == {
+        -4: "CANCELLED", -3: "CANCELLED", -2: "CANCELLED", -1: "SCHEDULED", 1: "SCHEDULED"}
+    assert "missed while esf serve was stopped" in states[-4].message
+
+
+def test_no_deployment_yet_means_nothing_to_drop(prefect_api):
+    from flows.schedule import drop_missed_runs
+    assert drop_missed_runs("esf-never-deployed") == 0
