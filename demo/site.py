@@ -165,6 +165,17 @@ class DemoSite:
         """Serve the pages as of `version` from now on."""
         self.version = version
 
+    def add_pages(self, count: int) -> range:
+        """Publish `count` new project pages after the last one, as the site does between nights: from now
+        on they are listed, in the sitemaps and served. Returns their indices."""
+        new = range(self.n_pages, self.n_pages + count)
+        if self._server is not None:  # before start(), start() maps every path
+            added = {page(i, self.seed).path: i for i in new}
+            with self._lock:
+                self._paths = {**self._paths, **added}
+        self.n_pages = new.stop
+        return new
+
     def clear_log(self) -> None:
         """Empty the request log (fault counters per path are kept)."""
         with self._lock:
