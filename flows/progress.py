@@ -83,7 +83,7 @@ class RunProgress:
             log.info("%s", self.line())
         total = max(self.pages_total, self.done)
         share = self.done / total if total else 1.0
-        if self.artifact and (share >= 1.0 or share - self._last_share >= ARTIFACT_STEP):
+        if self.artifact and (share >= 1.0 or share - self._last_share >= ARTIFACT_STEP - 1e-9):
             self._last_share = share
             try:
                 self.artifact(share * 100)

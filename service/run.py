@@ -174,7 +174,8 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
                 items, skipped, from_store = source.plan(known_pages(wh), unloaded=unloaded_keys(wh))
                 report.notes += source.notes
                 check_discovered(wh, spec, source.discovered, report.run_id, settings.allow_shrink)
-                collected.counts["seen"] += source.discovered
+                # pages no longer listed are asked for once more (are they gone?): seen, though not discovered
+                collected.counts["seen"] += source.discovered + sum(1 for p in items if _vanished(p))
                 collected.counts["skipped"] += len(skipped)
                 progress.total(collected.counts["seen"])
                 progress.skip(len(skipped))
@@ -209,6 +210,10 @@ def reprocess(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps
             yield pages, []
 
     return _run(settings, ["raw_pages"], batches, steps, progress, store=False)
+
+
+def _vanished(item: object) -> bool:
+    return getattr(item, "reason", None) == "vanished"  # a planned web page; files are never vanished
 
 
 def check_discovered(wh: Warehouse, spec: str, discovered: int, run_id: int, allow_shrink: bool) -> None:

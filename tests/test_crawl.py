@@ -87,6 +87,9 @@ def test_changed_and_disappeared_pages(prefect_api, tmp_path):
         changed = [i for i in range(200) if site.current(i).html != site.current(i, version=0).html and i != 10]
     assert changed and report.counts["changed"] == len(changed)
     assert report.counts["gone"] == 1
+    c = report.counts  # the deleted page is off the listing, yet asked for once more: it is seen
+    assert c["seen"] == 200 == sum(c[k] for k in ("new", "changed", "unchanged", "duplicates", "rejected", "failed",
+                                                  "skipped", "not_modified", "gone"))
     assert rows(db, "SELECT count(*) FROM project_versions WHERE valid_to IS NOT NULL") == [(len(changed),)]
     assert rows(db, "SELECT count(*) FROM projects WHERE gone_since IS NOT NULL") == [(1,)]
     assert rows(db, "SELECT count(*) FROM projects") == [(200,)]  # the gone project stays, with its history

@@ -11,3 +11,6 @@ MAX_AMOUNT_SEK = 10**12
 MAX_PARTICIPANTS = 1_000_000
 MAX_INTEGER = 2**63 - 1  # the largest whole number a warehouse column (BIGINT) holds
 MIN_RATE, MAX_RATE = 0.0, 1.0  # the EU co-financing rate, a share
+# A project page is 5–60 KB; a section longer than this is page furniture or a fault, not a description.
+# Kept to this length (with a warning) so one hostile page cannot fill the load's memory.
+MAX_SECTION_CHARS = 200_000

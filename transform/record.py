@@ -9,6 +9,7 @@ from typing import Any, Callable
 
 from transform import normalize as nz
 from transform import reference
+from transform.limits import MAX_SECTION_CHARS
 from transform.lines import PageText
 from transform.parser import COLON, GLUED, PageFields
 from transform.reference import fold
@@ -153,7 +154,8 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
     project["project_id"] = project_key(project)
     orgs = _organisations(project, fields)
     municipalities = _municipalities(project, fields.lists.get("municipality", []), problems)
-    sections = [{"project_id": project["project_id"], "section": key, "heading": heading, "text": text}
+    sections = [{"project_id": project["project_id"], "section": key, "heading": heading,
+                 "text": _section_text(key, text, problems)}
                 for key, heading, text in _merge_sections(fields.sections)]
     for row in orgs + municipalities:
         row["project_id"] = project["project_id"]
@@ -254,6 +256,15 @@ def _municipalities(project: dict[str, Any], written: list[str], problems: list[
                      "municipality": m.name if m else None, "county": m.county if m else None,
                      "region_code": m.region_code if m else None})
     return rows
+
+
+def _section_text(key: str, text: str, problems: list[Problem]) -> str:
+    """The section's text, cut at MAX_SECTION_CHARS with a warning."""
+    if len(text) <= MAX_SECTION_CHARS:
+        return text
+    problems.append(Problem(f"section:{key}", f"section of {len(text):,} characters cut to {MAX_SECTION_CHARS:,}",
+                            text[:80], "warning"))
+    return text[:MAX_SECTION_CHARS]
 
 
 def _merge_sections(sections: list[tuple[str, str | None, str]]) -> list[tuple[str, str | None, str]]:
