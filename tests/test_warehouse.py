@@ -333,3 +333,35 @@ def test_run_report_is_filed_as_a_prefect_artifact(prefect_api, corpus, tmp_path
     latest = max(artifacts, key=lambda a: a.created)
     assert f"Run {report.run_id}: succeeded" in latest.data
     assert "pages seen 13 = new 13" in latest.data
+
+
+def test_when_the_rollback_fails_too_the_first_error_is_raised():
+    from load.warehouse import transaction
+
+    class Con:  # a connection whose transaction a full disk already ended
+        def execute(self, sql):
+            if sql == "ROLLBACK":
+                raise duckdb.TransactionException("cannot rollback - no transaction is active")
+    with pytest.raises(duckdb.IOException, match="No space left on device"):
+        with transaction(Con()):
+            raise duckdb.IOException("could not write file: No space left on device")
+
+
+def test_a_full_disk_is_named_as_such(tmp_path):
+    """A 3 MB file system for the warehouse and 300 pages to store: the run fails naming the full disk."""
+    from demo.generator import page
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root): the full-disk case is not tried")
+    try:
+        pages = tmp_path / "pages"
+        pages.mkdir()
+        for i in range(300):
+            (pages / f"p{i:03d}.html").write_text(page(i, seed=3).html, encoding="utf-8")
+        with pytest.raises(Exception) as failure:
+            service.refresh(RunSettings(db=str(disk / "esf.duckdb"), sources=(str(pages),), batch_size=50))
+        assert "No space left on device" in str(failure.value)
+        assert "no transaction is active" not in str(failure.value)
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
