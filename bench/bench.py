@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import resource
 import shutil
 import statistics
@@ -23,20 +22,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.machine import machine  # noqa: E402
 from demo.generator import page, pages  # noqa: E402
 from demo.site import DemoSite  # noqa: E402
-from flows.server import local_server  # noqa: E402
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next((int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
-    import duckdb
-    import prefect
-    return (f"{os.cpu_count()} cores ({cpu}), {mem / 1024:.0f} GiB, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, prefect {prefect.__version__}, duckdb {duckdb.__version__}")
+from flows.server import local_server, prefect_home_for  # noqa: E402
 
 
 def run(args: list[str], env: dict | None = None) -> tuple[float, float]:
@@ -111,7 +100,7 @@ def main() -> None:
         inc, _ = run(["run", "--source", str(folder), "--db", str(db), "--no-summary"])
         say(f"| nightly refresh from the folder, {changed} pages ({changed / n:.1%}) changed, `esf run` | "
             f"{inc:.1f} s, **{inc / full:.0%} of the full build** | ≤ 10 % |")
-        with local_server() as api:
+        with local_server(prefect_home_for(db)) as api:
             write_pages(folder, n, version=2)
             served, _ = run(["run", "--source", str(folder), "--db", str(db), "--no-summary"], {"PREFECT_API_URL": api})
         say(f"| the same, against a running Prefect server (as under `esf serve`) | {served:.1f} s, "
@@ -130,7 +119,7 @@ def main() -> None:
             say(f"| nightly refresh over HTTP, ~1 % changed, `esf run` | {inc_http:.1f} s, **{inc_http / http:.0%} of the "
                 f"full build**, {len(site.requests):,} requests ({len(site.requests) / first_requests:.1%} of the first) "
                 f"| ≤ 10 % |")
-            with local_server() as api:
+            with local_server(prefect_home_for(db)) as api:
                 site.set_version(2)
                 site.clear_log()
                 served_http, _ = run(["run", "--source", url, "--db", str(db), "--delay", "0", "--no-summary"],

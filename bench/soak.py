@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import platform
 import random
 import shutil
 import sys
@@ -66,6 +65,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from bench.machine import machine  # noqa: E402
 
 FIRST_NIGHT = date(2026, 3, 1)  # night 0, the full build; night k is k days later
 COUNT_KEYS = ("new", "changed", "unchanged", "duplicates", "rejected", "failed", "skipped", "not_modified", "gone")
@@ -157,8 +158,9 @@ class Plan:
             n += self.new_per_night
             self.n_pages.append(n)
             self.deleted.append(set(deleted))
-            self.expect.append({"seen": n - len(deleted), "new": self.new_per_night, "changed": len(changed),
-                                "gone": len(gone)})
+            # the pages deleted tonight are off the sitemap but asked for once more (to find them gone): seen
+            self.expect.append({"seen": n - len(deleted) + len(gone), "new": self.new_per_night,
+                                "changed": len(changed), "gone": len(gone)})
 
 
 # --- what the process holds -----------------------------------------------------------------------------
@@ -206,17 +208,6 @@ def _describe(cmd: list[bytes]) -> str:
 def snapshot() -> dict[str, float]:
     return {"rss_mb": status_field("VmRSS") / 1024, "fds": len(os.listdir("/proc/self/fd")),
             "threads": status_field("Threads"), "children": len(children())}
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    mem = next((int(line.split()[1]) // 1024 for line in Path("/proc/meminfo").read_text().splitlines()
-                if line.startswith("MemTotal")), 0)
-    import duckdb
-    import prefect
-    return (f"{os.cpu_count()} cores ({cpu}), {mem / 1024:.0f} GiB, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}, prefect {prefect.__version__}, duckdb {duckdb.__version__}")
 
 
 # --- one night ------------------------------------------------------------------------------------------

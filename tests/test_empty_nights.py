@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from conftest import ROOT, SAMPLES, esf_command, esf_env
-from demo.site import DemoSite, Faults
+from demo.site import DemoSite
 from extract.files import SourceError
 from load import work_path_for
 from service.run import RunSettings, SourceShrank, refresh
