@@ -104,7 +104,8 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
             final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
                      "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
             status = run_status(final)
-            final["fetched"] = final.get("seen", 0) - sum(final.get(k, 0) for k in ("skipped", "not_modified", "gone", "failed"))
+            final.setdefault("fetched", final.get("seen", 0) - sum(final.get(k, 0) for k in
+                                                                   ("skipped", "not_modified", "gone", "failed")))
             wh.finish_run(run_id, status, final)
     finally:
         con.unregister("inc_df")

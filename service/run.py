@@ -74,7 +74,7 @@ class Collected:
     problems: list[dict] = field(default_factory=list)
     same_bytes: list[str] = field(default_factory=list)  # read again, bytes unchanged: not parsed
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("seen", "skipped", "not_modified", "gone", "failed"), 0))
+        ("seen", "skipped", "not_modified", "gone", "failed", "fetched"), 0))  # fetched: bodies read this run
 
 
 class Progress(Protocol):
@@ -189,6 +189,7 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
                 while i < len(items):
                     chunk = items[i:i + settings.batch_size]
                     pages = run.read(source, chunk, progress.advance)  # may stop early at BATCH_BYTES
+                    collected.counts["fetched"] += sum(1 for page in pages if has_body(page))
                     yield pages, source.crawl_rows(chunk[:len(pages)], pages, report.run_id)
                     i += len(pages)
             finally:
