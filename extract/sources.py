@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from extract.discover import Found, discover, is_project_url, normalize_url, page_key
@@ -13,6 +14,30 @@ from extract.files import FileItem, SourceError, list_items, read_item
 from extract.plan import Known, Planned, plan
 from extract.polite import PoliteClient, Politeness
 from extract.records import RawPage, now
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run does with a source's pages: read these (in order), skip these listed URLs as unchanged,
+    parse these raw-store keys from the store. `vanished`: how many of `read` are known pages no longer
+    listed, asked for once more to see whether they are gone (seen by the run, though not discovered)."""
+    read: list
+    skipped: list[str] = field(default_factory=list)
+    from_store: list[str] = field(default_factory=list)
+    vanished: int = 0
+
+
+class Source(Protocol):
+    """A folder, an archive, a crawl or a list of URLs: planned once, then read in batches."""
+    notes: list[str]
+
+    @property
+    def discovered(self) -> int: ...
+    def plan(self, known: dict[str, Known], today: date | None = None,
+             unloaded: set[str] = frozenset()) -> Plan: ...
+    def read(self, items: list) -> list[RawPage]: ...
+    def crawl_rows(self, items: list, pages: list[RawPage], run_id: int) -> list[dict]: ...
+    def close(self) -> None: ...
 
 
 def is_url(source: str) -> bool:
@@ -27,10 +52,10 @@ class FileSource:
     notes: list[str] = field(default_factory=list)
 
     def plan(self, known: dict[str, Known], today: date | None = None,
-             unloaded: set[str] = frozenset()) -> tuple[list[FileItem], list[str], list[str]]:
+             unloaded: set[str] = frozenset()) -> Plan:
         items = list_items(self.path)
         self.discovered = len(items)
-        return items, [], []
+        return Plan(items)
 
     def read(self, items: list[FileItem]) -> list[RawPage]:
         return [read_item(item) for item in items]
@@ -78,7 +103,7 @@ class WebSource:
 
     def read_one(self) -> RawPage:
         """The single page of a source from `single`."""
-        (page,) = self.read(self.plan({})[0])
+        (page,) = self.read(self.plan({}).read)
         return page
 
     @classmethod
@@ -94,15 +119,14 @@ class WebSource:
         return cls([Found(normalize_url(u)) for u in dict.fromkeys(urls)], politeness)
 
     def plan(self, known: dict[str, Known], today: date | None = None,
-             unloaded: set[str] = frozenset()) -> tuple[list[Planned], list[str], list[str]]:
-        """→ (pages to request, in order; listed URLs skipped as unchanged; raw-store keys to parse from
-        the store)."""
+             unloaded: set[str] = frozenset()) -> Plan:
         vanished = []
         if self.complete:
             listed, hosts = {f.url for f in self.found}, set(self._clients)
             vanished = [url for url in known if url not in listed and urlsplit(url).netloc in hosts]
         todo, skipped, from_store = plan(self.found, known, today, vanished=vanished, unloaded=unloaded)
-        return todo, [f.url for f in skipped], [known[f.url].source_key for f in from_store]
+        return Plan(todo, [f.url for f in skipped], [known[f.url].source_key for f in from_store],
+                    vanished=sum(1 for p in todo if p.reason == "vanished"))
 
     def _client(self, url: str) -> PoliteClient:
         host = urlsplit(url).netloc
@@ -141,9 +165,6 @@ class WebSource:
             client.close()
 
 
-Source = FileSource | WebSource
-
-
 def check_source(source: str) -> None:
     """Raise SourceError now, before any work, for a local source that cannot be used."""
     if source.startswith("urls:"):
@@ -166,4 +187,4 @@ def open_source(source: str, politeness: Politeness | None = None,
     return FileSource(source)
 
 
-__all__ = ["FileSource", "Source", "SourceError", "WebSource", "check_source", "is_url", "open_source"]
+__all__ = ["FileSource", "Plan", "Source", "SourceError", "WebSource", "check_source", "is_url", "open_source"]

@@ -171,18 +171,18 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
             source = open_source(spec, settings.politeness,
                                  on_discovery=lambda docs, found, spec=spec: progress.discovering(spec, docs, found))
             try:
-                items, skipped, from_store = source.plan(known_pages(wh), unloaded=unloaded_keys(wh))
+                plan = source.plan(known_pages(wh), unloaded=unloaded_keys(wh))
+                items = plan.read
                 report.notes += source.notes
                 check_discovered(wh, spec, source.discovered, report.run_id, settings.allow_shrink)
-                # pages no longer listed are asked for once more (are they gone?): seen, though not discovered
-                collected.counts["seen"] += source.discovered + sum(1 for p in items if _vanished(p))
-                collected.counts["skipped"] += len(skipped)
+                collected.counts["seen"] += source.discovered + plan.vanished
+                collected.counts["skipped"] += len(plan.skipped)
                 progress.total(collected.counts["seen"])
-                progress.skip(len(skipped))
+                progress.skip(len(plan.skipped))
                 log.info("%s: %d pages found, %d to read, %d unchanged and skipped, %d resumed from the store",
-                         spec, source.discovered, len(items), len(skipped), len(from_store))
-                for i in range(0, len(from_store), settings.batch_size):  # bodies a batch at a time
-                    resumed = stored_pages(wh, from_store[i:i + settings.batch_size])
+                         spec, source.discovered, len(items), len(plan.skipped), len(plan.from_store))
+                for i in range(0, len(plan.from_store), settings.batch_size):  # bodies a batch at a time
+                    resumed = stored_pages(wh, plan.from_store[i:i + settings.batch_size])
                     progress.skip(len(resumed))
                     yield resumed, []
                 i = 0
@@ -211,10 +211,6 @@ def reprocess(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps
             yield pages, []
 
     return _run(settings, ["raw_pages"], batches, steps, progress, store=False)
-
-
-def _vanished(item: object) -> bool:
-    return getattr(item, "reason", None) == "vanished"  # a planned web page; files are never vanished
 
 
 def check_discovered(wh: Warehouse, spec: str, discovered: int, run_id: int, allow_shrink: bool) -> None:
