@@ -50,8 +50,14 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
     todo, skipped, from_store = [], [], []
     for url in vanished:
         k = known[url]
-        if k.http_status not in (404, 410):
-            todo.append(Planned(Found(url), "vanished", k.etag, k.last_modified, k.source_key))
+        if k.http_status in (404, 410):
+            continue
+        # asked once since it left the listing (that check stored no lastmod or listing line) and still
+        # there: a page the site keeps but no longer lists, re-checked on the rotation, not every night
+        asked_before = k.lastmod is None and k.listing_entry is None
+        if asked_before and recheck_every > 1 and _slot(url, recheck_every) != night % recheck_every:
+            continue
+        todo.append(Planned(Found(url), "vanished", k.etag, k.last_modified, k.source_key))
     for page in found:
         k = known.get(page.url)
         if k is None:

@@ -95,3 +95,23 @@ def test_page_key_ignores_a_canonical_link_in_the_body():
 def test_page_key_decodes_entities_in_the_href():
     body = b"<head><link rel='canonical' href='/resultat/projektbanken/projekt/?dnr=2016&#x2F;00123'></head>"
     assert page_key(FETCHED, body) == "https://www.esf.se/resultat/projektbanken/projekt/?dnr=2016/00123"
+
+
+# --- planning pages that left the listing -------------------------------------------------------
+
+def test_a_page_that_left_the_listing_is_asked_once_then_on_the_rotation():
+    from datetime import date
+    from extract.plan import Known, _slot, plan
+    url = "https://www.esf.se/Projektbanken-2014-2020/Alla-Projekt/kvar/"
+    listed_before = Known(url, "2024-01-01", "Kvar | Kommun", '"e"', None, 200)
+    asked_since = Known(url, None, None, '"e"', None, 200)  # what the first check after it left stored
+    gone = Known(url, None, None, None, None, 410)
+    off = next(d for d in (date(2026, 3, i) for i in range(1, 31)) if _slot(url, 30) != d.toordinal() % 30)
+    due = next(d for d in (date(2026, 3, i) for i in range(1, 31)) if _slot(url, 30) == d.toordinal() % 30)
+
+    def asked(known, today):
+        return [p.found.url for p in plan([], {url: known}, today, vanished=[url])[0]]
+    assert asked(listed_before, off) == [url]       # the first night it is missing: is it gone?
+    assert asked(asked_since, off) == []            # it still answers: not every night again
+    assert asked(asked_since, due) == [url]         # but on its re-check night
+    assert asked(gone, due) == []                   # gone is gone
