@@ -53,3 +53,24 @@ def worker_init(run_pid: int) -> None:
     """A parse worker: ends with the run that started it; Ctrl-C on the terminal is the run's to handle."""
     exit_with(run_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def end_children(grace: float = 4.0, term_wait: float = 2.0) -> list[int]:
+    """Wait up to `grace` seconds for this process's multiprocessing children (Prefect's runner starts each
+    flow run as one) to end on their own, then terminate, then kill them; → the pids that had to be stopped.
+    Left alone, a child stuck in start-up or retrying a stopped API keeps us from exiting: multiprocessing
+    joins its children at exit."""
+    import multiprocessing
+    children = multiprocessing.active_children()
+    deadline = time.monotonic() + grace
+    for child in children:
+        child.join(max(0.0, deadline - time.monotonic()))
+    stopped = [child for child in children if child.is_alive()]
+    for child in stopped:
+        child.terminate()
+    for child in stopped:
+        child.join(term_wait)
+        if child.is_alive():
+            child.kill()
+            child.join(1.0)
+    return [child.pid for child in stopped]

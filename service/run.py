@@ -300,7 +300,13 @@ def top_reasons(problems: list[dict], n: int = 5) -> list[tuple[str, int]]:
 
 def interrupt_signal(exc: BaseException) -> str | None:
     """The signal's name when `exc` says the process was asked to stop (ours, or a runner's own, such as
-    Prefect's TerminationSignal for SIGTERM, which carries the signal number), else None."""
+    Prefect's TerminationSignal for SIGTERM, which carries the signal number), else None. A signal that
+    lands inside a DuckDB query surfaces as RuntimeError('Query interrupted') caused by the interrupt."""
+    for _ in range(5):
+        cause = exc.__cause__ or exc.__context__
+        if not isinstance(exc, RuntimeError) or cause is None:
+            break
+        exc = cause
     if isinstance(exc, KeyboardInterrupt):
         return getattr(exc, "signal_name", "SIGINT")
     number = getattr(exc, "signal", None)

@@ -125,3 +125,25 @@ def test_a_run_killed_after_loading_but_before_publishing_is_not_recorded_as_suc
     runs = status_of_runs(db)
     assert [r[1] for r in runs] == ["succeeded", "aborted", "succeeded"]
     assert runs[1][2].startswith("loaded, but the process ended before publishing")
+
+
+
+def _query_interrupted_by(signal_error: BaseException) -> RuntimeError:
+    """What DuckDB raises when a signal lands mid-query (checked by hand with a real SIGINT: a live query in a
+    test leaves DuckDB's threads running at exit on a busy machine)."""
+    try:
+        try:
+            raise signal_error
+        except BaseException as cause:
+            raise RuntimeError("Query interrupted") from cause
+    except RuntimeError as exc:
+        return exc
+
+
+def test_a_signal_inside_a_duckdb_query_counts_as_the_interrupt():
+    """The run must record 'interrupted', not 'failed', when the signal surfaced as DuckDB's error."""
+    from service.run import Interrupted, interrupt_signal
+    assert interrupt_signal(_query_interrupted_by(KeyboardInterrupt())) == "SIGINT"
+    assert interrupt_signal(_query_interrupted_by(Interrupted("SIGTERM"))) == "SIGTERM"
+    assert interrupt_signal(RuntimeError("Query interrupted")) is None  # no signal behind it: a failure
+    assert interrupt_signal(_query_interrupted_by(ValueError("bad value"))) is None
