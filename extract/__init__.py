@@ -1,5 +1,5 @@
 """Fetching and reading pages. Never parses: bytes and fetch metadata only."""
 from extract.files import FileItem, SourceError, list_items, read_item
-from extract.records import RawPage
+from records.pages import RawPage
 
 __all__ = ["FileItem", "RawPage", "SourceError", "list_items", "read_item"]

@@ -8,7 +8,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from extract.records import RawPage, failed_page, now
+from records.pages import RawPage, failed_page, now
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # What one archive may expand to. The whole project bank saved as HTML is about 8,000 pages of ~40 KB (0.3 GB), and

@@ -6,19 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from extract.discover import Found
+from records.pages import Known
 
 RECHECK_EVERY_NIGHTS = 30  # every unchanged page is re-checked at least once in this many nights
-
-
-@dataclass(frozen=True)
-class Known:
-    """What the store remembers of a listed page; source_key is the raw-store key it led to last time."""
-    source_key: str
-    lastmod: str | None
-    listing_entry: str | None
-    etag: str | None
-    last_modified: str | None
-    http_status: int | None
 
 
 @dataclass(frozen=True)

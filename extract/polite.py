@@ -20,7 +20,7 @@ import urllib3.exceptions
 from protego import Protego
 from requests.adapters import HTTPAdapter
 
-from extract.records import RawPage, failed_page, now
+from records.pages import RawPage, failed_page, now
 
 RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 GONE = frozenset({404, 410})

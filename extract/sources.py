@@ -11,20 +11,9 @@ from urllib.parse import urlsplit
 
 from extract.discover import Found, discover, is_project_url, normalize_url, page_key
 from extract.files import FileItem, SourceError, list_items, read_item
-from extract.plan import Known, Planned, plan
+from extract.plan import Planned, plan
 from extract.polite import PoliteClient, Politeness
-from extract.records import RawPage, now
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What a run does with a source's pages: read these (in order), skip these listed URLs as unchanged,
-    parse these raw-store keys from the store. `vanished`: how many of `read` are known pages no longer
-    listed, asked for once more to see whether they are gone (seen by the run, though not discovered)."""
-    read: list
-    skipped: list[str] = field(default_factory=list)
-    from_store: list[str] = field(default_factory=list)
-    vanished: int = 0
+from records.pages import Known, Plan, RawPage, now
 
 
 class Source(Protocol):

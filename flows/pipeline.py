@@ -12,7 +12,7 @@ from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
 from extract.polite import Politeness
-from extract.records import RawPage
+from records.pages import RawPage
 from extract.sources import Source
 from load import Warehouse, store_raw
 from service import run as service

@@ -5,9 +5,8 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from extract.plan import Known
-from extract.records import RawPage
 from load.warehouse import Warehouse, transaction
+from records.pages import Known, RawPage
 
 CRAWL_COLUMNS = ["listed_url", "source_key", "url", "lastmod", "listing_entry", "etag", "last_modified", "http_status",
                  "last_checked_at", "run_id"]

@@ -13,7 +13,7 @@ from time import perf_counter
 from typing import Any, Protocol
 
 from extract.polite import Politeness
-from extract.records import RawPage
+from records.pages import RawPage
 from extract.sources import Source, open_source
 from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run, loaded_hashes,
                   publish, run_status, store_raw, stored_pages, unloaded_keys, work_path_for)

@@ -101,7 +101,8 @@ def test_page_key_decodes_entities_in_the_href():
 
 def test_a_page_that_left_the_listing_is_asked_once_then_on_the_rotation():
     from datetime import date
-    from extract.plan import Known, _slot, plan
+    from extract.plan import _slot, plan
+    from records.pages import Known
     url = "https://www.esf.se/Projektbanken-2014-2020/Alla-Projekt/kvar/"
     listed_before = Known(url, "2024-01-01", "Kvar | Kommun", '"e"', None, 200)
     asked_since = Known(url, None, None, '"e"', None, 200)  # what the first check after it left stored

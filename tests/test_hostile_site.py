@@ -193,7 +193,7 @@ def test_a_batch_is_bounded_by_bytes_as_well_as_pages():
 
 
 def _raw(key: str, size: int = 10):
-    from extract.records import RawPage, now
+    from records.pages import RawPage, now
     return RawPage(source_key=key, url=None, fetched_at=now(), body=b"x" * size)
 
 

@@ -1,8 +1,9 @@
-"""The record every source yields: one page's bytes and how they were fetched."""
+"""What a source yields (one page's bytes and how they were fetched), what the store remembers of a page,
+and what a run plans to do with a source's pages."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime, timezone
 
@@ -34,3 +35,25 @@ def now() -> datetime:
 
 def failed_page(source_key: str, reason: str, url: str | None = None, status: int | None = None) -> RawPage:
     return RawPage(source_key=source_key, url=url, fetched_at=now(), body=b"", http_status=status, error=reason)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the store remembers of a listed page; source_key is the raw-store key it led to last time."""
+    source_key: str
+    lastmod: str | None
+    listing_entry: str | None
+    etag: str | None
+    last_modified: str | None
+    http_status: int | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run does with a source's pages: read these (in order), skip these listed URLs as unchanged,
+    parse these raw-store keys from the store. `vanished`: how many of `read` are known pages no longer
+    listed, asked for once more to see whether they are gone (seen by the run, though not discovered)."""
+    read: list
+    skipped: list[str] = field(default_factory=list)
+    from_store: list[str] = field(default_factory=list)
+    vanished: int = 0
