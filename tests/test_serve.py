@@ -137,3 +137,30 @@ def test_after_a_restart_only_the_latest_missed_night_runs(prefect_api):
 def test_no_deployment_yet_means_nothing_to_drop(prefect_api):
     from flows.schedule import drop_missed_runs
     assert drop_missed_runs("esf-never-deployed") == 0
+
+
+def _sleep_ignoring(signals: tuple[int, ...], ready, seconds: float) -> None:
+    for sig in signals:
+        signal.signal(sig, signal.SIG_IGN)
+    ready.set()
+    time.sleep(seconds)
+
+
+def test_flow_run_processes_that_do_not_end_are_stopped_before_the_server():
+    """What `esf serve` does after its runner returns: children that end by themselves are waited for; one
+    stuck (it ignores SIGINT, as a flow run starting up did) is terminated; one that ignores SIGTERM too is
+    killed. Left alone, multiprocessing would join them at exit and `esf serve` would never end."""
+    import multiprocessing
+    from service.children import end_children
+    ctx = multiprocessing.get_context("spawn")
+    ready = [ctx.Event(), ctx.Event(), ctx.Event()]
+    quick = ctx.Process(target=_sleep_ignoring, args=((), ready[0], 0.5))
+    stuck = ctx.Process(target=_sleep_ignoring, args=((signal.SIGINT,), ready[1], 600))
+    deaf = ctx.Process(target=_sleep_ignoring, args=((signal.SIGINT, signal.SIGTERM), ready[2], 600))
+    for process in (quick, stuck, deaf):
+        process.start()
+    assert all(event.wait(60) for event in ready)  # their handlers are in place
+    stopped = end_children(grace=3.0, term_wait=2.0)
+    assert sorted(stopped) == sorted([stuck.pid, deaf.pid])
+    assert quick.exitcode == 0 and stuck.exitcode == -signal.SIGTERM and deaf.exitcode == -signal.SIGKILL
+    assert multiprocessing.active_children() == []
