@@ -320,6 +320,37 @@ def describe(table: str | None, db: str) -> None:
 
 
 @cli.command()
+@db_option
+@click.option("--run", "run_id", type=int, default=None, help="A run's id (default: the latest run that loaded).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000), help="How many top warnings.")
+def quality(db: str, run_id: int | None, top: int) -> None:
+    """How well the pages were read: fill rate per field per template and programme period against the previous
+    run, the top warnings, labels never seen before (one example page each), rejects by reason.
+
+    \b
+    Example:
+      esf quality
+      esf query "select * from project_quality where field = 'programme_area_code'"
+    """
+    import duckdb
+    from flows.readonly import first_line
+    from flows.reports import quality_lines
+    from load.quality import quality_report
+    con = _open_read_only(db)
+    try:
+        if run_id is not None and not con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
+            raise UserError(f"no run {run_id} in {db}; `esf query \"from runs\"` lists them")
+        report = quality_report(con, run_id, top)
+    except duckdb.CatalogException as exc:
+        raise UserError(f"{db} has no quality tables yet (run `esf run` with this version): {first_line(exc)}") from None
+    finally:
+        con.close()
+    if report.run_id is None:
+        raise UserError(f"no run has loaded {db} yet: run `esf run` first")
+    click.echo("\n".join(quality_lines(report)))
+
+
+@cli.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @db_option

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 
 from transform.lines import BULLET
+from transform.normalize import MISSING
 from transform.reference import Labels, fold, labels
 
 GLUED, PAIRED, COLON = "glued", "paired", "colon"
@@ -38,7 +39,11 @@ def _glued_match(line: str, vocab: Labels) -> tuple[str, str] | None:
     label, value = m.group(0), line[m.end():]
     key = vocab.fields[fold(label)]
     first = value[0]
-    if first.isupper() or first.isdigit() or first == "+" or (key == "contact_email" and "@" in value):
+    if value.strip().casefold() in MISSING:  # 'Projektägaresaknas'
+        return key, value.strip()
+    # a lower-case letter or a space continues a word ('Regionala', 'Region Blekinge'); anything else is a value
+    if first.isupper() or first.isdigit() or not (first.isalnum() or first.isspace()) \
+            or (key == "contact_email" and "@" in value):
         return key, value.strip()
     return None
 
