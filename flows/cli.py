@@ -207,7 +207,7 @@ def _finish(report, db: str, summary: bool) -> None:
 def parse(page: str, fmt: str) -> None:
     """Parse one page and print the normalized record and its problems (no database).
 
-    Exit code 3 when the page would be rejected.
+    Exit code 3 when the page would be rejected (not a project page, or no identity).
 
     \b
     Example:
@@ -232,9 +232,10 @@ def parse(page: str, fmt: str) -> None:
     parsed = parse_page(raw.body, raw.source_key, url=raw.url, content_type=raw.content_type, sha256=raw.sha256)
     out = parsed.to_json()
     if parsed.ok:
-        for row in validate([parsed]).rejects:
+        result = validate([parsed])
+        for row in result.rejects + result.warnings:
             out["problems"].append({"field": row["field"], "reason": row["reason"], "value": row["value"],
-                                    "severity": "error", "stage": "validate"})
+                                    "severity": row["severity"], "stage": "validate"})
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
     else:
