@@ -126,6 +126,14 @@ def test_read_objective_drops_a_name_after_the_code(code, name):
     assert (objective, area) == (code, None) and note
 
 
+def test_a_label_never_seen_before_after_the_last_known_one_is_a_warning_not_the_description():
+    page = parse_page(c_page(C_2014 + [("Programområde", "2"), ("Total Kostnader", "2 000 000")]), "c")
+    assert page.ok and page.project["total_budget_sek"] == 2_000_000
+    assert [(p.field, p.reason) for p in page.problems] == \
+        [("Total Kostnader", "unknown label or stray line in the field block")]
+    assert [s["text"] for s in page.sections] == ["Ett påhittat projekt för testerna."]
+
+
 # Only a page without identity is rejected
 
 def test_a_page_with_neither_case_number_nor_title_is_rejected():

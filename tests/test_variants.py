@@ -196,13 +196,18 @@ def test_fields_reordered(name):
 def test_unknown_label_inserted(name):
     sample = PAGES[name]
     middle = sample.entries[len(sample.entries) // 2]
-    lines = sample.lines[:middle[0]] + sample.label_line("unknown", UNKNOWN, "1 234 567") + sample.lines[middle[0]:]
-    variant = sample.parse(lines)
-    assert_loads_unchanged(sample, variant)
-    assert variant.project == sample.original.project
-    assert any(p.field and p.field.startswith(UNKNOWN) and p.reason.startswith("unknown label")
-               for p in variant.problems)
-    assert_all_validate([variant])
+    after_last = sample.entries[-1][0] + sample.entries[-1][1]
+    # only 'Label:' (template C) marks a label never seen before; after the last known label of an A or B page
+    # the line is indistinguishable from the description and stays there as text
+    for at in (middle[0], after_last) if sample.layout == "colon" else (middle[0],):
+        lines = sample.lines[:at] + sample.label_line("unknown", UNKNOWN, "1 234 567") + sample.lines[at:]
+        variant = sample.parse(lines)
+        assert_loads_unchanged(sample, variant)
+        assert variant.project == sample.original.project
+        assert variant.sections == sample.original.sections
+        assert any(p.field and p.field.startswith(UNKNOWN) and p.reason.startswith("unknown label")
+                   for p in variant.problems), at
+        assert_all_validate([variant])
 
 
 @pytest.mark.parametrize("name", IDS)

@@ -17,6 +17,7 @@ from transform.reference import Labels, fold, labels
 
 GLUED, PAIRED, COLON = "glued", "paired", "colon"
 _HEADING = re.compile(r"^(?P<case>\d{4}/\d{5}|\d{2}-\d{3}-[A-Z]\d{2})\s+[-–]\s+(?P<title>.+)$")
+MAX_UNKNOWN_VALUE = 60  # longer, and the line after an unknown 'Label:' is text, not a value
 _UNKNOWN_COLON_LABEL = re.compile(r"^[^\W\d][^:.!?]{0,60}:$")
 
 
@@ -88,10 +89,18 @@ def parse_lines(lines: list[str], headings: list[str] | None = None) -> PageFiel
     last = max(i for i in label_rows if i < end)
     if layout != GLUED and last + 1 < end and not _label_at(lines[last + 1], layout, vocab):
         last += 1  # the last label's value
+    while layout == COLON and last + 2 < end and _unknown_field_at(lines, last + 1):
+        last += 2  # 'Total Kostnader:' and its value after the last known label: a field, not the description
     _read_fields(lines[start:last + 1], layout, vocab, page)
     _read_title(lines[:start], headings or [], vocab, page)
     _read_body(lines[last + 1:], vocab, page)
     return page
+
+
+def _unknown_field_at(lines: list[str], i: int) -> bool:
+    """A label never seen before ('Total Kostnader:') followed by a short value line."""
+    value = lines[i + 1]
+    return bool(_UNKNOWN_COLON_LABEL.match(lines[i])) and len(value) <= MAX_UNKNOWN_VALUE and not value.endswith(":")
 
 
 def _read_fields(block: list[str], layout: str, vocab: Labels, page: PageFields) -> None:
