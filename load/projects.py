@@ -12,11 +12,11 @@ import pandas as pd
 from load.summaries import refresh_summaries
 from load.warehouse import Warehouse, transaction
 
-from records.project import PROVENANCE  # where a record came from: a change in them is not a new version
-from records.project import PROJECT_COLUMNS
+from records.project import ANNOTATIONS, PROJECT_COLUMNS, PROVENANCE
 
 CHILD_TABLES = {"organisations": "project_organisations", "municipalities": "project_municipalities",
                 "sections": "project_sections"}
+ANNOTATION_UPDATE = ", ".join(f"{c} = i.{c}" for c in ANNOTATIONS)  # refreshed on unchanged rows too
 PROBLEM_COLUMNS = ["run_id", "source_key", "project_id", "stage", "field", "reason", "value"]
 
 
@@ -30,7 +30,7 @@ def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> 
     for kind, df in children.items():
         for row in df.itertuples(index=False):
             rows_of[row.project_id].append([kind, *row])
-    content = [c for c in projects.columns if c not in PROVENANCE]
+    content = [c for c in projects.columns if c not in PROVENANCE and c not in ANNOTATIONS]
     hashes = []
     for rec in projects[content].itertuples(index=False):
         payload = json.dumps([list(rec), sorted(rows_of[rec.project_id], key=str)], default=str, ensure_ascii=False)
@@ -77,8 +77,8 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
             con.execute("""INSERT INTO projects BY NAME
                            SELECT i.*, coalesce(cls.first_seen, $ts) AS first_seen, $ts AS last_seen, $run AS run_id
                            FROM inc i JOIN cls USING (project_id) WHERE cls.kind <> 'unchanged'""", params)
-            con.execute("""UPDATE projects SET last_seen = $ts, source_key = i.source_key, source_url = i.source_url,
-                                  sha256 = i.sha256
+            con.execute(f"""UPDATE projects SET last_seen = $ts, source_key = i.source_key, source_url = i.source_url,
+                                   sha256 = i.sha256, {ANNOTATION_UPDATE}
                            FROM inc i JOIN cls USING (project_id)
                            WHERE projects.project_id = i.project_id AND cls.kind = 'unchanged'""", {"ts": started})
             for kind, table in CHILD_TABLES.items():

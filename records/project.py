@@ -64,8 +64,12 @@ WAREHOUSE_COLUMNS: tuple[Column, ...] = (
     Column("last_seen", sql="TIMESTAMP WITH TIME ZONE", required=True), Column("run_id", "int", required=True),
     Column("gone_since", sql="TIMESTAMP WITH TIME ZONE"),
 )
-# What a page's own fields can be when written: the ones a record-hash change should not count
+# Where a record came from: a change in these is not a new version.
 PROVENANCE: tuple[str, ...] = tuple(c.name for c in PROJECT_COLUMNS if c.origin == "provenance")
+# What the parser notes about the values (which rule gave them, how many are missing): refreshed in place
+# whenever a page is parsed, not a new version by themselves.
+ANNOTATIONS: tuple[str, ...] = tuple(c.name for c in PROJECT_COLUMNS
+                                     if c.name.endswith("_source") and c.origin == "derived" or c.origin == "quality")
 
 
 def names_of(kind: str) -> tuple[str, ...]:

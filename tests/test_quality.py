@@ -259,3 +259,44 @@ def test_run_report_has_a_quality_section(quality_db):
     assert "fill rates that moved 5 points or more:" in text
     markdown = run_report(report, markdown=True)
     assert "Total Kostnader" in markdown and "\\_" in markdown  # page text made inert in the artifact
+
+
+def test_migration_009_opens_a_loaded_warehouse_of_the_version_before(tmp_path):
+    """A warehouse at migration 008, with a project and the views of the time, upgrades in place."""
+    from load.warehouse import MIGRATIONS, _load_module, migrate, migration_files
+    con = duckdb.connect(str(tmp_path / "v8.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)")
+    for version, path in enumerate(migration_files()[:8], 1):
+        if path.suffix == ".py":
+            _load_module(path).upgrade(con)
+        else:
+            con.execute(path.read_text(encoding="utf-8"))
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, path.name])
+    con.execute("CREATE VIEW old_view AS SELECT region, count(*) AS n FROM projects GROUP BY 1")
+    con.execute("""INSERT INTO projects (project_id, title, programme_period, programme_area_code, region, region_code,
+                   source_key, template, record_hash, first_seen, last_seen, run_id)
+                   VALUES ('2015/00265', 'Gammalt', '2014-2020', '2', 'Stockholm', 'SE11', 'k', 'B', 'h', now(), now(), 1)""")
+    assert migrate(con) == [9] and (MIGRATIONS / "009_field_quality.sql").is_file()
+    assert con.execute("SELECT missing_fields, programme_area_source FROM projects").fetchall() == [(0, None)]
+    con.execute("""INSERT INTO projects (project_id, source_key, template, record_hash, first_seen, last_seen, run_id)
+                   VALUES ('2015/00266', 'k2', 'C', 'h', now(), now(), 2)""")  # a partial project fits now
+    assert con.execute("SELECT count(*) FROM project_quality").fetchone() == (0,)
+    con.close()
+
+
+def test_annotations_are_refreshed_in_place_and_make_no_new_version(tmp_path):
+    """A warehouse loaded before the source columns existed gets them on the next parse, without a new version."""
+    from service.run import RunSettings, reprocess
+    from service.run import refresh as run
+    db = tmp_path / "esf.duckdb"
+    pages = _page_dir(tmp_path, "pages", {"b.txt": (SAMPLES / "b-steget-vidare.txt").read_bytes()})
+    run(RunSettings(db=str(db), sources=(str(pages),)))
+    con = duckdb.connect(str(tmp_path / "esf.work.duckdb"))
+    con.execute("UPDATE projects SET programme_area_source = NULL, region_source = NULL")
+    con.close()
+    report = reprocess(RunSettings(db=str(db)))
+    assert (report.counts["changed"], report.counts["unchanged"]) == (0, 1)
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT programme_area_source, region_source FROM projects").fetchall() == [("page", "page")]
+    assert con.execute("SELECT count(*) FROM project_versions").fetchone() == (1,)
+    con.close()
