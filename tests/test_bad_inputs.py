@@ -184,6 +184,7 @@ def test_programme_period_conflict_is_a_warning_and_no_period():
     assert ("programme_period", "programme period unclear: case number says 2021-2027, template says "
                                 "2014-2020, programme area says 2014-2020") in warned(page)
     assert page.project["programme_period"] is None and page.project["case_number"] == "22-039-S04"
+    assert page.project["missing_fields"] == 1
 
 
 def test_bad_email_and_phone_are_errors_naming_the_field():

@@ -61,7 +61,7 @@ def programme_period(template: str, case_number: str | None, area_code: str | No
     if len(periods) > 1:
         said = ", ".join(f"{k.replace('_', ' ')} says {p}" for k, p in votes.items())
         problems.append(Problem("programme_period", f"programme period unclear: {said}", None, "warning",
-                                kind="conflict"))
+                                kind="unreadable"))  # no rule wins: the period is NULL, counted as missing
         return Derived(None, None)
     if not periods:
         return Derived(None, None)
