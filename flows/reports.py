@@ -144,8 +144,9 @@ def quality_lines(q: Any, markdown: bool = False, full: bool = True) -> list[str
     if rows:
         cells = [(t, p or "", f, n, _pct(now), _pct(before),
                   "" if before is None else f"{float(now) - float(before):+.1f}") for t, p, f, n, now, before in rows]
-        lines += ["  " + line for line in table(["template", "period", "field", "projects", "filled", "before",
-                                                 "change"], cells).splitlines()[:-1]]
+        rendered = ["  " + line for line in table(["template", "period", "field", "projects", "filled", "before",
+                                                     "change"], cells).splitlines()[:-1]]
+        lines += ["```", *rendered, "```"] if markdown else rendered  # a Markdown artifact keeps the columns
     lines.append("top warnings:" if q.top_warnings else "top warnings: none")
     lines += [f"  {n} × {text(str(f))}: {text(str(reason))}" for f, reason, n in q.top_warnings]
     lines.append("labels never seen before:" if q.new_labels else "labels never seen before: none")

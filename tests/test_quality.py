@@ -259,6 +259,10 @@ def test_run_report_has_a_quality_section(quality_db):
     assert "fill rates that moved 5 points or more:" in text
     markdown = run_report(report, markdown=True)
     assert "Total Kostnader" in markdown and "\\_" in markdown  # page text made inert in the artifact
+    from load.quality import Quality
+    moved = Quality(3, 2, fill=[("C", "2014-2020", "esf_grant_sek", 4, 50.0, 100.0)])
+    text = run_report(RunReport(run_id=3, status="succeeded", quality=moved), markdown=True)
+    assert "```\n" in text and "esf_grant_sek" in text and "-50.0" in text
 
 
 def test_migration_009_opens_a_loaded_warehouse_of_the_version_before(tmp_path):
