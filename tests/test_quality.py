@@ -134,6 +134,15 @@ def test_a_label_never_seen_before_after_the_last_known_one_is_a_warning_not_the
     assert [s["text"] for s in page.sections] == ["Ett påhittat projekt för testerna."]
 
 
+def test_an_empty_last_field_does_not_take_the_first_paragraph_of_the_description():
+    paragraph = "Fyrtornet samlar kommunerna längs kusten kring en gemensam väg till arbete. " * 6
+    body = c_page(C_2014 + [("Programområde", "2"), ("Planerat antal deltagare", "")]).replace(
+        "Ett påhittat projekt för testerna.".encode(), paragraph.strip().encode())
+    page = parse_page(body, "c")
+    assert page.ok and page.problems == [] and page.project["planned_participants"] is None
+    assert [s["text"] for s in page.sections] == [paragraph.strip()]
+
+
 # Only a page without identity is rejected
 
 def test_a_page_with_neither_case_number_nor_title_is_rejected():

@@ -17,6 +17,7 @@ from transform.reference import Labels, fold, labels
 
 GLUED, PAIRED, COLON = "glued", "paired", "colon"
 _HEADING = re.compile(r"^(?P<case>\d{4}/\d{5}|\d{2}-\d{3}-[A-Z]\d{2})\s+[-–]\s+(?P<title>.+)$")
+MAX_LAST_VALUE = 300  # no field value is this long; the description's first paragraph often is
 MAX_UNKNOWN_VALUE = 60  # longer, and the line after an unknown 'Label:' is text, not a value
 _UNKNOWN_COLON_LABEL = re.compile(r"^[^\W\d][^:.!?]{0,60}:$")
 
@@ -87,8 +88,9 @@ def parse_lines(lines: list[str], headings: list[str] | None = None) -> PageFiel
     start = label_rows[0]
     end = next((i for i in range(start + 1, len(lines)) if _is_heading(lines[i], vocab)), len(lines))
     last = max(i for i in label_rows if i < end)
-    if layout != GLUED and last + 1 < end and not _label_at(lines[last + 1], layout, vocab):
-        last += 1  # the last label's value
+    if layout != GLUED and last + 1 < end and not _label_at(lines[last + 1], layout, vocab) \
+            and not (layout == COLON and len(lines[last + 1]) > MAX_LAST_VALUE):
+        last += 1  # the last label's value (a C page's last label may be empty: a paragraph after it is text)
     while layout == COLON and last + 2 < end and _unknown_field_at(lines, last + 1):
         last += 2  # 'Total Kostnader:' and its value after the last known label: a field, not the description
     _read_fields(lines[start:last + 1], layout, vocab, page)
