@@ -207,7 +207,7 @@ def _finish(report, db: str, summary: bool) -> None:
 def parse(page: str, fmt: str) -> None:
     """Parse one page and print the normalized record and its problems (no database).
 
-    Exit code 3 when the page would be rejected.
+    Exit code 3 when the page would be rejected (not a project page, or no identity).
 
     \b
     Example:
@@ -232,9 +232,10 @@ def parse(page: str, fmt: str) -> None:
     parsed = parse_page(raw.body, raw.source_key, url=raw.url, content_type=raw.content_type, sha256=raw.sha256)
     out = parsed.to_json()
     if parsed.ok:
-        for row in validate([parsed]).rejects:
+        result = validate([parsed])
+        for row in result.rejects + result.warnings:
             out["problems"].append({"field": row["field"], "reason": row["reason"], "value": row["value"],
-                                    "severity": "error", "stage": "validate"})
+                                    "severity": row["severity"], "stage": "validate"})
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
     else:
@@ -317,6 +318,37 @@ def describe(table: str | None, db: str) -> None:
                        "ORDER BY column_index", [table]).fetchall()
     click.echo(escape_control(next(o[2] for o in objects if o[0] == table) or ""))
     click.echo(fmt_table(["column", "type", "description"], cols))
+
+
+@cli.command()
+@db_option
+@click.option("--run", "run_id", type=int, default=None, help="A run's id (default: the latest run that loaded).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000), help="How many top warnings.")
+def quality(db: str, run_id: int | None, top: int) -> None:
+    """How well the pages were read: fill rate per field per template and programme period against the previous
+    run, the top warnings, labels never seen before (one example page each), rejects by reason.
+
+    \b
+    Example:
+      esf quality
+      esf query "select * from project_quality where field = 'programme_area_code'"
+    """
+    import duckdb
+    from flows.readonly import first_line
+    from flows.reports import quality_lines
+    from load.quality import quality_report
+    con = _open_read_only(db)
+    try:
+        if run_id is not None and not con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
+            raise UserError(f"no run {run_id} in {db}; `esf query \"from runs\"` lists them")
+        report = quality_report(con, run_id, top)
+    except duckdb.CatalogException as exc:
+        raise UserError(f"{db} has no quality tables yet (run `esf run` with this version): {first_line(exc)}") from None
+    finally:
+        con.close()
+    if report.run_id is None:
+        raise UserError(f"no run has loaded {db} yet: run `esf run` first")
+    click.echo("\n".join(quality_lines(report)))
 
 
 @cli.command()

@@ -115,7 +115,42 @@ def run_report(report: Any, markdown: bool = False) -> str:
     if report.top_rejects:
         lines.append("  top reject reasons:")
         lines += [f"    {n} × {text(str(reason))}" for reason, n in report.top_rejects]
+    quality = getattr(report, "quality", None)
+    if quality is not None and quality.run_id is not None:
+        lines += ["  " + line for line in quality_lines(quality, markdown, full=False)]
     lines += [f"  note: {text(str(note))}" for note in getattr(report, "notes", [])]
     if report.published:
         lines.append(f"  published: {text(str(report.published))}")
     return "\n".join(lines)
+
+
+def _pct(value: Any) -> str:
+    return "" if value is None else f"{float(value):.1f} %"
+
+
+def quality_lines(q: Any, markdown: bool = False, full: bool = True) -> list[str]:
+    """The quality section: fill rates per field, template and period against the previous run, the top
+    warnings, labels never seen before (one example page each), rejects by reason. `full`: every fill rate;
+    otherwise only those that moved by 5 points or more (the run report)."""
+    text = escape_markdown if markdown else escape_control
+    since = f"run {q.previous_run_id}" if q.previous_run_id is not None else "no earlier run"
+    rows = q.fill if full else q.changed_fill()
+    lines = [f"quality of run {q.run_id} (compared with {since}):"]
+    if full:
+        lines.append("fill rate per field, template and programme period:")
+    else:
+        lines.append(f"fill rates that moved 5 points or more: {len(rows)}"
+                     + (" (all fields: esf quality)" if q.fill else ""))
+    if rows:
+        cells = [(t, p or "", f, n, _pct(now), _pct(before),
+                  "" if before is None else f"{float(now) - float(before):+.1f}") for t, p, f, n, now, before in rows]
+        rendered = ["  " + line for line in table(["template", "period", "field", "projects", "filled", "before",
+                                                     "change"], cells).splitlines()[:-1]]
+        lines += ["```", *rendered, "```"] if markdown else rendered  # a Markdown artifact keeps the columns
+    lines.append("top warnings:" if q.top_warnings else "top warnings: none")
+    lines += [f"  {n} × {text(str(f))}: {text(str(reason))}" for f, reason, n in q.top_warnings]
+    lines.append("labels never seen before:" if q.new_labels else "labels never seen before: none")
+    lines += [f"  {text(str(label))!s}  (e.g. {text(str(page))})" for label, page in q.new_labels]
+    lines.append("rejects by reason:" if q.rejects else "rejects by reason: none")
+    lines += [f"  {n} × {text(str(reason))}" for reason, n in q.rejects]
+    return lines

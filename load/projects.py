@@ -12,10 +12,11 @@ import pandas as pd
 from load.summaries import refresh_summaries
 from load.warehouse import Warehouse, transaction
 
-# Columns that say where a record came from, not what it says: a change in them is not a new version.
-PROVENANCE = ("source_key", "source_url", "sha256")
+from records.project import ANNOTATIONS, PROJECT_COLUMNS, PROVENANCE
+
 CHILD_TABLES = {"organisations": "project_organisations", "municipalities": "project_municipalities",
                 "sections": "project_sections"}
+ANNOTATION_UPDATE = ", ".join(f"{c} = i.{c}" for c in ANNOTATIONS)  # refreshed on unchanged rows too
 PROBLEM_COLUMNS = ["run_id", "source_key", "project_id", "stage", "field", "reason", "value"]
 
 
@@ -29,7 +30,7 @@ def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> 
     for kind, df in children.items():
         for row in df.itertuples(index=False):
             rows_of[row.project_id].append([kind, *row])
-    content = [c for c in projects.columns if c not in PROVENANCE]
+    content = [c for c in projects.columns if c not in PROVENANCE and c not in ANNOTATIONS]
     hashes = []
     for rec in projects[content].itertuples(index=False):
         payload = json.dumps([list(rec), sorted(rows_of[rec.project_id], key=str)], default=str, ensure_ascii=False)
@@ -76,8 +77,8 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
             con.execute("""INSERT INTO projects BY NAME
                            SELECT i.*, coalesce(cls.first_seen, $ts) AS first_seen, $ts AS last_seen, $run AS run_id
                            FROM inc i JOIN cls USING (project_id) WHERE cls.kind <> 'unchanged'""", params)
-            con.execute("""UPDATE projects SET last_seen = $ts, source_key = i.source_key, source_url = i.source_url,
-                                  sha256 = i.sha256
+            con.execute(f"""UPDATE projects SET last_seen = $ts, source_key = i.source_key, source_url = i.source_url,
+                                   sha256 = i.sha256, {ANNOTATION_UPDATE}
                            FROM inc i JOIN cls USING (project_id)
                            WHERE projects.project_id = i.project_id AND cls.kind = 'unchanged'""", {"ts": started})
             for kind, table in CHILD_TABLES.items():
@@ -88,6 +89,7 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
                             {"run": run_id})
                 con.unregister("child_df")
             _complete_organisation_names(con)
+            _replace_field_problems(con, run_id, getattr(validated, "field_problems", None))
             if same_bytes:
                 con.execute("UPDATE projects SET last_seen = $ts WHERE list_contains($keys, source_key)",
                             {"ts": started, "keys": list(same_bytes)})
@@ -101,6 +103,7 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
             kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
             if kinds.get("new") or kinds.get("changed"):
                 refresh_summaries(con, run_id)
+            record_fill_rates(con, run_id)
             final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
                      "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
             status = run_status(final)
@@ -129,6 +132,36 @@ def _complete_organisation_names(con) -> None:
     con.execute("""UPDATE project_organisations SET organisation = coalesce(
                        (SELECT whole FROM completions c WHERE c.cut = project_organisations.name), name_normalized)
                    WHERE truncated""")
+
+
+def _replace_field_problems(con, run_id: int, df: pd.DataFrame | None) -> None:
+    """Each project parsed this run gets its missing and unreadable fields anew (unchanged projects too: a newer
+    parser may read more of the same page)."""
+    con.execute("DELETE FROM project_field_problems WHERE project_id IN (SELECT project_id FROM inc)")
+    if df is None or df.empty:
+        return
+    con.register("fp_df", df.astype(object))
+    try:
+        con.execute("""INSERT INTO project_field_problems BY NAME
+                       SELECT f.*, $run AS run_id FROM fp_df f WHERE f.project_id IN (SELECT project_id FROM inc)""",
+                    {"run": run_id})
+    finally:
+        con.unregister("fp_df")
+
+
+# The columns whose fill rate a run records: what the page gives (provenance and the count itself left out).
+FILL_COLUMNS = tuple(c.name for c in PROJECT_COLUMNS if c.origin in ("page", "derived") and c.name not in ("project_id", "template"))
+
+
+def record_fill_rates(con, run_id: int) -> None:
+    """Per template and programme period: how many current projects have each column filled."""
+    counts = ", ".join(f'count("{c}") AS "{c}"' for c in FILL_COLUMNS)
+    rows = con.execute(f"SELECT template, programme_period, count(*) AS n, {counts} FROM projects "
+                       "WHERE gone_since IS NULL GROUP BY ALL").fetchall()
+    fill = [(run_id, t, p, column, n, filled) for t, p, n, *values in rows
+            for column, filled in zip(FILL_COLUMNS, values)]
+    if fill:
+        con.executemany("INSERT INTO run_field_fill VALUES (?, ?, ?, ?, ?, ?)", fill)
 
 
 def _insert_problems(wh: Warehouse, run_id: int, problems: list[dict[str, Any]]) -> None:

@@ -91,6 +91,9 @@ def copy_without_contacts(source: Path, dest: Path) -> None:
 def _blanked(table: str, column: str) -> str:
     if table in CONTACT_TABLES and column in CONTACT_COLUMNS:
         return f"NULL AS {column}"
+    if table in ("project_field_problems", "warnings", "rejects") and column == "value":  # an unreadable e-mail
+        fields = ", ".join(f"'{c}'" for c in CONTACT_COLUMNS)
+        return f"CASE WHEN field IN ({fields}) THEN NULL ELSE value END AS value"
     if table == "raw_pages" and column == "body":
         return "''::BLOB AS body"
     return column

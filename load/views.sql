@@ -84,3 +84,17 @@ SELECT r.runs_ago,
 FROM project_versions v
 JOIN ranked_runs r USING (run_id)
 LEFT JOIN project_versions prev ON prev.project_id = v.project_id AND prev.version = v.version - 1;
+
+CREATE OR REPLACE VIEW project_quality AS
+SELECT p.project_id,
+       p.title,
+       p.template,
+       p.programme_period,
+       p.missing_fields,
+       f.field,
+       f.status,
+       f.reason,
+       f.value,
+       f.stage
+FROM projects p
+JOIN project_field_problems f USING (project_id);

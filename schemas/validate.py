@@ -8,19 +8,15 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
-from schemas.models import CHECK_COLUMNS, Organisation, Project, ProjectMunicipality, Section
-from transform.record import ParsedPage
+from records.project import NAMES, names_of
+from schemas.models import CHECK_COLUMNS, IDENTITY_SCHEMA, REPORT_SCHEMA, Organisation, ProjectMunicipality, Section
+from transform.record import QUALITY_KINDS, ParsedPage, problem_columns
 
-PROJECT_COLUMNS = [
-    "project_id", "title", "case_number", "call_number", "programme_period", "programme_area_code",
-    "programme_area_name", "specific_objective", "phase", "owner", "owner_org", "owner_org_number",
-    "contact_name", "contact_email", "contact_phone", "esf_grant_sek", "total_budget_sek", "cofinancing_rate",
-    "start_date", "end_date", "region", "region_code", "planned_participants", "source_url", "source_key",
-    "template", "sha256",
-]
-INT_COLUMNS = ("esf_grant_sek", "total_budget_sek", "planned_participants")
+PROJECT_COLUMNS = list(NAMES)
+INT_COLUMNS = names_of("int")
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-DATE_COLUMNS = ("start_date", "end_date")
+DATE_COLUMNS = names_of("date")
+RATE_COLUMNS = names_of("rate")
 CHILD_COLUMNS = {
     "organisations": ["project_id", "role", "name", "name_normalized", "truncated"],
     "municipalities": ["project_id", "name_as_written", "municipality_code", "municipality", "county",
@@ -28,6 +24,7 @@ CHILD_COLUMNS = {
     "sections": ["project_id", "section", "heading", "text"],
 }
 CHILD_MODELS = {"organisations": Organisation, "municipalities": ProjectMunicipality, "sections": Section}
+QUALITY_COLUMNS = ["project_id", "field", "status", "reason", "value", "stage"]
 
 
 @dataclass
@@ -37,6 +34,8 @@ class Validated:
     municipalities: pd.DataFrame
     sections: pd.DataFrame
     rejects: list[dict[str, Any]] = field(default_factory=list)   # rows for the `rejects` table
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # validation's own rows for `warnings`
+    field_problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUALITY_COLUMNS))
 
 
 def projects_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -47,7 +46,7 @@ def projects_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
             data[col] = pd.Series(values, dtype="Int64")
         elif col in DATE_COLUMNS:
             data[col] = pd.to_datetime(pd.Series(values, dtype="object"))
-        elif col == "cofinancing_rate":
+        elif col in RATE_COLUMNS:
             data[col] = pd.Series(values, dtype="float64")
         else:
             data[col] = pd.Series(values, dtype=str)
@@ -60,11 +59,11 @@ def child_frame(kind: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
                          for c in cols})
 
 
-def _failures(model: type[pa.DataFrameModel], df: pd.DataFrame) -> list[dict[str, Any]]:
+def _failures(schema: Any, df: pd.DataFrame) -> list[dict[str, Any]]:
     if df.empty:
         return []
     try:
-        model.validate(df, lazy=True)
+        schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
         if cases["index"].isna().any():  # a whole column failed: a bug in the parser, not a bad page
@@ -74,46 +73,85 @@ def _failures(model: type[pa.DataFrameModel], df: pd.DataFrame) -> list[dict[str
 
 
 def validate(pages: list[ParsedPage]) -> Validated:
-    """Validate lazily; every failing row turns its page into a reject naming field, check and value."""
+    """Validate lazily. A failing identity rule turns its page into a reject naming field, check and value;
+    any other failing rule is a warning: a failing value becomes NULL, and the project loads."""
     pages = [p for p in pages if p.ok]
     rejects: list[dict[str, Any]] = []
-    bad_ids: set[str] = set()
-    rows = [_holdable(p.project, rejects, bad_ids) for p in pages]
+    warnings: list[dict[str, Any]] = []
+    quality = [{"project_id": p.project["project_id"], "field": column, "status": prob.kind, "reason": prob.reason,
+                "value": prob.value, "stage": prob.stage}
+               for p in pages for prob in p.problems if prob.kind in QUALITY_KINDS for column in problem_columns(prob)]
+    rows = [_holdable(p.project, warnings) for p in pages]
     projects = projects_frame(rows)
     children = {kind: child_frame(kind, [row for p in pages for row in getattr(p, kind)]) for kind in CHILD_COLUMNS}
     source_of = dict(zip(projects["project_id"], projects["source_key"]))
-    for case in _failures(Project, projects):
+    bad_ids: set[str] = set()
+    for case in _failures(IDENTITY_SCHEMA, projects):
         row = projects.loc[case["index"]]
         bad_ids.add(row["project_id"])
-        rejects.append(_reject(row["source_key"], row, case, "projects"))
+        rejects.append(_problem(row["source_key"], row, case, "projects", "error"))
+    emptied: list[tuple[int, str]] = []
+    for case in _failures(REPORT_SCHEMA, projects):
+        row = projects.loc[case["index"]]
+        warnings.append(_problem(row["source_key"], row, case, "projects", "warning"))
+        if case.get("schema_context") == "Column":
+            emptied.append((case["index"], case["column"]))
+    warnings = _distinct(warnings)  # a row-wise check fails once per column of the frame
+    for index, column in emptied:  # after every rule has seen the values as written
+        projects.loc[index, column] = None
+    for w in warnings:
+        column = ",".join(f.removeprefix("projects.") for f in w["field"].split(","))
+        status = "unreadable" if column in PROJECT_COLUMNS else "conflict"
+        quality.append({"project_id": w["project_id"], "field": column, "status": status, "reason": w["reason"],
+                        "value": w["value"], "stage": "validate"})
     for kind, model in CHILD_MODELS.items():
         df = children[kind]
+        dropped = set()
         for case in _failures(model, df):
             row = df.loc[case["index"]]
-            bad_ids.add(row["project_id"])
-            rejects.append(_reject(source_of.get(row["project_id"]), row, case, kind))
-    rejects = list({(r["source_key"], r["field"], r["reason"], r["value"]): r for r in rejects}.values())
+            warnings.append(_problem(source_of.get(row["project_id"]), row, case, kind, "warning"))
+            dropped.add(case["index"])
+        children[kind] = df.drop(index=list(dropped)).reset_index(drop=True)
+    _recount(projects, quality)
     keep = ~projects["project_id"].isin(bad_ids)
+    rejects = _distinct(rejects)
+    warnings = _distinct(warnings)
+    field_problems = pd.DataFrame(quality, columns=QUALITY_COLUMNS).drop_duplicates(["project_id", "field", "reason"])
     return Validated(
         projects=projects[keep].reset_index(drop=True),
         organisations=_keep(children["organisations"], bad_ids),
         municipalities=_keep(children["municipalities"], bad_ids),
         sections=_keep(children["sections"], bad_ids),
         rejects=rejects,
+        warnings=warnings,
+        field_problems=field_problems[~field_problems["project_id"].isin(bad_ids)].reset_index(drop=True),
     )
 
 
-def _holdable(project: dict[str, Any], rejects: list[dict[str, Any]], bad_ids: set[str]) -> dict[str, Any]:
-    """The project with every value its column's type cannot hold (pandas would raise) as a reject and None."""
+def _distinct(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list({(r["source_key"], r["project_id"], r["field"], r["reason"], r["value"]): r for r in rows}.values())
+
+
+def _recount(projects: pd.DataFrame, quality: list[dict[str, Any]]) -> None:
+    """missing_fields: the columns each project lacks or could not read, parse and validation together."""
+    lacking: dict[str, set[str]] = {}
+    for q in quality:
+        if q["status"] in ("missing", "unreadable") and q["field"] in PROJECT_COLUMNS:
+            lacking.setdefault(q["project_id"], set()).add(q["field"])
+    projects["missing_fields"] = pd.array([len(lacking.get(pid, ())) for pid in projects["project_id"]],
+                                          dtype="Int64")
+
+
+def _holdable(project: dict[str, Any], warnings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The project with every value its column's type cannot hold (pandas would raise) NULL, with a warning."""
     row = dict(project)
-    for col in (*INT_COLUMNS, *DATE_COLUMNS, "cofinancing_rate"):
+    for col in (*INT_COLUMNS, *DATE_COLUMNS, *RATE_COLUMNS):
         value = row.get(col)
         if not _fits(col, value):
-            bad_ids.add(row["project_id"])
-            rejects.append({"source_key": row["source_key"], "project_id": row["project_id"], "stage": "validate",
-                            "severity": "error", "field": f"projects.{col}",
-                            "reason": "not_representable: the column's type cannot hold the value",
-                            "value": _text(value)})
+            warnings.append({"source_key": row["source_key"], "project_id": row["project_id"], "stage": "validate",
+                             "severity": "warning", "field": f"projects.{col}",
+                             "reason": "not_representable: the column's type cannot hold the value",
+                             "value": _text(value)})
             row[col] = None
     return row
 
@@ -134,7 +172,8 @@ def _keep(df: pd.DataFrame, bad_ids: set[str]) -> pd.DataFrame:
     return df[~df["project_id"].isin(bad_ids)].reset_index(drop=True)
 
 
-def _reject(source_key: str | None, row: pd.Series, case: dict[str, Any], table: str) -> dict[str, Any]:
+def _problem(source_key: str | None, row: pd.Series, case: dict[str, Any], table: str,
+             severity: str) -> dict[str, Any]:
     check = str(case.get("check"))
     if case.get("schema_context") == "DataFrameSchema":  # a row-wise check: name the columns it reads
         columns = CHECK_COLUMNS.get(check.split(":")[0], ())
@@ -143,7 +182,7 @@ def _reject(source_key: str | None, row: pd.Series, case: dict[str, Any], table:
     else:
         field_name, value = f"{table}.{case.get('column')}", _text(case.get("failure_case"))
     return {"source_key": source_key, "project_id": row["project_id"], "stage": "validate",
-            "severity": "error", "field": field_name, "reason": check, "value": value}
+            "severity": severity, "field": field_name, "reason": check, "value": value}
 
 
 def _text(value: Any) -> str | None:

@@ -18,6 +18,7 @@ from extract.sources import Source, open_source
 from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run, loaded_hashes,
                   publish, run_status, store_raw, stored_pages, unloaded_keys, work_path_for)
 from load.publish import published_run_id, remove_leftovers
+from load.quality import quality_report
 from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
 from service.pool import ParsePool, done
@@ -63,6 +64,7 @@ class RunReport:
     counts: dict[str, int] = field(default_factory=dict)
     durations: dict[str, float] = field(default_factory=dict)
     top_rejects: list[tuple[str, int]] = field(default_factory=list)
+    quality: Any = None  # load.quality.Quality of the run: fill rates, top warnings, new labels, rejects
     notes: list[str] = field(default_factory=list)
     published: str | None = None
 
@@ -149,7 +151,7 @@ def validate_and_load(wh: Warehouse, run_id: int, started: datetime,
     good = [p for p in collected.parsed if p.ok]
     kept, superseded = resolve_duplicates(good)
     validated = validate(kept)
-    problems = collected.problems + validated.rejects
+    problems = collected.problems + validated.rejects + validated.warnings
     problems += [row for p in collected.parsed for row in problem_rows(p) if row["severity"] == "warning"
                  or not p.ok]
     counts = {**collected.counts, "duplicates": len(superseded),
@@ -265,6 +267,7 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             report.durations["read_parse"] = perf_counter() - t0
             counts, problems = run.load(wh, report.run_id, started, collected)
             report.top_rejects = top_reasons(problems)
+            report.quality = quality_report(wh.con, report.run_id)
             report.durations["load"] = perf_counter() - t0 - report.durations["read_parse"]
             wh.checkpoint()
             wh.disconnect()  # the lock stays held while the file is copied

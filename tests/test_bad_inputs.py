@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from schemas.validate import validate
@@ -20,6 +21,18 @@ def variant(old: str, new: str) -> bytes:
 
 def errors(page) -> list[tuple[str | None, str]]:
     return [(p.field, p.reason) for p in page.problems if p.severity == "error"]
+
+
+def warned(page) -> list[tuple[str | None, str]]:
+    """The page's field warnings (missing, unreadable, lenient, conflict); the page itself loads."""
+    assert page.ok, page.problems
+    return [(p.field, p.reason) for p in page.problems if p.severity == "warning" and p.kind]
+
+
+def validation_warnings(page) -> list[dict]:
+    result = validate([page])
+    assert result.rejects == [] and len(result.projects) == 1
+    return result.warnings
 
 
 def validation_rejects(page) -> list[dict]:
@@ -59,64 +72,75 @@ def test_html_of_a_page_that_is_not_a_project():
 def test_page_cut_off_midway_text():
     cut = BASE[: BASE.index("Projektperiod")]
     page = parse_page(cut.encode(), "cut")
-    assert ("start_date", "missing on the page") in errors(page)
-    assert ("esf_grant_sek", "missing on the page") in errors(page)
+    assert ("start_date", "missing on the page") in warned(page)
+    assert ("esf_grant_sek", "missing on the page") in warned(page)
+    assert page.project["missing_fields"] == 4  # dates, grant and budget
 
 
 def test_page_cut_off_midway_html():
     html = (PAGES / "b-script-entities.html").read_text(encoding="utf-8")
     cut = html[: html.index("<h2>Sammanfattning")]
     page = parse_page(cut.encode(), "cut.html")
-    assert (None, "HTML document ends without </html>: the page was cut off") in errors(page)
+    assert page.ok and errors(page) == []
+    assert (None, "HTML document ends without </html>: the page may be cut off", "warning") in \
+        [(p.field, p.reason, p.severity) for p in page.problems]
 
 
 @pytest.mark.parametrize("amount", ["ca 5 milj kr", "5 milj", "3,2 MSEK", "tre miljoner", "1.5"])
 def test_amount_that_is_not_exact(amount):
     page = parse_page(variant("3 200 000 kr", amount), "amount")
-    assert errors(page) == [("Beviljat ESF-stöd", f"not an exact amount in kronor: {amount!r}")]
+    assert warned(page) == [("esf_grant_sek", f"not an exact amount in kronor: {amount!r}")]
+    assert page.project["esf_grant_sek"] is None and page.project["missing_fields"] == 1
 
 
 def test_amount_with_ore_is_rounded_with_a_warning():
     page = parse_page(variant("3 200 000 kr", "4 719 182,50 kr"), "ore")
     assert page.ok
     assert page.project["esf_grant_sek"] == 4719183
-    assert [(p.field, p.severity) for p in page.problems] == [("Beviljat ESF-stöd", "warning")]
+    assert [(p.field, p.severity, p.kind) for p in page.problems] == [("esf_grant_sek", "warning", "lenient")]
     assert "rounded to 4719183" in page.problems[0].reason
 
 
-def test_amount_dash_is_missing_and_required():
+def test_amount_dash_is_missing_with_a_warning():
     page = parse_page(variant("3 200 000 kr", "-"), "dash")
     assert page.project["esf_grant_sek"] is None
-    assert errors(page) == [("esf_grant_sek", "missing on the page")]
+    assert warned(page) == [("esf_grant_sek", "missing on the page")]
 
 
-def test_amount_zero_is_rejected_by_validation():
+def test_amount_zero_is_emptied_by_validation_with_a_warning():
     page = parse_page(variant("3 200 000 kr", "0 kr"), "zero")
     assert page.project["esf_grant_sek"] == 0
-    (reject,) = validation_rejects(page)
-    assert (reject["field"], reject["reason"], reject["value"]) == ("projects.esf_grant_sek", "greater_than(0)", "0")
+    (warning,) = validation_warnings(page)
+    assert (warning["field"], warning["reason"], warning["value"]) == ("projects.esf_grant_sek", "greater_than(0)", "0")
+    result = validate([page])
+    assert pd.isna(result.projects.loc[0, "esf_grant_sek"]) and result.projects.loc[0, "missing_fields"] == 1
+    assert result.field_problems[["field", "status", "stage"]].values.tolist() == \
+        [["esf_grant_sek", "unreadable", "validate"]]
 
 
-def test_grant_larger_than_budget_is_rejected():
+def test_grant_larger_than_budget_is_a_warning_and_both_are_kept():
     page = parse_page(variant("3 200 000 kr", "7 000 000 kr"), "grant")
-    (reject,) = validation_rejects(page)
-    assert reject["field"] == "projects.esf_grant_sek,projects.total_budget_sek"
-    assert reject["value"] == "esf_grant_sek=7000000; total_budget_sek=6400000"
+    (warning,) = validation_warnings(page)
+    assert warning["field"] == "projects.esf_grant_sek,projects.total_budget_sek"
+    assert warning["value"] == "esf_grant_sek=7000000; total_budget_sek=6400000"
+    assert validate([page]).projects.loc[0, "esf_grant_sek"] == 7000000
 
 
 def test_impossible_date():
     page = parse_page(variant("2017-03-01-2019-02-28", "2011-02-30-2013-01-31"), "feb30")
-    assert errors(page) == [("Projektperiod", "impossible date: '2011-02-30'")]
+    assert warned(page) == [("period", "impossible date: '2011-02-30'")]
+    assert (page.project["start_date"], page.project["end_date"]) == (None, None)
 
 
 def test_date_outside_plausible_range():
     page = parse_page(variant("2017-03-01-2019-02-28", "1999-12-01-2001-01-31"), "old")
-    assert errors(page) == [("Projektperiod", "date outside 2000–2035: '1999-12-01'")]
+    assert warned(page) == [("period", "date outside 2000–2035: '1999-12-01'")]
 
 
 def test_unknown_region():
     page = parse_page(variant("\nVästsverige\n", "\nMellersta Götaland\n"), "region")
-    assert errors(page) == [("region", "unknown region: 'Mellersta Götaland'")]
+    assert warned(page) == [("region", "unknown region: 'Mellersta Götaland'")]
+    assert (page.project["region"], page.project["region_code"]) == (None, None)
 
 
 def test_windows_1252_bytes():
@@ -155,15 +179,18 @@ def test_script_and_entities_are_plain_text():
     assert "alert" not in str(page.to_json())
 
 
-def test_programme_period_conflict_is_an_error():
+def test_programme_period_conflict_is_a_warning_and_no_period():
     page = parse_page(variant("2017/00345", "22-039-S04"), "conflict")
-    assert ("programme_period", "programme period unclear: template says 2014-2020, case number says "
-                                "2021-2027, programme area says 2014-2020") in errors(page)
+    assert ("programme_period", "programme period unclear: case number says 2021-2027, template says "
+                                "2014-2020, programme area says 2014-2020") in warned(page)
+    assert page.project["programme_period"] is None and page.project["case_number"] == "22-039-S04"
+    assert page.project["missing_fields"] == 1
 
 
 def test_bad_email_and_phone_are_errors_naming_the_field():
     page = parse_page(variant("test.testsson@exempel.se", "test.testsson(at)exempel"), "mail")
-    assert errors(page) == [("contact_email", "not an e-mail address: 'test.testsson(at)exempel'")]
+    assert warned(page) == [("contact_email", "not an e-mail address: 'test.testsson(at)exempel'")]
+    assert page.project["contact_email"] is None
 
 
 def test_same_project_at_two_addresses_keeps_the_page_read_last():
@@ -180,9 +207,9 @@ def test_same_project_at_two_addresses_keeps_the_page_read_last():
 def test_amount_beyond_any_budget_is_a_field_problem():
     raw = "12 345 678 901 234 567 890 kr"
     page = parse_page(variant("3 200 000 kr", raw), "huge-amount")
-    assert errors(page) == [("Beviljat ESF-stöd", f"amount above the limit of 1 000 000 000 000 kr: {raw!r}")]
+    assert warned(page) == [("esf_grant_sek", f"amount above the limit of 1 000 000 000 000 kr: {raw!r}")]
     assert page.problems[0].value == raw and page.project["esf_grant_sek"] is None
-    assert validate([page]).rejects == []  # the page is already a reject; validate must not raise on it
+    assert validate([page]).rejects == []
 
 
 def test_amount_at_the_limit_is_read():
@@ -193,59 +220,61 @@ def test_amount_at_the_limit_is_read():
 def test_amount_with_thousands_of_digits_is_a_field_problem():
     raw = "9" * 5000  # more digits than Python turns into an int by default
     page = parse_page(variant("3 200 000 kr", raw), "digits")
-    assert errors(page) == [("Beviljat ESF-stöd", f"amount above the limit of 1 000 000 000 000 kr: {quoted(raw)}")]
+    assert warned(page) == [("esf_grant_sek", f"amount above the limit of 1 000 000 000 000 kr: {quoted(raw)}")]
 
 
 @pytest.mark.parametrize("raw", ["-3 200 000 kr", "−3 200 000", "- 3200000 kr"])
 def test_negative_amount_is_a_field_problem(raw):
     page = parse_page(variant("3 200 000 kr", raw), "negative")
-    assert errors(page) == [("Beviljat ESF-stöd", f"negative amount: {raw!r}")]
+    assert warned(page) == [("esf_grant_sek", f"negative amount: {raw!r}")]
 
 
 @pytest.mark.parametrize("raw", ["99999999999999999999999", "1 000 001", "9" * 5000])
 def test_absurd_participant_count_is_a_field_problem(raw):
     page = parse_page(variant("\n140\n", f"\n{raw}\n"), "participants")
-    assert errors(page) == [("planned_participants", f"participant count above the limit of 1 000 000: {quoted(raw)}")]
+    assert warned(page) == [("planned_participants", f"participant count above the limit of 1 000 000: {quoted(raw)}")]
     assert validate([page]).rejects == []
 
 
 def test_negative_participant_count_is_a_field_problem():
     page = parse_page(variant("\n140\n", "\n-140\n"), "participants")
-    assert errors(page) == [("planned_participants", "negative number: '-140'")]
+    assert warned(page) == [("planned_participants", "negative number: '-140'")]
 
 
 def test_end_date_before_start_date_is_a_field_problem():
     page = parse_page(variant("2017-03-01-2019-02-28", "2019-02-28-2017-03-01"), "reversed")
-    assert errors(page) == [("Projektperiod", "end date 2017-03-01 is before start date 2019-02-28")]
+    assert warned(page) == [("period", "end date 2017-03-01 is before start date 2019-02-28")]
     assert page.problems[0].value == "2019-02-28-2017-03-01"
 
 
 def test_end_date_before_start_date_on_separate_lines():
     page = parse_page(variant("Projektperiod\n2017-03-01-2019-02-28",
                               "Startdatum\n2019-02-28\nSlutdatum\n2017-03-01"), "reversed-split")
-    assert errors(page) == [("end_date", "end date 2017-03-01 is before start date 2019-02-28")]
+    assert warned(page) == [("end_date", "end date 2017-03-01 is before start date 2019-02-28"),
+                            ("start_date", "end date 2017-03-01 is before start date 2019-02-28")]
     assert page.problems[0].value == "2019-02-28 / 2017-03-01"
 
 
 @pytest.mark.parametrize("raw", ["140 %", "-5 %", "100,5%"])
 def test_cofinancing_rate_outside_0_to_1_is_a_field_problem(raw):
     page = parse_page(variant("\n140\n", f"\n140\nUnionens medfinansieringsgrad\n{raw}\n"), "rate")
-    assert [f for f, _ in errors(page)] == ["cofinancing_rate"]
+    assert [f for f, _ in warned(page)] == ["cofinancing_rate"]
     assert page.problems[0].value == raw
 
 
-def test_validate_rejects_values_its_columns_cannot_hold():
-    """A record built elsewhere (not by parse_page) with absurd values is a reject, not an OverflowError."""
+def test_validate_empties_values_its_columns_cannot_hold():
+    """A record built elsewhere (not by parse_page) with absurd values loads with them NULL, with warnings."""
     page = parse_page(BASE.encode(), "built-elsewhere")
     page.project.update(esf_grant_sek=10**20, total_budget_sek=2**63, planned_participants=5 * 10**6,
                         start_date="i morgon", cofinancing_rate=10**400)
     result = validate([page])
-    assert result.projects.empty
-    assert sorted((r["field"], r["value"]) for r in result.rejects) == [
+    assert result.rejects == [] and len(result.projects) == 1
+    assert result.projects.loc[0, ["esf_grant_sek", "total_budget_sek", "planned_participants"]].isna().all()
+    assert sorted((r["field"], r["value"]) for r in result.warnings) == [
         ("projects.cofinancing_rate", str(10**400)), ("projects.esf_grant_sek", str(10**20)),
         ("projects.planned_participants", "5000000"), ("projects.start_date", "i morgon"),
         ("projects.total_budget_sek", str(2**63))]
-    assert {r["reason"] for r in result.rejects} == {
+    assert {r["reason"] for r in result.warnings} == {
         "not_representable: the column's type cannot hold the value", "less_than_or_equal_to(1000000)"}
 
 
@@ -329,9 +358,11 @@ def test_html_nested_two_thousand_deep_is_read():
     assert (page.project["title"], page.project["owner"]) == ("Djupa lådan", "Bänkeby kommun")
 
 
-def test_html_nested_deeper_than_the_parser_reads_is_an_error():
+def test_html_nested_deeper_than_the_parser_reads_is_a_warning():
     page = parse_page(html_page(f"<dl>{HTML_FIELDS}</dl>" + "<b>ord " * 3000), "deeper.html")
-    assert (None, "HTML nested too deep for the parser: the rest of the page is lost") in errors(page)
+    assert page.ok and page.project["owner"] == "Bänkeby kommun"
+    assert (None, "HTML nested too deep for the parser: the rest of the page is lost", "warning") in \
+        [(p.field, p.reason, p.severity) for p in page.problems]
 
 
 def test_stray_nul_bytes_are_removed_with_a_warning():

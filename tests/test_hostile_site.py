@@ -1,6 +1,6 @@
 """One night against a hostile site (127.0.0.1): an absurd amount, a server that goes silent, one that
 drips, a body over the cap, a body shorter than it says, bad UTF-8 bytes. Every good page is published;
-each bad one is counted as failed or rejected with its true reason; the run goes on."""
+each bad one is counted as failed with its true reason, an absurd value is NULL with a warning; the run goes on."""
 from __future__ import annotations
 
 import socket
@@ -140,11 +140,11 @@ def test_every_good_page_is_published_and_the_counts_add_up(night):
     c = report.counts
     assert report.status == "rejects"
     assert c["seen"] == GOOD + 6
-    assert (c["new"], c["rejected"], c["failed"]) == (GOOD + 1, 1, 4)
+    assert (c["new"], c["rejected"], c["failed"]) == (GOOD + 2, 0, 4)
     assert c["seen"] == sum(c[k] for k in ("new", "changed", "unchanged", "duplicates", "rejected", "failed",
                                             "skipped", "not_modified", "gone"))
     loaded = {k for (k,) in con.execute("SELECT source_key FROM projects").fetchall()}
-    assert {site.url + project_path(i) for i in range(GOOD)} | {site.url + project_path(GOOD + 1)} == loaded
+    assert {site.url + project_path(i) for i in range(GOOD + 2)} == loaded
 
 
 def test_each_bad_page_fails_with_its_true_reason(night):
@@ -153,7 +153,11 @@ def test_each_bad_page_fails_with_its_true_reason(night):
     assert reason(con, project_path(91)).startswith("fetch: no complete answer within 3 s")
     assert reason(con, project_path(92)).startswith("fetch: over the 5,242,880-byte size limit")
     assert reason(con, project_path(93)).startswith("fetch: truncated body")
-    assert reason(con, project_path(GOOD)).startswith("parse: amount above the limit")
+    (row,) = con.execute("SELECT field, reason FROM warnings WHERE source_key LIKE ?",
+                         [f"%{project_path(GOOD)}"]).fetchall()
+    assert row[0] == "esf_grant_sek" and row[1].startswith("amount above the limit")
+    assert con.execute("SELECT esf_grant_sek FROM projects WHERE source_key LIKE ?",
+                       [f"%{project_path(GOOD)}"]).fetchone() == (None,)
 
 
 def test_a_few_bad_bytes_keep_the_page_with_a_warning(night):

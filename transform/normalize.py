@@ -99,6 +99,21 @@ def parse_participants(text: str | None) -> int | None:
     return parse_integer(text, MAX_PARTICIPANTS, "participant count")
 
 
+_COUNT_IN_WORDS = re.compile(r"^(?P<before>[^\d-]*?)\s*(?P<num>\d{1,3}(?:[ \u00a0]\d{3})+|\d+)\s*(?P<after>[^\d]*)$")
+
+
+def read_participants(text: str | None) -> tuple[int | None, str | None]:
+    """A participant count, leniently: 'ca 120 personer' → (120, note saying words were dropped)."""
+    try:
+        return parse_participants(text), None
+    except ValueProblem:
+        m = _COUNT_IN_WORDS.match(" ".join((text or "").split()))
+        if not m or not (m.group("before") + m.group("after")).strip() or m.group("before").strip().startswith("-"):
+            raise
+    value = parse_participants(m.group("num"))
+    return value, f"words around the number dropped: {quoted(text)} read as {value}"
+
+
 def parse_rate(text: str | None) -> float | None:
     """'40%' → 0.4."""
     if is_missing(text):
@@ -272,4 +287,25 @@ def normalize_objective(text: str | None) -> str | None:
     value = text.strip().upper()
     if re.fullmatch(r"[1-5]\.\d", value) or _OBJECTIVE_2021.match(value):
         return value
+    raise ValueProblem(f"not a specific objective: {quoted(text)}")
+
+
+_OBJECTIVE_NAMED = re.compile(r"^(?P<code>[1-5]\.\d|[A-F]\d[A-Z]?)(?:\s*[:.–-]\s*|\s+)(?P<name>\D.*)$", re.I)
+
+
+def read_objective(text: str | None) -> tuple[str | None, str | None, str | None]:
+    """A specific objective, leniently → (objective, bare area number, note): '2.2' → ('2.2', None, None);
+    '2.2 Öka övergångarna till arbete' → ('2.2', None, note); '3' (a bare area number) → (None, '3', note)."""
+    if is_missing(text):
+        return None, None, None
+    value = clean_text(text)
+    try:
+        return normalize_objective(value), None, None
+    except ValueProblem:
+        pass
+    if m := _AREA_BARE.match(value.upper()):
+        return None, m.group("code"), f"a programme area number, not an objective: {quoted(text)}"
+    if m := _OBJECTIVE_NAMED.match(value):
+        code = m.group("code").upper()
+        return code, None, f"objective read without its name: {quoted(text)} read as {code}"
     raise ValueProblem(f"not a specific objective: {quoted(text)}")

@@ -12,10 +12,13 @@ import re
 from dataclasses import dataclass, field
 
 from transform.lines import BULLET
+from transform.normalize import MISSING
 from transform.reference import Labels, fold, labels
 
 GLUED, PAIRED, COLON = "glued", "paired", "colon"
 _HEADING = re.compile(r"^(?P<case>\d{4}/\d{5}|\d{2}-\d{3}-[A-Z]\d{2})\s+[-–]\s+(?P<title>.+)$")
+MAX_LAST_VALUE = 300  # no field value is this long; the description's first paragraph often is
+MAX_UNKNOWN_VALUE = 60  # longer, and the line after an unknown 'Label:' is text, not a value
 _UNKNOWN_COLON_LABEL = re.compile(r"^[^\W\d][^:.!?]{0,60}:$")
 
 
@@ -38,7 +41,11 @@ def _glued_match(line: str, vocab: Labels) -> tuple[str, str] | None:
     label, value = m.group(0), line[m.end():]
     key = vocab.fields[fold(label)]
     first = value[0]
-    if first.isupper() or first.isdigit() or first == "+" or (key == "contact_email" and "@" in value):
+    if value.strip().casefold() in MISSING:  # 'Projektägaresaknas'
+        return key, value.strip()
+    # a lower-case letter or a space continues a word ('Regionala', 'Region Blekinge'); anything else is a value
+    if first.isupper() or first.isdigit() or not (first.isalnum() or first.isspace()) \
+            or (key == "contact_email" and "@" in value):
         return key, value.strip()
     return None
 
@@ -81,12 +88,21 @@ def parse_lines(lines: list[str], headings: list[str] | None = None) -> PageFiel
     start = label_rows[0]
     end = next((i for i in range(start + 1, len(lines)) if _is_heading(lines[i], vocab)), len(lines))
     last = max(i for i in label_rows if i < end)
-    if layout != GLUED and last + 1 < end and not _label_at(lines[last + 1], layout, vocab):
-        last += 1  # the last label's value
+    if layout != GLUED and last + 1 < end and not _label_at(lines[last + 1], layout, vocab) \
+            and not (layout == COLON and len(lines[last + 1]) > MAX_LAST_VALUE):
+        last += 1  # the last label's value (a C page's last label may be empty: a paragraph after it is text)
+    while layout == COLON and last + 2 < end and _unknown_field_at(lines, last + 1):
+        last += 2  # 'Total Kostnader:' and its value after the last known label: a field, not the description
     _read_fields(lines[start:last + 1], layout, vocab, page)
     _read_title(lines[:start], headings or [], vocab, page)
     _read_body(lines[last + 1:], vocab, page)
     return page
+
+
+def _unknown_field_at(lines: list[str], i: int) -> bool:
+    """A label never seen before ('Total Kostnader:') followed by a short value line."""
+    value = lines[i + 1]
+    return bool(_UNKNOWN_COLON_LABEL.match(lines[i])) and len(value) <= MAX_UNKNOWN_VALUE and not value.endswith(":")
 
 
 def _read_fields(block: list[str], layout: str, vocab: Labels, page: PageFields) -> None:

@@ -1,4 +1,8 @@
-"""Labelled raw values → one normalized project record with its organisations, municipalities and sections."""
+"""Labelled raw values → one normalized project record with its organisations, municipalities and sections.
+
+Only a page that cannot be a project is rejected (no project fields, or neither case number nor title).
+Any other field that is missing or cannot be read is NULL with a warning naming it, and the project loads.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -7,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Callable
 
+from records.project import Problem, empty_record
+from transform import derive
 from transform import normalize as nz
 from transform import reference
 from transform.limits import MAX_SECTION_CHARS
@@ -14,22 +20,13 @@ from transform.lines import PageText
 from transform.parser import COLON, GLUED, PageFields
 from transform.reference import fold
 
-TEMPLATE_PERIOD = {"A": "2007-2013", "B": "2014-2020"}
 TRUNCATED_AT = 30  # the site cuts organisation names in lists at 30 characters
-LABEL_OF = {  # the label to name in a problem, for fields whose key is not self-explanatory
-    "esf_grant": "Beviljat ESF-stöd", "total_budget": "Total projektbudget", "period": "Projektperiod",
+FIELD_OF = {  # the column a labelled value fills, where its key is not the column's name
+    "esf_grant": "esf_grant_sek", "total_budget": "total_budget_sek", "programme_area": "programme_area_code",
+    "nuts_code": "region_code",
 }
-
-
-@dataclass
-class Problem:
-    field: str | None
-    reason: str
-    value: str | None = None
-    severity: str = "error"  # 'error' rejects the page; 'warning' is recorded and the page loads
-    stage: str = "parse"
-
-
+COLUMNS_OF = {"period": ("start_date", "end_date")}  # a problem on one field that empties several columns
+QUALITY_KINDS = ("missing", "unreadable", "lenient", "derived", "conflict")
 @dataclass
 class ParsedPage:
     source_key: str
@@ -65,7 +62,7 @@ def detect_template(fields: PageFields) -> str:
 
 
 class _Reader:
-    """Runs normalizers, turning their ValueProblems into Problems that name the field."""
+    """Runs normalizers; a value that cannot be read is NULL plus a warning naming its column and the raw value."""
 
     def __init__(self, problems: list[Problem]):
         self.problems = problems
@@ -74,13 +71,20 @@ class _Reader:
         try:
             return fn(raw)
         except nz.ValueProblem as exc:
-            self.problems.append(Problem(LABEL_OF.get(key, key), str(exc), raw))
+            self.problems.append(Problem(FIELD_OF.get(key, key), str(exc), raw, "warning", kind="unreadable"))
             return None
+
+    def lenient(self, key: str, raw: str | None, fn: Callable[[str | None], tuple]) -> Any:
+        """A reader that returns (value, note): the note, when there is one, is a warning that it was lenient."""
+        value, note = self(key, raw, fn) or (None, None)
+        if note:
+            self.problems.append(Problem(FIELD_OF.get(key, key), note, raw, "warning", kind="lenient"))
+        return value
 
 
 def build_record(page: PageText, fields: PageFields, source_key: str, url: str | None,
                  sha256: str | None) -> ParsedPage:
-    problems = [Problem(None, n.reason, n.value, n.severity, n.stage) for n in page.notes]
+    problems = [Problem(None, n.reason, n.value, "warning", n.stage) for n in page.notes]
     if fields.layout is None:
         problems.append(Problem(None, "not a project page: no project fields found"))
         return ParsedPage(source_key, None, None, problems=problems)
@@ -91,42 +95,51 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
     for key, value in fields.repeated:
         problems.append(Problem(key, "field given twice; the first value is kept", value, "warning"))
     if page.is_html and not page.complete:
-        problems.append(Problem(None, "HTML document ends without </html>: the page was cut off"))
+        problems.append(Problem(None, "HTML document ends without </html>: the page may be cut off",
+                                severity="warning"))
 
     title = nz.clean_text(v.get("name")) or nz.clean_text(fields.title)
     case_number = nz.clean_text(v.get("case_number")) or fields.heading_case_number
     if case_number and nz.case_number_period(case_number) is None:
-        problems.append(Problem("case_number", f"not a case number: {nz.quoted(case_number)}", case_number))
-    area_code, objective, area_written = read("programme_area", v.get("programme_area"), nz.parse_programme_area)
-    objective = read("specific_objective", v.get("specific_objective"), nz.normalize_objective) or objective
-    period = _programme_period(template, case_number, area_code, v.get("fund"), problems)
+        problems.append(Problem("case_number", f"not a case number: {nz.quoted(case_number)}", case_number,
+                                "warning", kind="unreadable"))
+        case_number = None
+    written_area, area_objective, area_written = read("programme_area", v.get("programme_area"),
+                                                      nz.parse_programme_area) or (None, None, None)
+    objective, bare_area, note = read("specific_objective", v.get("specific_objective"),
+                                      nz.read_objective) or (None, None, None)
+    if note:
+        problems.append(Problem("specific_objective", note, v.get("specific_objective"), "warning", kind="lenient"))
+    objective = objective or area_objective
+    area = derive.programme_area(written_area, objective, bare_area, problems)
+    period = derive.programme_period(template, case_number, area.value, v.get("fund"), problems)
+    area_code, area_source = area
+    if area_code and period.value and (period.value, area_code) not in reference.programme_areas():
+        problems.append(Problem("programme_area_code", f"no programme area {area_code} in {period.value}",
+                                v.get("programme_area") or v.get("specific_objective"), "warning", kind="unreadable"))
+        area_code = area_source = None
     start, end = read("period", v.get("period"), nz.parse_period) or (None, None)
     start = start or read("start_date", v.get("start_date"), nz.parse_date)
     end = end or read("end_date", v.get("end_date"), nz.parse_date)
-    _check_order(start, end, v, problems)
-    grant, grant_note = read("esf_grant", v.get("esf_grant"), nz.parse_amount) or (None, None)
-    budget, budget_note = read("total_budget", v.get("total_budget"), nz.parse_amount) or (None, None)
-    for key, note in (("esf_grant", grant_note), ("total_budget", budget_note)):
-        if note:
-            problems.append(Problem(LABEL_OF[key], note, v.get(key), "warning"))
-    region = read("region", v.get("region"), nz.normalize_region)
-    nuts = read("nuts_code", v.get("nuts_code"), nz.normalize_nuts)
-    if region and nuts and region.code != nuts:
-        problems.append(Problem("nuts_code", f"NUTS-2 code {v.get('nuts_code')!r} does not match region "
-                                             f"{region.name!r}", v.get("nuts_code")))
-    if region is None and nuts:
-        region = reference.region_by_code().get(nuts)
+    start, end = _check_order(start, end, v, problems)
+    grant = read.lenient("esf_grant", v.get("esf_grant"), nz.parse_amount)
+    budget = read.lenient("total_budget", v.get("total_budget"), nz.parse_amount)
+    region, region_source = derive.region(read("region", v.get("region"), nz.normalize_region),
+                                          read("nuts_code", v.get("nuts_code"), nz.normalize_nuts),
+                                          v.get("nuts_code"), problems)
     owner = nz.clean_text(v.get("owner"))
 
-    project = {
-        "project_id": None,
+    project = empty_record()
+    project.update({
         "title": title,
         "case_number": case_number,
         "call_number": nz.clean_text(v.get("call_number")),
-        "programme_period": period,
+        "programme_period": period.value,
+        "programme_period_source": period.source,
         "programme_area_code": area_code,
-        "programme_area_name": (reference.programme_areas().get((period, area_code)) if period else None)
-                               or (area_written if not objective else None),
+        "programme_area_source": area_source,
+        "programme_area_name": (reference.programme_areas().get((period.value, area_code)) if period.value else None)
+                               or (area_written if area_code and not objective else None),
         "specific_objective": objective,
         "phase": nz.clean_text(v.get("phase")),
         "owner": owner,
@@ -142,16 +155,22 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
         "end_date": end,
         "region": region.name if region else None,
         "region_code": region.code if region else None,
-        "planned_participants": read("planned_participants", v.get("planned_participants"), nz.parse_participants),
+        "region_source": region_source,
+        "planned_participants": read.lenient("planned_participants", v.get("planned_participants"),
+                                             nz.read_participants),
         # a fetched page's key is already its trusted canonical URL (extract.discover.page_key);
         # a saved file can only name its own
         "source_url": source_key if url else page.canonical_url,
         "source_key": source_key,
         "template": template,
         "sha256": sha256,
-    }
-    _require(project, v, problems)
+    })
+    _missing(project, problems)
+    if project["title"] is None and project["case_number"] is None:
+        problems.append(Problem(None, "no identity: neither a case number nor a title on the page"))
+        return ParsedPage(source_key, template, None, problems=problems)
     project["project_id"] = project_key(project)
+    project["missing_fields"] = len(missing_columns(problems))
     orgs = _organisations(project, fields)
     municipalities = _municipalities(project, fields.lists.get("municipality", []), problems)
     sections = [{"project_id": project["project_id"], "section": key, "heading": heading,
@@ -162,57 +181,43 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
     return ParsedPage(source_key, template, project, orgs, municipalities, sections, problems)
 
 
-def _check_order(start: date | None, end: date | None, v: dict[str, str | None], problems: list[Problem]) -> None:
-    """An end date before the start date is a problem on the field that gave them."""
+def _check_order(start: date | None, end: date | None, v: dict[str, str | None],
+                 problems: list[Problem]) -> tuple[date | None, date | None]:
+    """An end date before the start date: both NULL, with a warning on the field that gave them."""
     if start is None or end is None or end >= start:
-        return
+        return start, end
     if v.get("period") is not None:
-        key, raw = LABEL_OF["period"], v["period"]
+        key, raw = "period", v["period"]
     else:
         key, raw = "end_date", f"{v.get('start_date')} / {v.get('end_date')}"
-    problems.append(Problem(key, f"end date {end} is before start date {start}", raw))
+    problems.append(Problem(key, f"end date {end} is before start date {start}", raw, "warning", kind="unreadable"))
+    if key == "end_date":
+        problems.append(Problem("start_date", f"end date {end} is before start date {start}", raw, "warning",
+                                kind="unreadable"))
+    return None, None
 
 
-def _programme_period(template: str, case_number: str | None, area_code: str | None,
-                      fund: str | None, problems: list[Problem]) -> str | None:
-    """From the template, the case number's format and the area's format — never from the dates."""
-    votes: dict[str, str] = {}
-    if template in TEMPLATE_PERIOD:
-        votes["template"] = TEMPLATE_PERIOD[template]
-    if case_number and nz.case_number_period(case_number):
-        votes["case number"] = nz.case_number_period(case_number)
-    if area_code:
-        votes["programme area"] = "2021-2027" if area_code.isalpha() else (
-            votes.get("template") or votes.get("case number") or "2014-2020")
-    if fund and fund.strip().upper() == "ESF+":
-        votes["fund"] = "2021-2027"
-    periods = set(votes.values())
-    if len(periods) > 1:
-        said = ", ".join(f"{k} says {p}" for k, p in votes.items())
-        problems.append(Problem("programme_period", f"programme period unclear: {said}"))
-        return None
-    return periods.pop() if periods else None
+def problem_columns(problem: Problem) -> tuple[str, ...]:
+    """The project columns a problem is about (none for a page-level problem or a list item)."""
+    if problem.field is None:
+        return ()
+    return COLUMNS_OF.get(problem.field, (problem.field,))
 
 
-# For each required column: the problem fields that already explain why it is empty.
-EXPLAINED_BY = {
-    "title": set(), "region": {"region", "nuts_code"}, "programme_area_code": {"programme_area"},
-    "programme_period": {"programme_period", "case_number"},
-    "esf_grant_sek": {LABEL_OF["esf_grant"]}, "total_budget_sek": {LABEL_OF["total_budget"]},
-    "start_date": {LABEL_OF["period"], "start_date"}, "end_date": {LABEL_OF["period"], "end_date"},
-}
+def missing_columns(problems: list[Problem]) -> set[str]:
+    """The columns that are NULL because the page lacks them or they could not be read."""
+    return {c for p in problems if p.kind in ("missing", "unreadable") for c in problem_columns(p)}
 
 
-def _require(project: dict[str, Any], v: dict[str, str | None], problems: list[Problem]) -> None:
-    failed = {p.field for p in problems}
-    required = ["title", "region", "programme_area_code", "programme_period"]
-    if project["programme_period"] != "2021-2027":  # ESF+ pages show no amounts, and may lack dates
-        required += ["esf_grant_sek", "total_budget_sek", "start_date", "end_date"]
-    for column in required:
-        if project[column] is None and not failed & EXPLAINED_BY[column]:
-            problems.append(Problem(column, "missing on the page"))
-    if project["owner"] is None:
-        problems.append(Problem("owner", "owner missing on the page", v.get("owner"), "warning"))
+def _missing(project: dict[str, Any], problems: list[Problem]) -> None:
+    """A column that nearly every page of its template (and period) writes is a warning when it is missing."""
+    expected = reference.expected_fields()
+    wanted = expected.get((project["template"], "*"), frozenset())
+    wanted |= expected.get((project["template"], project["programme_period"] or ""), frozenset())
+    explained = {c for p in problems if p.kind for c in problem_columns(p)}
+    for column in sorted(wanted):
+        if project[column] is None and column not in explained:
+            problems.append(Problem(column, "missing on the page", None, "warning", kind="missing"))
 
 
 def project_key(project: dict[str, Any]) -> str:

@@ -130,3 +130,12 @@ def programme_areas() -> dict[tuple[str, str], str | None]:
 def national_organisations() -> tuple[str, ...]:
     """Organisations whose local offices group under the national name, longest first."""
     return tuple(sorted((r["name"] for r in _rows("national_organisations.csv")), key=len, reverse=True))
+
+
+@cache
+def expected_fields() -> dict[tuple[str, str], frozenset[str]]:
+    """(template, programme period or '*') → the columns nearly every such page writes: missing is a warning."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for r in _rows("expected_fields.csv"):
+        out.setdefault((r["template"], r["programme_period"]), set()).add(r["field"])
+    return {k: frozenset(v) for k, v in out.items()}
