@@ -93,11 +93,13 @@ def cli() -> None:
 @runner_options
 @shrink_option
 @click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
+@click.option("--report", "report_html", type=click.Path(dir_okay=False), metavar="FILE",
+              help="After publishing, write the HTML report (as `esf report`) to FILE and link it in Prefect.")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
 @output_options
 def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
         user_agent: str | None, runner: str, parse_workers: int, allow_shrink: bool, without_contacts: bool,
-        summary: bool, quiet: bool, debug: bool) -> None:
+        report_html: str | None, summary: bool, quiet: bool, debug: bool) -> None:
     """Run the pipeline (a Prefect flow) and publish the database.
 
     Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
@@ -121,7 +123,8 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
             raise UserError(str(exc)) from None
     report = _run_flow("refresh", runner, quiet=quiet, debug=debug, sources=sources, db=db, batch_size=batch_size,
                        delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts,
-                       parse_workers=parse_workers, allow_shrink=allow_shrink)
+                       parse_workers=parse_workers, allow_shrink=allow_shrink,
+                       report_html=str(Path(report_html).resolve()) if report_html else None)
     _finish(report, db, summary and not quiet)
 
 
@@ -372,6 +375,34 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
     return target, f"COPY (SELECT {', '.join(keep)} FROM {name}) TO '{path}' ({options})"
 
 
+@cli.command(name="report")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="The HTML file to write (one file, opens offline).")
+@db_option
+@click.option("--title", default="ESF project bank", show_default=True, help="The page's title.")
+def report_cmd(out_file: str, db: str, title: str) -> None:
+    """Write the analysts' report: one self-contained HTML page of charts, with a period filter.
+
+    ESF grant by region and programme area, by year and period, top organisations by role, municipalities
+    per county, the latest run's changes and data quality. Each chart shows the SQL it comes from.
+    Plotly's JavaScript is embedded: the file opens offline, with no network.
+
+    \b
+    Example:
+      esf report --out report.html
+      esf report --db /srv/esf/esf.duckdb --out /srv/www/esf/index.html
+    """
+    from flows.fserrors import PathUnusable, reason, writable_dir
+    from report.html import write
+    _open_read_only(db).close()  # one line for a missing or unreadable database
+    writable_dir(Path(out_file).parent)
+    try:
+        path = write(db, out_file, title)
+    except IsADirectoryError as exc:
+        raise PathUnusable(f"cannot write {out_file}: {reason(exc)}") from None
+    click.echo(f"report written: {path} (open it in a browser; it needs no network)")
+
+
 @cli.command()
 @click.option("--cron", default="0 2 * * *", show_default=True, help="When the nightly refresh runs (cron syntax).")
 @click.option("--timezone", "tz", default="Europe/Stockholm", show_default=True, help="IANA time zone of --cron.")
@@ -382,9 +413,11 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
 @click.option("--user-agent", envvar="ESF_USER_AGENT", default=None, help="User agent for web requests.")
 @shrink_option
 @click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
+@click.option("--report", "report_html", type=click.Path(dir_okay=False), metavar="FILE",
+              help="After publishing, write the HTML report (as `esf report`) to FILE and link it in Prefect.")
 @output_options
 def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: float, user_agent: str | None,
-          allow_shrink: bool, without_contacts: bool, quiet: bool, debug: bool) -> None:
+          allow_shrink: bool, without_contacts: bool, report_html: str | None, quiet: bool, debug: bool) -> None:
     """Deploy the nightly refresh on a schedule with Prefect's `serve`, and run it until stopped.
 
     Uses the Prefect server at $PREFECT_API_URL when set; otherwise starts a local Prefect server on
@@ -418,7 +451,8 @@ def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: 
         except SourceError as exc:
             raise UserError(str(exc)) from None
     parameters = {"sources": sources, "db": str(Path(db).resolve()), "delay_seconds": delay_seconds,
-                  "user_agent": user_agent, "without_contacts": without_contacts, "allow_shrink": allow_shrink}
+                  "user_agent": user_agent, "without_contacts": without_contacts, "allow_shrink": allow_shrink,
+                  "report_html": str(Path(report_html).resolve()) if report_html else None}
     own_server = not os.environ.get("PREFECT_API_URL")
     try:
         with interrupts() as received:
