@@ -308,7 +308,7 @@ def describe(table: str | None, db: str) -> None:
     from flows.reports import escape_control, table as fmt_table
     con = _open_read_only(db)
     objects = con.execute("""
-        SELECT table_name, 'table' AS kind, comment FROM duckdb_tables()
+        SELECT table_name, 'table' AS kind, comment FROM duckdb_tables() WHERE schema_name = 'main'
         UNION ALL SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal
         ORDER BY kind, table_name""").fetchall()
     if table is None:
@@ -354,9 +354,9 @@ def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
 
 
 def _exported(con) -> list[str]:
-    """Every table and view of the published database, by name."""
+    """Every table and view of the published database, by name (the search index's own schema left out)."""
     return [n for (n,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() UNION ALL "
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' UNION ALL "
         "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
 
 
@@ -373,6 +373,48 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
         options += f", PARTITION_BY ({PARTITIONED_EXPORTS[name]}), OVERWRITE_OR_IGNORE"
     path = str(target).replace("'", "''")
     return target, f"COPY (SELECT {', '.join(keep)} FROM {name}) TO '{path}' ({options})"
+
+
+@cli.command()
+@click.argument("text")
+@db_option
+@click.option("--period", type=click.Choice(["2007-2013", "2014-2020", "2021-2027"]), help="Only this programme period.")
+@click.option("--region", metavar="NAME|CODE", help="Only this region: its name (Västsverige) or code (SE23).")
+@click.option("--area", metavar="CODE", help="Only this programme area: 1..5 (2007-2020) or A..F (2021-2027).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="At most this many projects.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def search(text: str, db: str, period: str | None, region: str | None, area: str | None, limit: int, fmt: str) -> None:
+    """Search project titles and texts (summary, background, goals ...), best matches first.
+
+    Ranked by BM25 with Swedish stemming (DuckDB's fts extension): "ungdomar" also finds "ungdom" and
+    "ungdomarna"; common words (och, att, för) are left out. Shows project, region, period, score and a
+    snippet with the first match in [brackets].
+
+    \b
+    Examples:
+      esf search "nyanlända kvinnor"
+      esf search "psykisk ohälsa" --period 2014-2020 --region Västsverige --limit 5 --format csv
+    """
+    from flows.reports import FORMATTERS
+    from load.search import SearchUnavailable, extension_path
+    from report.search import NoIndex, search as run_search
+    if not text.strip():
+        raise UserError("nothing to search for: give a word or two, e.g. esf search \"nyanlända kvinnor\"")
+    try:
+        extension = extension_path()
+    except SearchUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    if not Path(db).exists():
+        raise UserError(f"no database at {db}: run `esf run` first, or pass --db")
+    from flows.readonly import open_published
+    con = open_published(db, extensions=[extension])
+    try:
+        columns, rows = run_search(con, text, period=period, region=region, area=area, limit=limit)
+    except NoIndex as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        con.close()
+    click.echo(FORMATTERS[fmt](columns, rows), color=True)
 
 
 @cli.command(name="report")

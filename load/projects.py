@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from load.search import has_index, refresh_search
 from load.summaries import refresh_summaries
 from load.warehouse import Warehouse, transaction
 
@@ -101,6 +102,8 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
             kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
             if kinds.get("new") or kinds.get("changed"):
                 refresh_summaries(con, run_id)
+            if kinds.get("new") or kinds.get("changed") or not has_index(con):  # absent: a file from before it
+                refresh_search(con, run_id)
             final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
                      "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
             status = run_status(final)
