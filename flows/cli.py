@@ -68,6 +68,7 @@ def shrink_option(command):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="esf-projektbanken", prog_name="esf", message="%(prog)s %(version)s")
 def cli() -> None:
     """ESF project bank pipeline: scrape, normalize and load ESF project pages into DuckDB.
 
@@ -125,6 +126,8 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
                        delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts,
                        parse_workers=parse_workers, allow_shrink=allow_shrink,
                        report_html=str(Path(report_html).resolve()) if report_html else None)
+    if report_html and report.published and Path(report_html).is_file():
+        click.echo(f"report: {Path(report_html).resolve()}")
     _finish(report, db, summary and not quiet)
 
 
@@ -298,15 +301,40 @@ def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...]) -> None:
 @cli.command()
 @click.argument("table", required=False)
 @db_option
-def describe(table: str | None, db: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html"]), default="text", show_default=True,
+              help="markdown or html: the whole dictionary as a page (row counts, one example row per table).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the page to FILE instead of printing it.")
+def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None:
     """Print the data dictionary: every table and view, or one with its columns.
 
+    With --format markdown or html: the whole dictionary as a page to publish beside the report (tables,
+    columns, comments, row counts and one example row; contact data is never shown).
+
     \b
-    Example:
+    Examples:
       esf describe region_summary
+      esf describe --format html --out dictionary.html
     """
     from flows.reports import escape_control, table as fmt_table
     con = _open_read_only(db)
+    if fmt != "text":
+        from report import dictionary
+        items = dictionary.objects(con)
+        con.close()
+        if table is not None:
+            items = [o for o in items if o["name"] == table]
+            if not items:
+                raise UserError(f"no table or view named {table!r}; `esf describe` lists them")
+        text = (dictionary.markdown if fmt == "markdown" else dictionary.page)(items, "ESF project bank: data dictionary")
+        if out_file is None:
+            click.echo(text, nl=False)
+            return
+        from flows.fserrors import writable_dir
+        writable_dir(Path(out_file).parent)
+        Path(out_file).write_text(text, encoding="utf-8")
+        click.echo(f"data dictionary written: {out_file}")
+        return
     objects = con.execute("""
         SELECT table_name, 'table' AS kind, comment FROM duckdb_tables() WHERE schema_name = 'main'
         UNION ALL SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal
@@ -326,7 +354,8 @@ def describe(table: str | None, db: str) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @db_option
-@click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out.")
+@click.option("--without-contacts", is_flag=True,
+              help="Leave contact names, e-mails and phones out (the columns stay, empty).")
 def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
     """Write every table and view to files (raw page bodies are left out).
 
@@ -365,7 +394,9 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
     contact = {"contact_name", "contact_email", "contact_phone"}
     cols = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
                                       "ORDER BY column_index", [name]).fetchall()]
-    keep = [c for c in cols if not (c == "body" or (without_contacts and c in contact))]
+    # Without contacts the columns stay and hold NULL, as in a database `esf run --without-contacts` published:
+    # one schema for a table, whichever way its contacts were left out.
+    keep = [f"NULL::VARCHAR AS {c}" if without_contacts and c in contact else c for c in cols if c != "body"]
     target = out / f"{name}.{fmt}"
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
     if fmt == "parquet" and name in PARTITIONED_EXPORTS:
