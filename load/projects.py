@@ -103,7 +103,8 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
             if kinds.get("new") or kinds.get("changed"):
                 refresh_summaries(con, run_id)
             if kinds.get("new") or kinds.get("changed") or not has_index(con):  # absent: a file from before it
-                refresh_search(con, run_id)
+                changed = [p for (p,) in con.execute("SELECT project_id FROM cls WHERE kind <> 'unchanged'").fetchall()]
+                refresh_search(con, run_id, changed)
             final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
                      "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
             status = run_status(final)

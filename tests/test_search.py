@@ -125,6 +125,31 @@ def test_a_load_that_changes_projects_rebuilds_the_index(corpus, tmp_path):
                     encoding="utf-8")
     service.refresh(RunSettings(db=str(db), sources=(str(pages),)))
     assert [r["title"] for r in search(db, "zebrafinkar")] == ["Kustporten"]  # stemmed: zebrafink
+    assert index_content(db) == index_content(db, rebuilt=True)  # the update is what a full build makes
+
+
+def index_content(db: Path, rebuilt: bool = False) -> dict[str, list]:
+    """The index as names and terms (docids and termids are internal), from `db` or a full rebuild of a copy."""
+    from load.search import refresh_search
+    if rebuilt:
+        copy = db.with_name("rebuilt.duckdb")
+        shutil.copyfile(db, copy)
+        con = duckdb.connect(str(copy))
+        load_fts(con)
+        refresh_search(con, 99)
+    else:
+        con = duckdb.connect(str(db), read_only=True)
+    s = "fts_main_search_documents"
+    try:
+        return {
+            "docs": con.execute(f"SELECT name, len FROM {s}.docs ORDER BY ALL").fetchall(),
+            "dict": con.execute(f"SELECT term, df FROM {s}.dict ORDER BY ALL").fetchall(),
+            "postings": con.execute(f"SELECT d.name, t.fieldid, w.term, count(*) FROM {s}.terms t JOIN {s}.docs d "
+                                    f"USING (docid) JOIN {s}.dict w USING (termid) GROUP BY ALL ORDER BY ALL").fetchall(),
+            "stats": con.execute(f"SELECT num_docs, round(avgdl, 9) FROM {s}.stats").fetchall(),
+            "documents": con.execute("SELECT project_id, title, body FROM search_documents ORDER BY ALL").fetchall()}
+    finally:
+        con.close()
 
 
 def test_the_contact_free_file_is_searchable(corpus, tmp_path):
