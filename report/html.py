@@ -239,13 +239,24 @@ JS = """
     } catch (e) { fail('chart ' + chart.id + ' failed: ' + e); }
   });
   document.body.setAttribute('data-charts', String(charts.length));
-  document.getElementById('period').addEventListener('change', function (event) {
+  var select = document.getElementById('period');
+  function show(period) {
     document.querySelectorAll('section.period').forEach(function (section) {
-      section.hidden = section.getAttribute('data-period') !== event.target.value;
+      section.hidden = section.getAttribute('data-period') !== period;
       if (!section.hidden) {
         section.querySelectorAll('.js-plotly-plot').forEach(function (gd) { Plotly.Plots.resize(gd); });
       }
     });
+  }
+  select.addEventListener('change', function () {
+    show(select.value);
+    history.replaceState(null, '', select.value === 'all' ? '#' : '#period=' + select.value);
   });
+  // report.html#period=2014-2020 opens on that period (a link can name one)
+  var wanted = decodeURIComponent((location.hash.match(/period=([^&]+)/) || [])[1] || '');
+  if (wanted && select.querySelector('option[value="' + wanted.replace(/"/g, '') + '"]')) {
+    select.value = wanted;
+    show(wanted);
+  }
 })();
 """

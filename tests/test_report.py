@@ -217,8 +217,12 @@ def test_the_report_draws_in_chromium(published, page, tmp_path):
                            dom)) == {str(grant): ""}
     assert f'<span data-total="projects">{projects}</span>' in dom
     assert "<svg" in dom and "Övre Norrland" in dom  # Plotly drew axes with the data's labels
+    # the period filter, in the browser: #period=2014-2020 shows that period's section and hides the others
+    filtered = chromium(tmp_path, "--dump-dom", html_file.as_uri() + "#period=2014-2020").stdout
+    shown = re.findall(r'<section class="period" data-period="([^"]+)"(?! hidden)>', filtered)
+    assert shown == ["2014-2020"], shown
     shot = tmp_path / "report.png"
-    taken = chromium(tmp_path, "--window-size=1200,2400", f"--screenshot={shot}", html_file.as_uri())
+    taken = chromium(tmp_path, "--window-size=1200,2400", f"--screenshot={shot}", html_file.as_uri() + "#period=2014-2020")
     assert taken.returncode == 0 and shot.stat().st_size > 50_000
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"screenshot: {shot}")
