@@ -29,14 +29,14 @@ def _default_source() -> str:
     return str(SAMPLES_DIR)
 
 
-def _open_read_only(db: str, file_dirs: Sequence[str | Path] = ()):
+def _open_read_only(db: str, file_dirs: Sequence[str | Path] = (), extensions: Sequence[str | Path] = ()):
     """The published database, read-only with files out of reach except under `file_dirs` (flows/readonly.py)."""
     import duckdb
     from flows.readonly import first_line, open_published
     if not Path(db).exists():
         raise UserError(f"no database at {db}: run `esf run` first, or pass --db")
     try:
-        return open_published(db, file_dirs)
+        return open_published(db, file_dirs, extensions)
     except duckdb.Error as exc:
         raise click.ClickException(f"cannot open {db} read-only: {first_line(exc)}") from None
 
@@ -317,6 +317,8 @@ def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None
       esf describe --format html --out dictionary.html
     """
     from flows.reports import escape_control, table as fmt_table
+    if out_file and fmt == "text":
+        raise UserError("--out writes a page: add --format markdown or --format html")
     con = _open_read_only(db)
     if fmt != "text":
         from report import dictionary
@@ -435,10 +437,7 @@ def search(text: str, db: str, period: str | None, region: str | None, area: str
         extension = extension_path()
     except SearchUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    if not Path(db).exists():
-        raise UserError(f"no database at {db}: run `esf run` first, or pass --db")
-    from flows.readonly import open_published
-    con = open_published(db, extensions=[extension])
+    con = _open_read_only(db, extensions=[extension])
     try:
         columns, rows = run_search(con, text, period=period, region=region, area=area, limit=limit)
     except NoIndex as exc:

@@ -133,3 +133,9 @@ def test_the_pandas_example_runs_and_opens_the_current_file(dbs, tmp_path):
     assert current.execute("SELECT count(*) FROM projects").fetchone() == (1,)
     for c in (held, again, current):
         c.close()
+
+
+def test_describe_out_without_a_page_format_is_one_line(dbs, tmp_path):
+    result = CliRunner().invoke(cli, ["describe", "--db", str(dbs["full"]), "--out", str(tmp_path / "d.txt")])
+    assert result.exit_code == 2 and "--format markdown" in result.output
+    assert not (tmp_path / "d.txt").exists()
