@@ -23,17 +23,18 @@ hits AS (
            sum(log((s.num_docs - tf.df + 0.5) / (tf.df + 0.5) + 1)
                * (tf.tf * (1.2 + 1) / (tf.tf + 1.2 * (1 - 0.75 + 0.75 * docs.len / s.avgdl)))) AS score
     FROM tf JOIN {FTS_SCHEMA}.docs docs USING (docid), {FTS_SCHEMA}.stats s
-    GROUP BY docs.name)
-SELECT p.project_id, p.title, p.region, p.programme_period AS period, p.programme_area_code AS area,
-       round(h.score, 3) AS score, d.body
-FROM hits h
-JOIN projects p USING (project_id)
-JOIN {TABLE} d USING (project_id)
-WHERE ($period IS NULL OR p.programme_period = $period)
-  AND ($region IS NULL OR lower(p.region) = lower($region) OR p.region_code = upper($region))
-  AND ($area IS NULL OR p.programme_area_code = upper($area))
-ORDER BY h.score DESC, p.project_id
-LIMIT $limit"""
+    GROUP BY docs.name),
+top AS (
+    SELECT p.project_id, p.title, p.region, p.programme_period AS period, p.programme_area_code AS area, h.score
+    FROM hits h JOIN projects p USING (project_id)
+    WHERE ($period IS NULL OR p.programme_period = $period)
+      AND ($region IS NULL OR lower(p.region) = lower($region) OR p.region_code = upper($region))
+      AND ($area IS NULL OR p.programme_area_code = upper($area))
+    ORDER BY h.score DESC, p.project_id
+    LIMIT $limit)
+SELECT top.* REPLACE (round(score, 3) AS score), d.body   -- the texts of the hits shown only
+FROM top JOIN {TABLE} d USING (project_id)
+ORDER BY top.score DESC, top.project_id"""
 
 
 class NoIndex(LookupError):
