@@ -157,6 +157,19 @@ def test_page_text_cannot_become_markup(published, tmp_path):
     assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in text  # shown as text in the changes table
 
 
+def test_the_quality_view_is_shown_where_it_exists(published, page, tmp_path):
+    assert "project_quality" not in page.split("<main>")[1].split('<script type="application/json"')[0]
+    db = tmp_path / "esf.duckdb"
+    shutil.copyfile(published, db)
+    con = duckdb.connect(str(db))
+    con.execute("CREATE VIEW project_quality AS SELECT project_id, 'kvalitet-ok' AS verdict FROM projects")
+    con.close()
+    out = tmp_path / "r.html"
+    assert CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(out)]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "first 20 rows of project_quality" in text and text.count("<td>kvalitet-ok</td>") == 13
+
+
 def test_report_without_a_database_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["report", "--db", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "no database at" in result.output
