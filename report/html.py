@@ -102,7 +102,7 @@ def _runs_html(runs: dict[str, Result | None], charts: list[dict[str, Any]]) -> 
              _table("Latest run", runs["latest_run"]), _table("What it changed", runs["change_counts"]),
              _table("Changed projects (first 50)", runs["changes"]),
              _chart(charts, "runs-history", "Projects new, changed, rejected and failed per run (last 30 runs)",
-                    {"data": traces, "layout": {"barmode": "group"}}, history, "new"),
+                    {"data": traces, "layout": {"barmode": "group"}}, history, "new", "changed", "rejected", "failed"),
              _table("Top reject reasons in the latest run", runs["reject_reasons"]),
              _table("Warnings by field in the latest run", runs["warning_fields"])]
     if runs["quality"] is not None:
@@ -112,9 +112,10 @@ def _runs_html(runs: dict[str, Result | None], charts: list[dict[str, Any]]) -> 
 
 
 def _chart(charts: list[dict[str, Any]], chart_id: str, title: str, figure: dict[str, Any], result: Result,
-           total_of: str) -> str:
-    """A chart's place on the page; its figure goes to the page's chart list, drawn by the script."""
-    total = sum(v for v in result.column(total_of) if v is not None)
+           *total_of: str) -> str:
+    """A chart's place on the page; its figure goes to the page's chart list, drawn by the script.
+    data-expected-total: the sum of the `total_of` columns of its query, which the drawn values must add up to."""
+    total = sum(v for column in total_of for v in result.column(column) if v is not None)
     layout = {"title": {"text": _label(title)}, "height": CHART_HEIGHT, "margin": {"l": 160, "r": 20, "t": 50, "b": 60},
               "font": {"family": "system-ui, sans-serif", "size": 12}, "paper_bgcolor": "white",
               "plot_bgcolor": "#f7f7f7", **figure.get("layout", {})}
