@@ -170,6 +170,24 @@ def test_the_quality_view_is_shown_where_it_exists(published, page, tmp_path):
     assert "first 20 rows of project_quality" in text and text.count("<td>kvalitet-ok</td>") == 13
 
 
+def test_rejects_and_their_reasons_are_in_the_quality_part(tmp_path):
+    pages = tmp_path / "pages"
+    shutil.copytree(SAMPLES, pages)
+    page = pages / "b-steget-vidare.txt"
+    page.write_text(page.read_text(encoding="utf-8").replace("2018-09-01-2021-08-31", "2021-08-31-2018-09-01"),
+                    encoding="utf-8")
+    db = tmp_path / "esf.duckdb"
+    assert service.refresh(RunSettings(db=str(db), sources=(str(pages),))).status == "rejects"
+    out = tmp_path / "r.html"
+    assert CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(out)]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    (reason,) = query(db, "SELECT reason FROM rejects")[0]
+    quality = text.split("<caption>Top reject reasons in the latest run</caption>")[1].split("</table>")[0]
+    assert f"<td>{reason}</td><td>1</td>" in quality.replace("&#x27;", "'")
+    new, rejected = query(db, "SELECT new, rejected FROM runs")[0]
+    assert rejected == 1 and re.search(rf'id="runs-history" data-expected-total="{new + rejected}"', text)
+
+
 def test_report_without_a_database_is_one_line(tmp_path):
     result = CliRunner().invoke(cli, ["report", "--db", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "r.html")])
     assert result.exit_code == 2 and "no database at" in result.output
