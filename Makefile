@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test install install-test install-cli browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,23 @@ install-test: $(BIN)/python
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
 
 run: install
-	$(BIN)/esf run
+	$(BIN)/esf run --report esf-report.html
+	@echo ""
+	@echo "The report: $(CURDIR)/esf-report.html (open it in a browser; it needs no network)"
+	@echo "To run esf from your shell:  source $(VENV)/bin/activate   then e.g.  esf search \"nyanlända kvinnor\""
+	@echo "  (or without activating:  $(BIN)/esf --help;  or once:  make install-cli  to put esf on your PATH)"
+
+# A wrapper in BIN_DIR (on your PATH) that runs this checkout's esf, so `esf` works from any shell.
+BIN_DIR ?= $(HOME)/.local/bin
+install-cli: install
+	mkdir -p $(BIN_DIR)
+	printf '#!/bin/sh\nexec "%s/esf" "$$@"\n' "$(abspath $(BIN))" > $(BIN_DIR)/esf
+	chmod +x $(BIN_DIR)/esf
+	@echo "installed $(BIN_DIR)/esf -> $(abspath $(BIN))/esf"
+
+# Debian's Chromium, for the report's browser test (tests skip it where Chromium is absent). Needs root.
+browser:
+	apt-get update && apt-get install -y chromium
 
 test: install-test
 	$(BIN)/python -m pytest
@@ -26,4 +42,4 @@ bench: install-test
 	$(BIN)/python bench/bench.py
 
 clean:
-	rm -rf $(VENV) esf.duckdb esf.work.duckdb* .pytest_cache
+	rm -rf $(VENV) esf.duckdb esf.work.duckdb* .pytest_cache esf-report.html

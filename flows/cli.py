@@ -29,14 +29,14 @@ def _default_source() -> str:
     return str(SAMPLES_DIR)
 
 
-def _open_read_only(db: str, file_dirs: Sequence[str | Path] = ()):
+def _open_read_only(db: str, file_dirs: Sequence[str | Path] = (), extensions: Sequence[str | Path] = ()):
     """The published database, read-only with files out of reach except under `file_dirs` (flows/readonly.py)."""
     import duckdb
     from flows.readonly import first_line, open_published
     if not Path(db).exists():
         raise UserError(f"no database at {db}: run `esf run` first, or pass --db")
     try:
-        return open_published(db, file_dirs)
+        return open_published(db, file_dirs, extensions)
     except duckdb.Error as exc:
         raise click.ClickException(f"cannot open {db} read-only: {first_line(exc)}") from None
 
@@ -68,6 +68,7 @@ def shrink_option(command):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="esf-projektbanken", prog_name="esf", message="%(prog)s %(version)s")
 def cli() -> None:
     """ESF project bank pipeline: scrape, normalize and load ESF project pages into DuckDB.
 
@@ -93,11 +94,13 @@ def cli() -> None:
 @runner_options
 @shrink_option
 @click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
+@click.option("--report", "report_html", type=click.Path(dir_okay=False), metavar="FILE",
+              help="After publishing, write the HTML report (as `esf report`) to FILE and link it in Prefect.")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
 @output_options
 def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
         user_agent: str | None, runner: str, parse_workers: int, allow_shrink: bool, without_contacts: bool,
-        summary: bool, quiet: bool, debug: bool) -> None:
+        report_html: str | None, summary: bool, quiet: bool, debug: bool) -> None:
     """Run the pipeline (a Prefect flow) and publish the database.
 
     Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
@@ -121,7 +124,10 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
             raise UserError(str(exc)) from None
     report = _run_flow("refresh", runner, quiet=quiet, debug=debug, sources=sources, db=db, batch_size=batch_size,
                        delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts,
-                       parse_workers=parse_workers, allow_shrink=allow_shrink)
+                       parse_workers=parse_workers, allow_shrink=allow_shrink,
+                       report_html=str(Path(report_html).resolve()) if report_html else None)
+    if report_html and report.published and Path(report_html).is_file():
+        click.echo(f"report: {Path(report_html).resolve()}")
     _finish(report, db, summary and not quiet)
 
 
@@ -296,17 +302,44 @@ def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...]) -> None:
 @cli.command()
 @click.argument("table", required=False)
 @db_option
-def describe(table: str | None, db: str) -> None:
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html"]), default="text", show_default=True,
+              help="markdown or html: the whole dictionary as a page (row counts, one example row per table).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the page to FILE instead of printing it.")
+def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None:
     """Print the data dictionary: every table and view, or one with its columns.
 
+    With --format markdown or html: the whole dictionary as a page to publish beside the report (tables,
+    columns, comments, row counts and one example row; contact data is never shown).
+
     \b
-    Example:
+    Examples:
       esf describe region_summary
+      esf describe --format html --out dictionary.html
     """
     from flows.reports import escape_control, table as fmt_table
+    if out_file and fmt == "text":
+        raise UserError("--out writes a page: add --format markdown or --format html")
     con = _open_read_only(db)
+    if fmt != "text":
+        from report import dictionary
+        items = dictionary.objects(con)
+        con.close()
+        if table is not None:
+            items = [o for o in items if o["name"] == table]
+            if not items:
+                raise UserError(f"no table or view named {table!r}; `esf describe` lists them")
+        text = (dictionary.markdown if fmt == "markdown" else dictionary.page)(items, "ESF project bank: data dictionary")
+        if out_file is None:
+            click.echo(text, nl=False)
+            return
+        from flows.fserrors import writable_dir
+        writable_dir(Path(out_file).parent)
+        Path(out_file).write_text(text, encoding="utf-8")
+        click.echo(f"data dictionary written: {out_file}")
+        return
     objects = con.execute("""
-        SELECT table_name, 'table' AS kind, comment FROM duckdb_tables()
+        SELECT table_name, 'table' AS kind, comment FROM duckdb_tables() WHERE schema_name = 'main'
         UNION ALL SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal
         ORDER BY kind, table_name""").fetchall()
     if table is None:
@@ -355,7 +388,8 @@ def quality(db: str, run_id: int | None, top: int) -> None:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
 @click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
 @db_option
-@click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out.")
+@click.option("--without-contacts", is_flag=True,
+              help="Leave contact names, e-mails and phones out (the columns stay, empty).")
 def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
     """Write every table and view to files (raw page bodies are left out).
 
@@ -383,9 +417,9 @@ def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
 
 
 def _exported(con) -> list[str]:
-    """Every table and view of the published database, by name."""
+    """Every table and view of the published database, by name (the search index's own schema left out)."""
     return [n for (n,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() UNION ALL "
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' UNION ALL "
         "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
 
 
@@ -394,7 +428,9 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
     contact = {"contact_name", "contact_email", "contact_phone"}
     cols = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
                                       "ORDER BY column_index", [name]).fetchall()]
-    keep = [c for c in cols if not (c == "body" or (without_contacts and c in contact))]
+    # Without contacts the columns stay and hold NULL, as in a database `esf run --without-contacts` published:
+    # one schema for a table, whichever way its contacts were left out.
+    keep = [f"NULL::VARCHAR AS {c}" if without_contacts and c in contact else c for c in cols if c != "body"]
     target = out / f"{name}.{fmt}"
     options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
     if fmt == "parquet" and name in PARTITIONED_EXPORTS:
@@ -402,6 +438,73 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
         options += f", PARTITION_BY ({PARTITIONED_EXPORTS[name]}), OVERWRITE_OR_IGNORE"
     path = str(target).replace("'", "''")
     return target, f"COPY (SELECT {', '.join(keep)} FROM {name}) TO '{path}' ({options})"
+
+
+@cli.command()
+@click.argument("text")
+@db_option
+@click.option("--period", type=click.Choice(["2007-2013", "2014-2020", "2021-2027"]), help="Only this programme period.")
+@click.option("--region", metavar="NAME|CODE", help="Only this region: its name (Västsverige) or code (SE23).")
+@click.option("--area", metavar="CODE", help="Only this programme area: 1..5 (2007-2020) or A..F (2021-2027).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="At most this many projects.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def search(text: str, db: str, period: str | None, region: str | None, area: str | None, limit: int, fmt: str) -> None:
+    """Search project titles and texts (summary, background, goals ...), best matches first.
+
+    Ranked by BM25 with Swedish stemming (DuckDB's fts extension): "ungdomar" also finds "ungdom" and
+    "ungdomarna"; common words (och, att, för) are left out. Shows project, region, period, score and a
+    snippet with the first match in [brackets].
+
+    \b
+    Examples:
+      esf search "nyanlända kvinnor"
+      esf search "psykisk ohälsa" --period 2014-2020 --region Västsverige --limit 5 --format csv
+    """
+    from flows.reports import FORMATTERS
+    from load.search import SearchUnavailable, extension_path
+    from report.search import NoIndex, search as run_search
+    if not text.strip():
+        raise UserError("nothing to search for: give a word or two, e.g. esf search \"nyanlända kvinnor\"")
+    try:
+        extension = extension_path()
+    except SearchUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    con = _open_read_only(db, extensions=[extension])
+    try:
+        columns, rows = run_search(con, text, period=period, region=region, area=area, limit=limit)
+    except NoIndex as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        con.close()
+    click.echo(FORMATTERS[fmt](columns, rows), color=True)
+
+
+@cli.command(name="report")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="The HTML file to write (one file, opens offline).")
+@db_option
+@click.option("--title", default="ESF project bank", show_default=True, help="The page's title.")
+def report_cmd(out_file: str, db: str, title: str) -> None:
+    """Write the analysts' report: one self-contained HTML page of charts, with a period filter.
+
+    ESF grant by region and programme area, by year and period, top organisations by role, municipalities
+    per county, the latest run's changes and data quality. Each chart shows the SQL it comes from.
+    Plotly's JavaScript is embedded: the file opens offline, with no network.
+
+    \b
+    Example:
+      esf report --out report.html
+      esf report --db /srv/esf/esf.duckdb --out /srv/www/esf/index.html
+    """
+    from flows.fserrors import PathUnusable, reason, writable_dir
+    from report.html import write
+    _open_read_only(db).close()  # one line for a missing or unreadable database
+    writable_dir(Path(out_file).parent)
+    try:
+        path = write(db, out_file, title)
+    except IsADirectoryError as exc:
+        raise PathUnusable(f"cannot write {out_file}: {reason(exc)}") from None
+    click.echo(f"report written: {path} (open it in a browser; it needs no network)")
 
 
 @cli.command()
@@ -414,9 +517,11 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
 @click.option("--user-agent", envvar="ESF_USER_AGENT", default=None, help="User agent for web requests.")
 @shrink_option
 @click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
+@click.option("--report", "report_html", type=click.Path(dir_okay=False), metavar="FILE",
+              help="After publishing, write the HTML report (as `esf report`) to FILE and link it in Prefect.")
 @output_options
 def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: float, user_agent: str | None,
-          allow_shrink: bool, without_contacts: bool, quiet: bool, debug: bool) -> None:
+          allow_shrink: bool, without_contacts: bool, report_html: str | None, quiet: bool, debug: bool) -> None:
     """Deploy the nightly refresh on a schedule with Prefect's `serve`, and run it until stopped.
 
     Uses the Prefect server at $PREFECT_API_URL when set; otherwise starts a local Prefect server on
@@ -450,7 +555,8 @@ def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: 
         except SourceError as exc:
             raise UserError(str(exc)) from None
     parameters = {"sources": sources, "db": str(Path(db).resolve()), "delay_seconds": delay_seconds,
-                  "user_agent": user_agent, "without_contacts": without_contacts, "allow_shrink": allow_shrink}
+                  "user_agent": user_agent, "without_contacts": without_contacts, "allow_shrink": allow_shrink,
+                  "report_html": str(Path(report_html).resolve()) if report_html else None}
     own_server = not os.environ.get("PREFECT_API_URL")
     try:
         with interrupts() as received:

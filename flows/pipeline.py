@@ -99,8 +99,8 @@ def _on_failure(flow, flow_run, state) -> None:
 def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_SIZE,
             delay_seconds: float = 1.0, user_agent: str | None = None, retry_backoff_seconds: float = 2.0,
             without_contacts: bool = False, parse_workers: int = DEFAULT_PARSE_WORKERS,
-            allow_shrink: bool = False) -> RunReport:
-    """Discover → read → store raw → parse → validate → load → publish."""
+            allow_shrink: bool = False, report_html: str | None = None) -> RunReport:
+    """Discover → read → store raw → parse → validate → load → publish (→ the HTML report, with `report_html`)."""
     if delay_seconds < 0 or retry_backoff_seconds < 0 or batch_size < 1:
         raise ValueError("delay, retry backoff and batch size must not be negative")
     politeness = Politeness(delay_seconds=delay_seconds, backoff_seconds=retry_backoff_seconds,
@@ -108,7 +108,7 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
     settings = RunSettings(db=db, sources=tuple(sources), batch_size=batch_size, politeness=politeness,
                            without_contacts=without_contacts, parse_workers=parse_workers,
                            allow_shrink=allow_shrink)
-    return _reported(service.refresh, settings)
+    return _reported(service.refresh, settings, report_html)
 
 
 @flow(name="esf-reprocess", log_prints=True, on_failure=[_on_failure])
@@ -120,7 +120,7 @@ def reprocess(db: str = "esf.duckdb", batch_size: int = BATCH_SIZE, without_cont
     return _reported(service.reprocess, settings)
 
 
-def _reported(run, settings: RunSettings) -> RunReport:
+def _reported(run, settings: RunSettings, report_html: str | None = None) -> RunReport:
     """Run with progress shown (bar, log lines, Prefect artifact) and file the report as an artifact."""
     from flows.progress import RunProgress
     esf = logging.getLogger("esf")
@@ -132,7 +132,23 @@ def _reported(run, settings: RunSettings) -> RunReport:
     finally:
         progress.close()
     _publish_report_artifact(report)
+    if report_html and report.published:
+        _file_html_report(report.published, report_html)
     return report
+
+
+def _file_html_report(db: str, out: str) -> None:
+    """Write the analysts' HTML report from the published file and link it as a Prefect artifact ('esf-report')."""
+    from pathlib import Path
+    from prefect.artifacts import create_link_artifact
+    from report.html import write
+    try:
+        path = write(db, out).resolve()
+        create_link_artifact(key="esf-report", link=path.as_uri(), link_text=f"ESF report ({path.name})",
+                             description=f"The analysts' report, built from {db}")
+        log.info("report written: %s", path)
+    except Exception as exc:  # a report that cannot be written must not fail a published run
+        log.warning("could not write the HTML report %s: %s", out, exc)
 
 
 def _progress_artifact():

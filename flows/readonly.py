@@ -28,11 +28,15 @@ class Refused(ValueError):
     """A statement `esf query` will not run; the message says why, in one line."""
 
 
-def open_published(db: str | os.PathLike, file_dirs: Iterable[str | os.PathLike] = ()) -> duckdb.DuckDBPyConnection:
-    """`db` opened read-only, files out of reach except under `file_dirs`, nothing spilled to disk, settings locked."""
+def open_published(db: str | os.PathLike, file_dirs: Iterable[str | os.PathLike] = (),
+                   extensions: Iterable[str | os.PathLike] = ()) -> duckdb.DuckDBPyConnection:
+    """`db` opened read-only, files out of reach except under `file_dirs`, nothing spilled to disk, settings locked;
+    `extensions` (files) are loaded before the lock, as nothing can load one after it."""
     con = duckdb.connect(str(db), read_only=True, config={
         "temp_directory": "", "autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
+        for path in extensions:
+            con.execute(f"LOAD '{os.fspath(path).replace(chr(39), chr(39) * 2)}'")
         dirs = [os.path.join(os.path.abspath(d), "") for d in file_dirs]
         if dirs:
             con.execute("SET allowed_directories = $1", [dirs])

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from load.search import has_index, refresh_search
 from load.summaries import refresh_summaries
 from load.warehouse import Warehouse, transaction
 
@@ -104,6 +105,9 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
             if kinds.get("new") or kinds.get("changed"):
                 refresh_summaries(con, run_id)
             record_fill_rates(con, run_id)
+            if kinds.get("new") or kinds.get("changed") or not has_index(con):  # absent: a file from before it
+                changed = [p for (p,) in con.execute("SELECT project_id FROM cls WHERE kind <> 'unchanged'").fetchall()]
+                refresh_search(con, run_id, changed)
             final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
                      "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
             status = run_status(final)

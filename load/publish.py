@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 
+from load.search import build_index, copy_index, has_index
 from load.warehouse import migrate
 
 CONTACT_COLUMNS = ("contact_name", "contact_email", "contact_phone")
@@ -71,17 +72,21 @@ def copy_without_contacts(source: Path, dest: Path) -> None:
     con = duckdb.connect(str(dest))
     try:
         migrate(con)
+        build_index(con)  # empty and quick: the index's schema and macros, filled from the source's below
         con.execute(f"ATTACH '{_sql_str(source)}' AS src (READ_ONLY)")
-        tables = [t for (t,) in con.execute(
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src'").fetchall()]
+        tables = [t for (t,) in con.execute(  # the search index (its own schema) is rebuilt below, not copied
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'main'").fetchall()]
         for table in tables:
             cols = [c for (c,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'src' AND table_name = ? "
+                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'src' AND schema_name = 'main' "
+                "AND table_name = ? "
                 "ORDER BY column_index", [table]).fetchall()]
             select = ", ".join(_blanked(table, c) for c in cols)
             if table == "schema_migrations":
                 continue
             con.execute(f"INSERT INTO main.{table} ({', '.join(cols)}) SELECT {select} FROM src.{table}")
+        if has_index(con, "src"):
+            copy_index(con, "src")
         con.execute("DETACH src")
         con.execute("CHECKPOINT")
     finally:

@@ -228,7 +228,7 @@ def test_older_warehouse_is_migrated_in_place(tmp_path):
     con.close()
     with Warehouse(path) as wh:
         versions = [v for (v,) in wh.con.execute("SELECT version FROM schema_migrations ORDER BY 1").fetchall()]
-        assert versions == list(range(1, len(migration_files()) + 1))
+        assert versions == [int(p.name.split("_", 1)[0]) for p in migration_files()]  # numbers may skip one
         assert wh.con.execute("SELECT run_id, warnings FROM runs").fetchall() == [(7, None)]
         assert wh.con.execute("SELECT count(*) FROM warnings").fetchall() == [(0,)]
     with Warehouse(path) as wh:  # opening again applies nothing twice

@@ -1,0 +1,121 @@
+"""Full-text search at scale: index build time and query time on 100,000 synthetic projects.
+
+    python bench/bench_search.py [--projects 100000] [--runs 3]
+
+The warehouse is the one bench_queries.py builds (real schema, filled by SQL), plus three sections per project
+of 80 words each: a third stop words, a third from a Swedish vocabulary of ~1,500 inflected forms (common
+ones far more often than rare), a third from a long tail of 50,000 other words. Two costs of a load are
+timed (`load.search.refresh_search`, in one transaction): the full build (first load, or a file from before
+search) and the update a night pays when 1 % of the projects changed. A query is `esf search`'s: BM25 ranking, filters, the top
+20 with their snippets, from execute to every row in Python; median of --runs × 5 runs.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.bench import machine  # noqa: E402
+from bench.bench_queries import FILL  # noqa: E402
+from flows.readonly import open_published  # noqa: E402
+from load.search import extension_path, refresh_search  # noqa: E402
+from load.warehouse import migrate  # noqa: E402
+from report.search import search  # noqa: E402
+
+STEMS = ("arbet arbetsmarknad arbetsgivar deltagar kvinn män ungdom nyanländ utbildning kompetens språk "
+         "validering hälsa sjukskriv rehabilitering kommun region företag samverkan handledning praktik "
+         "anställning studie vägledning jämställdhet tillgänglighet metod nätverk omställning digital "
+         "yrkesutbildning vuxenutbildning integration funktionsnedsättning coachning mentor lärling "
+         "kartläggning uppföljning skola elev lärare förälder socialtjänst försörjningsstöd bostad "
+         "landsbygd stad skärgård fjäll turism skog industri vård omsorg bygg transport logistik handel "
+         "restaurang hotell jordbruk fiske energi klimat miljö teknik programmering svetsning truck körkort "
+         "barnomsorg äldreomsorg tolk mottagning etablering spår modul workshop seminarium konferens "
+         "utvärdering forskning högskola universitet folkhögskola studieförbund förening kooperativ "
+         "entreprenör innovation export import ekonomi budget budgetrådgivning skuld missbruk beroende "
+         "kriminalvård frivård häkte ungdomsarbetslöshet långtidsarbetslöshet matchning rekrytering").split()
+ENDINGS = ("", "en", "et", "er", "erna", "ar", "arna", "or", "orna", "a", "ande", "ade", "s")
+COMMON = "och att i för som på med av till det är en ett de projektet ska har inom under vid".split()
+
+SECTIONS = """
+INSERT INTO project_sections (project_id, section, heading, text, run_id)
+SELECT project_id, ['summary', 'background', 'goals'][1 + j], NULL,
+       array_to_string(list_transform(range(80), k -> CASE WHEN hash(project_id, j, k, 1) % 3 = 0
+           THEN $common[CAST(1 + hash(project_id, j, k) % len($common) AS BIGINT)]
+           WHEN hash(project_id, j, k, 2) % 2 = 0 THEN 'ord' || (hash(project_id, j, k, 3) % 50000)
+           ELSE $words[1 + CAST(floor(len($words) * pow((hash(project_id, j, k) % 1000000) / 1000000.0, 2)) AS INTEGER)]
+           END), ' '), 1
+FROM projects, range(3) s(j)"""
+
+QUERIES = [("kvinnor arbetsmarknad", {}), ("ungdomar utbildning", {"period": "2014-2020"}),
+           ("validering språk", {"region": "Västsverige"}), ("funktionsnedsättningar rehabilitering", {"area": "2"}),
+           ("lärlingar", {})]
+
+
+def build(projects: int) -> Path:
+    path = Path(tempfile.mkdtemp(prefix="esf-s-")) / "s.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con)
+    con.execute(FILL.replace("range(?)", f"range({projects})"))
+    words = [s + e for s in STEMS for e in ENDINGS]
+    con.execute(SECTIONS, {"words": words, "common": COMMON})
+    con.execute("CHECKPOINT")
+    con.close()
+    return path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--projects", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    started = time.perf_counter()
+    path = build(a.projects)
+    con = duckdb.connect(str(path))
+    words, chars = con.execute("SELECT count(*), sum(length(text)) FROM project_sections").fetchone()
+    print(f"{a.projects:,} projects, {words:,} sections, {chars / 1e6:.0f} MB of text; built in "
+          f"{time.perf_counter() - started:.0f} s. {machine()}\n")
+    builds, updates = [], []
+    for run in range(a.runs):
+        t = time.perf_counter()
+        con.execute("BEGIN TRANSACTION")
+        refresh_search(con, 30)
+        con.execute("COMMIT")
+        builds.append(time.perf_counter() - t)
+    for run in range(a.runs):  # a night: 1 % of the projects get a changed section
+        changed = [p for (p,) in con.execute(f"SELECT project_id FROM projects WHERE hash(project_id, {run}) % 100 = 0").fetchall()]
+        con.execute(f"UPDATE project_sections SET text = text || ' lärlingsplatser {run}' "
+                    f"WHERE section = 'goals' AND hash(project_id, {run}) % 100 = 0")
+        t = time.perf_counter()
+        con.execute("BEGIN TRANSACTION")
+        refresh_search(con, 31 + run, changed)
+        con.execute("COMMIT")
+        updates.append(time.perf_counter() - t)
+    con.execute("CHECKPOINT")
+    terms = con.execute("SELECT count(*) FROM fts_main_search_documents.dict").fetchone()[0]
+    con.close()
+    print(f"full build (search documents + BM25 index, one transaction): median {statistics.median(builds):.1f} s "
+          f"of {', '.join(f'{b:.1f}' for b in builds)} s; {terms:,} distinct terms; file {path.stat().st_size / 1e6:.0f} MB")
+    print(f"update for 1 % changed projects ({len(changed):,}): median {statistics.median(updates):.1f} s "
+          f"of {', '.join(f'{u:.1f}' for u in updates)} s\n")
+    con = open_published(path, extensions=[extension_path()])
+    print("| query | filter | results | median ms |\n|---|---|---|---|")
+    for text, filters in QUERIES:
+        times, rows = [], []
+        for _ in range(a.runs * 5):
+            t = time.perf_counter()
+            _, rows = search(con, text, limit=20, **filters)
+            times.append((time.perf_counter() - t) * 1000)
+        label = ", ".join(f"--{k} {v}" for k, v in filters.items()) or "none"
+        print(f"| `{text}` | {label} | {len(rows)} | {statistics.median(times):.0f} |")
+
+
+if __name__ == "__main__":
+    main()

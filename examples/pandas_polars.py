@@ -1,0 +1,48 @@
+"""Reading the ESF warehouse from pandas or Polars, and always seeing the file most recently published.
+
+    python examples/pandas_polars.py [path/to/esf.duckdb]      (default: $ESF_DB or ./esf.duckdb)
+
+Why `open_current` and not `duckdb.connect(path)`: DuckDB keeps ONE database instance per file per
+process. While any connection to `esf.duckdb` is open in your notebook, a later `duckdb.connect("esf.duckdb")`
+is handed that same instance — the file as it was when first opened — even after `esf run` has published a
+new `esf.duckdb` (publishing renames a new file over the old one; the open instance keeps the old one).
+Nothing warns you. `open_current` attaches the file to a fresh in-memory DuckDB instead, which opens whatever
+`esf.duckdb` is now. Close connections you no longer need (`con.close()`) either way.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import duckdb
+
+
+def open_current(path: str = "esf.duckdb") -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the file now at `path`, never to an instance this process cached earlier."""
+    con = duckdb.connect()  # in-memory: a new instance every time, outside DuckDB's per-file cache
+    con.execute(f"ATTACH '{str(path).replace(chr(39), chr(39) * 2)}' AS esf (READ_ONLY)")
+    con.execute("USE esf")
+    return con
+
+
+def main() -> None:
+    path = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("ESF_DB", "esf.duckdb")
+    con = open_current(path)
+    # pandas: .df() turns any query into a DataFrame
+    regions = con.sql("SELECT region, projects, esf_grant_sek FROM region_summary ORDER BY esf_grant_sek DESC NULLS LAST").df()
+    print("ESF grant by region (pandas):")
+    print(regions.to_string(index=False))
+    by_year = con.sql("SELECT year, sum(esf_grant_sek) AS esf_grant_sek FROM funding_by_year GROUP BY year ORDER BY year").df()
+    print(f"\nYears with ESF money: {len(by_year)}, total {int(by_year['esf_grant_sek'].sum()):,} SEK")
+    # Polars: .pl() does the same where polars (and pyarrow) are installed: pip install polars pyarrow
+    try:
+        import polars  # noqa: F401
+        areas = con.sql("FROM programme_area_summary").pl()
+        print(f"\nProgramme areas (Polars): {areas.height} rows")
+    except ImportError:
+        print("\n(Polars is not installed: `pip install polars pyarrow`, then `.pl()` instead of `.df()`.)")
+    con.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The report's figures as data: each one is the SQL it comes from, its parameters and the rows it returned."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+PERIODS_SQL = "SELECT DISTINCT programme_period FROM projects ORDER BY 1"
+
+# Every figure's SQL takes $period: NULL for all periods, else one programme period.
+GRANT_BY_REGION_AREA = """
+SELECT region, programme_area_code AS area, sum(esf_grant_sek)::BIGINT AS esf_grant_sek
+FROM region_programme_matrix
+WHERE $period IS NULL OR programme_period = $period
+GROUP BY ALL ORDER BY region, area"""
+
+GRANT_BY_YEAR = """
+SELECT year, programme_period, sum(esf_grant_sek)::BIGINT AS esf_grant_sek
+FROM funding_by_year
+WHERE $period IS NULL OR programme_period = $period
+GROUP BY ALL ORDER BY year, programme_period"""
+
+TOP_ORGANISATIONS = """
+WITH o AS (
+    SELECT o.role, o.organisation, count(*) AS projects, sum(p.esf_grant_sek)::BIGINT AS esf_grant_sek
+    FROM (SELECT DISTINCT project_id, role, organisation FROM project_organisations) o
+    JOIN projects p USING (project_id)
+    WHERE $period IS NULL OR p.programme_period = $period
+    GROUP BY ALL)
+SELECT role, organisation, projects, esf_grant_sek FROM o
+QUALIFY row_number() OVER (PARTITION BY role ORDER BY projects DESC, esf_grant_sek DESC NULLS LAST, organisation) <= 10
+ORDER BY role, projects DESC, esf_grant_sek DESC NULLS LAST, organisation"""
+
+MUNICIPALITIES_PER_COUNTY = """
+SELECT m.county, count(DISTINCT m.municipality_code) AS municipalities
+FROM project_municipalities m JOIN projects p USING (project_id)
+WHERE m.municipality_code IS NOT NULL AND ($period IS NULL OR p.programme_period = $period)
+GROUP BY ALL ORDER BY municipalities DESC, county"""
+
+TOTALS = """
+SELECT count(*) AS projects, sum(esf_grant_sek)::BIGINT AS esf_grant_sek, sum(total_budget_sek)::BIGINT AS total_budget_sek
+FROM projects WHERE $period IS NULL OR programme_period = $period"""
+
+# Not filtered by period: a run is not of one period.
+RUN_HISTORY = """
+SELECT run_id, status, coalesce(new, 0) AS new, coalesce(changed, 0) AS changed,
+       coalesce(rejected, 0) AS rejected, coalesce(failed, 0) AS failed
+FROM runs ORDER BY run_id DESC LIMIT 30"""
+
+LATEST_CHANGES = """
+SELECT change, project_id, title, previous_esf_grant_sek, esf_grant_sek, previous_end_date, end_date
+FROM recent_changes WHERE runs_ago = 0 ORDER BY change, project_id LIMIT 50"""
+
+LATEST_CHANGE_COUNTS = "SELECT change, count(*) AS projects FROM recent_changes WHERE runs_ago = 0 GROUP BY 1 ORDER BY 1"
+
+LATEST_RUN = """
+SELECT run_id, status, started_at, finished_at, seen, new, changed, unchanged, rejected, failed, message
+FROM runs ORDER BY run_id DESC LIMIT 1"""
+
+REJECT_REASONS = """
+SELECT stage, coalesce(field, '') AS field, reason, count(*) AS pages
+FROM rejects WHERE run_id = (SELECT max(run_id) FROM runs) GROUP BY ALL ORDER BY pages DESC, reason LIMIT 15"""
+
+WARNING_FIELDS = """
+SELECT coalesce(field, '') AS field, count(*) AS warnings
+FROM warnings WHERE run_id = (SELECT max(run_id) FROM runs) GROUP BY ALL ORDER BY warnings DESC, field LIMIT 15"""
+
+QUALITY_VIEW = "project_quality"  # arrives with the data-quality work; shown when present
+
+
+@dataclass
+class Result:
+    """One query's columns and rows, with the SQL and parameters that made them."""
+    sql: str
+    params: dict[str, Any]
+    columns: list[str]
+    rows: list[tuple]
+
+    def column(self, name: str) -> list[Any]:
+        i = self.columns.index(name)
+        return [r[i] for r in self.rows]
+
+
+@dataclass
+class Section:
+    """What the report shows for one period (None: all periods)."""
+    period: str | None
+    totals: Result
+    charts: dict[str, Result] = field(default_factory=dict)
+
+
+def run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any] | None = None) -> Result:
+    """Run one query and keep its text with its answer."""
+    params = params or {}
+    cur = con.execute(sql, params) if params else con.execute(sql)
+    return Result(sql.strip(), params, [d[0] for d in cur.description], cur.fetchall())
+
+
+def period_section(con: duckdb.DuckDBPyConnection, period: str | None) -> Section:
+    """The figures of one period (or of all)."""
+    p = {"period": period}
+    return Section(period, run(con, TOTALS, p), {
+        "grant_by_region_area": run(con, GRANT_BY_REGION_AREA, p),
+        "grant_by_year": run(con, GRANT_BY_YEAR, p),
+        "top_organisations": run(con, TOP_ORGANISATIONS, p),
+        "municipalities_per_county": run(con, MUNICIPALITIES_PER_COUNTY, p),
+    })
+
+
+def has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
+                            [name]).fetchone()[0])
+
+
+def run_section(con: duckdb.DuckDBPyConnection) -> dict[str, Result | None]:
+    """The latest run, what it changed, and data quality (the quality view only where it exists)."""
+    return {
+        "latest_run": run(con, LATEST_RUN),
+        "change_counts": run(con, LATEST_CHANGE_COUNTS),
+        "changes": run(con, LATEST_CHANGES),
+        "run_history": run(con, RUN_HISTORY),
+        "reject_reasons": run(con, REJECT_REASONS),
+        "warning_fields": run(con, WARNING_FIELDS),
+        "quality": run(con, f"FROM {QUALITY_VIEW} LIMIT 20") if has_view(con, QUALITY_VIEW) else None,
+    }
+
+
+def periods(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [p for (p,) in con.execute(PERIODS_SQL).fetchall()]

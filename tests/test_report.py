@@ -1,0 +1,259 @@
+"""`esf report`: every chart equals the SQL it comes from (and an independent query of the base tables), the
+page is one offline file, page text cannot become markup, and `--report` files it as a Prefect artifact."""
+from __future__ import annotations
+
+import json
+import subprocess
+import re
+import shutil
+from html import unescape
+from pathlib import Path
+
+import duckdb
+import pytest
+from click.testing import CliRunner
+
+from conftest import SAMPLES
+from flows.cli import cli
+from service import run as service
+from service.run import RunSettings
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    """The bundled samples loaded and published once for this module."""
+    db = tmp_path_factory.mktemp("report") / "esf.duckdb"
+    service.refresh(RunSettings(db=str(db), sources=(str(SAMPLES),)))
+    return db
+
+
+@pytest.fixture(scope="module")
+def page(published) -> str:
+    out = published.parent / "report.html"
+    result = CliRunner().invoke(cli, ["report", "--db", str(published), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"report written: {out}" in result.output
+    return out.read_text(encoding="utf-8")
+
+
+def charts(page: str) -> dict[str, dict]:
+    """The figures the page hands to Plotly, by chart id."""
+    found = re.search(r'<script type="application/json" id="esf-charts">(.*?)</script>', page, re.S)
+    return {c["id"]: c for c in json.loads(found.group(1))}
+
+
+def query(db: Path, sql: str, params: dict | None = None) -> list[tuple]:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql, params or {}).fetchall()
+    finally:
+        con.close()
+
+
+def periods(db: Path) -> list[str | None]:
+    return [None] + [p for (p,) in query(db, "SELECT DISTINCT programme_period FROM projects ORDER BY 1")]
+
+
+def test_heatmap_is_grant_by_region_and_area_in_every_period(published, page):
+    shown = charts(page)
+    for period in periods(published):
+        chart = shown[f"{period or 'all'}-heatmap"]["data"][0]
+        cells = {(unescape(region), area.removeprefix("area ")): z
+                 for region, row in zip(chart["y"], chart["z"]) for area, z in zip(chart["x"], row) if z is not None}
+        expected = query(published, """SELECT region, programme_area_code, sum(esf_grant_sek) FROM projects
+                                       WHERE esf_grant_sek IS NOT NULL AND ($p IS NULL OR programme_period = $p)
+                                       GROUP BY ALL""", {"p": period})
+        assert cells == {(r, a): g for r, a, g in expected}
+
+
+def test_grant_by_year_is_funding_by_year_per_period(published, page):
+    chart = charts(page)["all-years"]["data"]
+    shown = {(year, trace["name"]): y for trace in chart for year, y in zip(trace["x"], trace["y"])}
+    expected = query(published, "SELECT year, programme_period, sum(esf_grant_sek) FROM funding_by_year GROUP BY ALL")
+    assert shown == {(y, p): g for y, p, g in expected}
+    assert len(chart) == len({p for _, p, _ in expected})  # one stacked trace per period
+
+
+def test_top_organisations_match_organisation_activity(published, page):
+    shown = charts(page)
+    roles = [r for (r,) in query(published, "SELECT DISTINCT role FROM organisation_activity ORDER BY 1")]
+    assert roles
+    for role in roles:
+        bar = shown[f"all-org-{role}"]["data"][0]
+        expected = query(published, """SELECT organisation, projects FROM organisation_activity WHERE role = $role
+                                       ORDER BY projects DESC, esf_grant_sek DESC NULLS LAST, organisation LIMIT 10""",
+                         {"role": role})
+        assert list(zip(map(unescape, bar["y"]), bar["x"])) == expected
+
+
+def test_municipalities_per_county_match_municipality_coverage(published, page):
+    bar = charts(page)["all-counties"]["data"][0]
+    expected = query(published, "SELECT county, count(*) FROM municipality_coverage GROUP BY county "
+                                "ORDER BY 2 DESC, county")
+    assert list(zip(bar["y"], bar["x"])) == expected
+
+
+def test_every_chart_equals_the_sql_shown_under_it(published, page):
+    """Each chart's <details> holds its SQL and parameters: run them, and the total drawn is the total answered."""
+    shown = charts(page)
+    figures = re.findall(r'<div class="chart" id="([^"]+)" data-expected-total="(\d+)" data-rows="(\d+)"></div>'
+                         r'(?:<p class="empty">No rows.</p>)?<details><summary>SQL \(([^)]*);[^<]*</summary>'
+                         r'<pre>(.*?)</pre>', page, re.S)
+    assert len(figures) == len(shown) >= 5 * len(periods(published))
+    for chart_id, total, rows, params, sql in figures:
+        bound = dict(re.findall(r"(\w+) = (None|'[^']*')", unescape(params)))
+        bound = {k: None if v == "None" else v.strip("'") for k, v in bound.items()}
+        role = bound.pop("role", None)
+        answer = query(published, unescape(sql), bound)
+        if role:
+            answer = [r for r in answer if r[0] == role]
+        assert len(answer) == int(rows), chart_id
+        drawn = shown[chart_id]["data"]
+        values = [v for t in drawn for v in _flat(t["z"] if t["type"] == "heatmap" else
+                                                  t["x"] if t.get("orientation") == "h" else t["y"])]
+        assert sum(v for v in values if v is not None) == int(total), chart_id
+
+
+def _flat(values):
+    for v in values:
+        yield from (_flat(v) if isinstance(v, list) else [v])
+
+
+def test_the_period_filter_offers_every_period(published, page):
+    options = re.findall(r'<option value="([^"]+)">', page)
+    assert options == ["all"] + [p for p in periods(published) if p]
+    sections = re.findall(r'<section class="period" data-period="([^"]+)"', page)
+    assert sections == options
+
+
+def test_the_page_needs_no_network(page):
+    assert not re.search(r"<(script|link|img|iframe)[^>]+(src|href)=", page, re.I)
+    assert "Plotly.newPlot" in page and "plotly.js" in page.lower()  # the library itself is in the page
+
+
+def test_totals_and_latest_run_are_shown(published, page):
+    projects, grant = query(published, "SELECT count(*), sum(esf_grant_sek) FROM projects")[0]
+    assert f'<span data-total="projects">{projects}</span>' in page
+    assert f'<span data-total="esf_grant_sek">{grant:,}</span>'.replace(",", "\u202f") in page
+    (run_id,) = query(published, "SELECT max(run_id) FROM runs")[0]
+    assert re.search(rf"<caption>Latest run</caption>.*?<td>{run_id}</td>", page, re.S)
+    assert "<caption>What it changed</caption><thead><tr><th>change</th><th>projects</th></tr></thead>" \
+           f"<tbody><tr><td>new</td><td>{projects}</td></tr>" in page
+
+
+def test_page_text_cannot_become_markup(published, tmp_path):
+    db = tmp_path / "esf.duckdb"
+    shutil.copyfile(published, db)
+    hostile = "</script><img src=x onerror=alert(1)>"
+    con = duckdb.connect(str(db))
+    con.execute("UPDATE organisation_activity SET organisation = ? WHERE role = 'owner'", [hostile])
+    con.execute("UPDATE project_organisations SET organisation = ? WHERE role = 'owner'", [hostile])
+    con.execute("UPDATE project_versions SET title = ?", [hostile])
+    con.close()
+    out = tmp_path / "r.html"
+    assert CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(out)]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert hostile not in text and "<img" not in text
+    assert "&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in text  # shown as text in the changes table
+
+
+def test_the_quality_view_is_shown_where_it_exists(published, page, tmp_path):
+    assert "project_quality" not in page.split("<main>")[1].split('<script type="application/json"')[0]
+    db = tmp_path / "esf.duckdb"
+    shutil.copyfile(published, db)
+    con = duckdb.connect(str(db))
+    con.execute("CREATE VIEW project_quality AS SELECT project_id, 'kvalitet-ok' AS verdict FROM projects")
+    con.close()
+    out = tmp_path / "r.html"
+    assert CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(out)]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    assert "first 20 rows of project_quality" in text and text.count("<td>kvalitet-ok</td>") == 13
+
+
+def test_rejects_and_their_reasons_are_in_the_quality_part(tmp_path):
+    pages = tmp_path / "pages"
+    shutil.copytree(SAMPLES, pages)
+    page = pages / "b-steget-vidare.txt"
+    page.write_text(page.read_text(encoding="utf-8").replace("2018-09-01-2021-08-31", "2021-08-31-2018-09-01"),
+                    encoding="utf-8")
+    db = tmp_path / "esf.duckdb"
+    assert service.refresh(RunSettings(db=str(db), sources=(str(pages),))).status == "rejects"
+    out = tmp_path / "r.html"
+    assert CliRunner().invoke(cli, ["report", "--db", str(db), "--out", str(out)]).exit_code == 0
+    text = out.read_text(encoding="utf-8")
+    (reason,) = query(db, "SELECT reason FROM rejects")[0]
+    quality = text.split("<caption>Top reject reasons in the latest run</caption>")[1].split("</table>")[0]
+    assert f"<td>{reason}</td><td>1</td>" in quality.replace("&#x27;", "'")
+    new, rejected = query(db, "SELECT new, rejected FROM runs")[0]
+    assert rejected == 1 and re.search(rf'id="runs-history" data-expected-total="{new + rejected}"', text)
+
+
+def test_report_without_a_database_is_one_line(tmp_path):
+    result = CliRunner().invoke(cli, ["report", "--db", str(tmp_path / "none.duckdb"), "--out", str(tmp_path / "r.html")])
+    assert result.exit_code == 2 and "no database at" in result.output
+
+
+def test_report_into_a_folder_that_cannot_exist_is_one_line(published, tmp_path):
+    (tmp_path / "file").write_text("x")
+    result = CliRunner().invoke(cli, ["report", "--db", str(published), "--out", str(tmp_path / "file" / "r.html")])
+    assert result.exit_code == 2 and "cannot write" in result.output and "not a folder" in result.output
+
+
+@pytest.mark.prefect
+def test_run_with_report_files_a_link_artifact(prefect_api, tmp_path):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from flows import pipeline
+    out = tmp_path / "out" / "report.html"
+    out.parent.mkdir()
+    pipeline.refresh(sources=[str(SAMPLES)], db=str(tmp_path / "esf.duckdb"), report_html=str(out))
+    assert "Plotly.newPlot" in out.read_text(encoding="utf-8")
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["esf-report"])))
+    assert any(out.resolve().as_uri() in a.data for a in artifacts), [a.data for a in artifacts]
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# As root in a container Chromium needs --no-sandbox; the rest keep it off a network this machine does not have.
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--hide-scrollbars", "--virtual-time-budget=20000"]
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile-{len(list(tmp_path.glob('profile-*')))}"
+    return subprocess.run([CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is absent (Debian: apt-get install -y chromium)")
+def test_the_report_draws_in_chromium(published, page, tmp_path):
+    """Headless Chromium opens the file: every chart is drawn, the totals Plotly drew are the SQL's, the page
+    logs nothing to the console (errors included), and a screenshot is written."""
+    html_file = published.parent / "report.html"
+    loaded = chromium(tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom", html_file.as_uri())
+    dom = loaded.stdout
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    console = [line for line in loaded.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == []
+    count = len(charts(page))
+    assert re.search(rf'<body[^>]* data-charts-drawn="{count}"', dom), "not every chart was drawn"
+    assert len(re.findall(r'class="[^"]*js-plotly-plot', dom)) == count
+    assert re.search(r'id="report-errors" class="errors" hidden', dom)
+    drawn = re.findall(r'id="([^"]+)" data-expected-total="(\d+)" data-rows="\d+" data-rendered-total="([\d.]+)"', dom)
+    assert len(drawn) == count
+    assert [(i, float(t)) for i, _, t in drawn] == [(i, float(e)) for i, e, _ in drawn]
+    projects, grant = query(published, "SELECT count(*), sum(esf_grant_sek) FROM projects")[0]
+    assert dict(re.findall(r'id="all-heatmap" data-expected-total="\d+" data-rows="\d+" data-rendered-total="(\d+)"()',
+                           dom)) == {str(grant): ""}
+    assert f'<span data-total="projects">{projects}</span>' in dom
+    assert "<svg" in dom and "Övre Norrland" in dom  # Plotly drew axes with the data's labels
+    # the period filter, in the browser: #period=2014-2020 shows that period's section and hides the others
+    filtered = chromium(tmp_path, "--dump-dom", html_file.as_uri() + "#period=2014-2020").stdout
+    shown = re.findall(r'<section class="period" data-period="([^"]+)"(?! hidden)>', filtered)
+    assert shown == ["2014-2020"], shown
+    shot = tmp_path / "report.png"
+    taken = chromium(tmp_path, "--window-size=1200,2400", f"--screenshot={shot}", html_file.as_uri() + "#period=2014-2020")
+    assert taken.returncode == 0 and shot.stat().st_size > 50_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"screenshot: {shot}")
