@@ -93,11 +93,13 @@ def cli() -> None:
 @runner_options
 @shrink_option
 @click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
+@click.option("--rehash", is_flag=True, help="Read and hash every saved file, even those whose size, mtime "
+                                              "and inode are unchanged since the last run (skipped otherwise).")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
 @output_options
 def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
         user_agent: str | None, runner: str, parse_workers: int, allow_shrink: bool, without_contacts: bool,
-        summary: bool, quiet: bool, debug: bool) -> None:
+        rehash: bool, summary: bool, quiet: bool, debug: bool) -> None:
     """Run the pipeline (a Prefect flow) and publish the database.
 
     Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
@@ -121,7 +123,7 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
             raise UserError(str(exc)) from None
     report = _run_flow("refresh", runner, quiet=quiet, debug=debug, sources=sources, db=db, batch_size=batch_size,
                        delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts,
-                       parse_workers=parse_workers, allow_shrink=allow_shrink)
+                       parse_workers=parse_workers, allow_shrink=allow_shrink, rehash=rehash)
     _finish(report, db, summary and not quiet)
 
 
