@@ -41,6 +41,10 @@ def run(args: list[str], env: dict | None = None) -> tuple[float, float]:
     return seconds, peak
 
 
+def mb(path: Path) -> float:
+    return path.stat().st_size / 2 ** 20 if path.exists() else 0.0
+
+
 def write_pages(folder: Path, n: int, version: int = 0) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for p in pages(n, version=version):
@@ -91,6 +95,10 @@ def main() -> None:
         say("| measurement | result | target |\n|---|---|---|")
         full, peak = median_run(lambda: ["run", "--source", str(folder), "--db", str(db), "--no-summary"], a.runs, fresh)
         say(f"| full build from a folder | {full:.1f} s, **{n / full:.0f} pages/s**, peak {peak:.0f} MB | ≥ 250 pages/s, ≤ 1 GB |")
+        raw = db.with_name(f"{db.stem}.raw{db.suffix}")
+        say(f"| published file `esf.duckdb` after the full build | **{mb(db):.0f} MB** (raw store `esf.raw.duckdb` "
+            f"{mb(raw):.0f} MB, not published; pages {sum(f.stat().st_size for f in folder.iterdir()) / 2 ** 20:.0f} MB)"
+            f" | ≤ 15 % of the 450 MB with bodies inside |")
         repro, rpeak = median_run(lambda: ["reprocess", "--db", str(db)], a.runs)
         say(f"| reprocess (default: thread runner, parsing in {os.cpu_count()} worker processes) | {repro:.1f} s, **{n / repro:.0f} pages/s**, peak {rpeak:.0f} MB | ≥ 300 pages/s |")
         reproc, _ = median_run(lambda: ["reprocess", "--db", str(db), "--runner", "processes"], 1)

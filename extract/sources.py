@@ -14,6 +14,7 @@ from extract.files import FileItem, SourceError, current_stat, list_items, read_
 from extract.plan import Planned, plan
 from extract.polite import PoliteClient, Politeness
 from records.pages import FileStat, Known, Plan, RawPage, now
+from records.status import has_body
 
 
 class Source(Protocol):
@@ -145,7 +146,7 @@ class WebSource:
         url = item.found.url
         page = self._client(url).fetch(url, key=item.source_key or url, etag=item.etag,
                                        last_modified=item.last_modified)
-        if page.failed or page.http_status != 200:
+        if page.failed or not has_body(page.http_status):
             return page
         key = page_key(page.url, page.body)
         return page if key == page.source_key else replace(page, source_key=key)

@@ -46,13 +46,17 @@ db_option = click.option("--db", default=_default_db, show_default="$ESF_DB or .
 
 
 def runner_options(command):
-    """--runner and --parse-workers, shared by `run` and `reprocess`."""
+    """--runner and --parse-workers, shared by `run` and `reprocess`. The default runner's tasks are threads
+    that hand each batch to --parse-workers processes; the other runners parse in their own workers."""
     command = click.option("--parse-workers", default=lambda: os.cpu_count() or 1, show_default="all cores",
                            type=click.IntRange(1, 64),
-                           help="Processes that parse pages beside the flow (1: parse in the flow).")(command)
+                           help="With --runner threads: the processes that parse the pages (1: parse in the "
+                                "flow's own process). The other runners use their own workers and ignore it.")(command)
     return click.option("--runner", type=click.Choice(["threads", "processes", "dask"]), default="threads",
-                        show_default=True, help="Prefect task runner for parsing: threads, processes (all cores) "
-                                                "or dask (extra 'dask').")(command)
+                        show_default=True, help="Prefect task runner for the parse tasks. threads: the tasks hand "
+                                                "batches to --parse-workers processes (the fastest here); "
+                                                "processes: Prefect's process pool, all cores; dask: a Dask "
+                                                "cluster (extra 'dask').")(command)
 
 
 def output_options(command):
@@ -206,7 +210,9 @@ def _finish(report, db: str, summary: bool) -> None:
 @cli.command()
 @click.argument("page", metavar="PATH|URL")
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
-def parse(page: str, fmt: str) -> None:
+@click.option("--user-agent", envvar="ESF_USER_AGENT", default=None,
+              help="User agent when PAGE is a URL. [env: ESF_USER_AGENT]")
+def parse(page: str, fmt: str, user_agent: str | None) -> None:
     """Parse one page and print the normalized record and its problems (no database).
 
     Exit code 3 when the page would be rejected.
@@ -216,13 +222,13 @@ def parse(page: str, fmt: str) -> None:
       esf parse data/samples/b-steget-vidare.txt --format text
     """
     from extract.files import FileItem, read_item
-    from extract.polite import HostUnreachable
+    from extract.polite import HostUnreachable, Politeness
     from extract.sources import WebSource, is_url
     from schemas.validate import validate
     from transform import parse_page
     if is_url(page):
         try:  # fetched and keyed as a crawl would
-            raw = WebSource.single(page).read_one()
+            raw = WebSource.single(page, Politeness(**({"user_agent": user_agent} if user_agent else {}))).read_one()
         except HostUnreachable as exc:
             raise click.ClickException(str(exc)) from None
     else:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from load.warehouse import Warehouse, transaction
+from records import status
 from records.pages import FileStat, Known, RawPage
 
 CRAWL_COLUMNS = ["listed_url", "source_key", "url", "lastmod", "listing_entry", "etag", "last_modified", "http_status",
@@ -15,7 +16,7 @@ CRAWL_COLUMNS = ["listed_url", "source_key", "url", "lastmod", "listing_entry", 
 
 def has_body(page: RawPage) -> bool:
     """A page with content to store and parse (not failed, not 304, not 404/410)."""
-    return not page.failed and page.http_status in (None, 200)
+    return not page.failed and status.has_body(page.http_status)
 
 
 def latest_hashes(wh: Warehouse) -> dict[str, str]:
@@ -81,8 +82,8 @@ def _upsert_crawl_state(wh: Warehouse, rows: list[dict]) -> None:
     con = wh.con
     con.register("crawl_df", df)
     try:
-        con.execute("""CREATE OR REPLACE TEMP TABLE crawl_in AS
-                       SELECT c.*, CASE WHEN c.http_status IN (404, 410)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE crawl_in AS
+                       SELECT c.*, CASE WHEN c.http_status IN {status.sql_in(status.GONE)}
                                         THEN coalesce(s.gone_since, c.last_checked_at::TIMESTAMPTZ) END AS gone_since
                        FROM crawl_df c LEFT JOIN crawl_state s USING (listed_url)""")
         con.execute("DELETE FROM crawl_state WHERE listed_url IN (SELECT listed_url FROM crawl_in)")

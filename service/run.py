@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from extract.polite import Politeness
 from records.pages import RawPage
+from records.status import NOT_MODIFIED, is_gone
 from extract.sources import Source, open_source
 from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run, loaded_hashes,
                   publish, run_status, store_raw, stored_pages, unloaded_keys, work_path_for)
@@ -290,9 +291,9 @@ def _tally(pages: list[RawPage], collected: Collected) -> None:
         if page.failed:
             c["failed"] += 1
             collected.problems.append(fetch_failure_row(page.source_key, page.error))
-        elif page.http_status == 304:
+        elif page.http_status == NOT_MODIFIED:
             c["not_modified"] += 1
-        elif page.http_status in (404, 410):
+        elif is_gone(page.http_status):
             c["gone"] += 1
 
 

@@ -3,6 +3,8 @@ warehouse with bodies inside moves them there in place (migration 011)."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import shutil
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -103,3 +105,25 @@ def test_a_lost_raw_store_is_said_and_made_anew(tmp_path):
     assert any("esf.raw.duckdb was missing" in note for note in report.notes)
     assert report.counts["fetched"] == 13  # no stat to trust: every file read and stored again
     assert rows(raw_path_for(db), "SELECT count(*) FROM raw_pages") == [(13,)]
+
+
+def openable_elsewhere(path: Path) -> bool:
+    """Whether another process can open `path` for writing (nothing here still holds it)."""
+    code = f"import duckdb; duckdb.connect({str(path)!r}).close()"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("ending", [RuntimeError("disk on fire"), service.Interrupted("SIGTERM")])
+def test_the_run_closes_the_raw_store_however_it_ends(tmp_path, monkeypatch, ending):
+    corpus = tmp_path / "pages"
+    shutil.copytree(SAMPLES, corpus)
+    db = tmp_path / "esf.duckdb"
+
+    def end(*args, **kwargs):
+        raise ending
+    monkeypatch.setattr(service, "load_run", end)
+    with pytest.raises(type(ending)):
+        service.refresh(RunSettings(db=str(db), sources=(str(corpus),)))
+    assert openable_elsewhere(raw_path_for(db)) and openable_elsewhere(work_path_for(db))
+    assert rows(raw_path_for(db), "SELECT count(*) FROM raw_pages") == [(13,)]  # stored before the load failed
+    assert not db.exists()
