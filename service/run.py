@@ -179,6 +179,7 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
                 items = plan.read
                 report.notes += source.notes
                 check_discovered(wh, spec, source.discovered, report.run_id, settings.allow_shrink)
+                run.pool.expect(len(items) + len(plan.from_store))
                 collected.counts["seen"] += source.discovered + plan.vanished
                 collected.counts["skipped"] += len(plan.skipped)
                 progress.total(collected.counts["seen"])
