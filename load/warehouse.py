@@ -262,16 +262,27 @@ def _load_module(path: Path):
 
 
 def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:
+    """Recreate the views; set each comment that differs from load/dictionary.csv (setting all ~200 took a
+    second of every run)."""
     con.execute((HERE / "views.sql").read_text(encoding="utf-8"))
     entries = list(csv.DictReader(open(HERE / "dictionary.csv", encoding="utf-8", newline="")))
-    found = con.execute("SELECT table_name, database_name, 'TABLE' FROM duckdb_tables() "
+    found = con.execute("SELECT table_name, database_name, 'TABLE', comment FROM duckdb_tables() "
                         "WHERE database_name IN (current_database(), ?) UNION ALL "
-                        "SELECT view_name, database_name, 'VIEW' FROM duckdb_views() "
+                        "SELECT view_name, database_name, 'VIEW', comment FROM duckdb_views() "
                         "WHERE NOT internal AND database_name = current_database()", [RAW]).fetchall()
-    kinds = {table: (kind, f"{RAW}.{table}" if database == RAW else table) for table, database, kind in found}
+    kinds = {table: (kind, f"{RAW}.{table}" if database == RAW else table) for table, database, kind, _ in found}
+    current = {(table, ""): comment for table, _, _, comment in found}
+    current.update(((t, c), comment) for t, c, comment in con.execute(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() "
+        "WHERE database_name IN (current_database(), ?)", [RAW]).fetchall())
     described = {(e["table"], e["column"]): e["comment"] for e in entries}
+    # project_versions repeats the projects columns; their meaning is the same.
+    for (t, column), _ in list(current.items()):
+        if t == "project_versions" and column and ("project_versions", column) not in described \
+                and ("projects", column) in described:
+            described[("project_versions", column)] = described[("projects", column)]
     for (table, column), comment in described.items():
-        if table not in kinds:
+        if table not in kinds or current.get((table, column)) == comment:
             continue
         text = comment.replace("'", "''")
         kind, name = kinds[table]
@@ -279,8 +290,3 @@ def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:
             con.execute(f"COMMENT ON COLUMN {name}.{column} IS '{text}'")
         else:
             con.execute(f"COMMENT ON {kind} {name} IS '{text}'")
-    # project_versions repeats the projects columns; their meaning is the same.
-    for (column,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'project_versions'").fetchall():
-        if ("project_versions", column) not in described and ("projects", column) in described:
-            text = described[("projects", column)].replace("'", "''")
-            con.execute(f"COMMENT ON COLUMN project_versions.{column} IS '{text}'")
