@@ -26,4 +26,4 @@ bench: install-test
 	$(BIN)/python bench/bench.py
 
 clean:
-	rm -rf $(VENV) esf.duckdb esf.work.duckdb* .pytest_cache
+	rm -rf $(VENV) esf.duckdb esf.work.duckdb* esf.raw.duckdb* .pytest_cache
