@@ -42,4 +42,4 @@ bench: install-test
 	$(BIN)/python bench/bench.py
 
 clean:
-	rm -rf $(VENV) esf.duckdb esf.work.duckdb* .pytest_cache esf-report.html
+	rm -rf $(VENV) esf.duckdb esf.work.duckdb* esf.raw.duckdb* .pytest_cache esf-report.html

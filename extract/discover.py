@@ -13,6 +13,7 @@ import lxml.html
 
 from extract.files import SourceError
 from extract.polite import PoliteClient
+from records.status import OK
 
 # The three URL shapes of project pages on esf.se, one per template generation.
 PROJECT_URL = re.compile(
@@ -103,7 +104,7 @@ def discover(client: PoliteClient, start_url: str, on_progress: Progress | None 
 def _read(client: PoliteClient, url: str) -> bytes:
     """The body of a listing page or sitemap, inflated when it is gzip; _Unreadable when there is none."""
     page = client.fetch(url, max_bytes=max(client.settings.max_bytes, MAX_INFLATED_BYTES))
-    if page.failed or page.http_status != 200:
+    if page.failed or page.http_status != OK:
         why = page.error or f"HTTP {page.http_status}"
         raise _Unreadable(why if page.url in (None, url) else f"{why} (at {page.url})")
     return gunzipped(page.body)

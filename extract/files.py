@@ -8,7 +8,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from records.pages import RawPage, failed_page, now
+from records.pages import FileStat, RawPage, failed_page, now
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # What one archive may expand to. The whole project bank saved as HTML is about 8,000 pages of ~40 KB (0.3 GB), and
@@ -19,6 +19,9 @@ MAX_ARCHIVE_BYTES = 2 * 1024 ** 3
 MAX_ARCHIVE_RATIO = 100
 MAX_ARCHIVE_MEMBERS = 50_000
 SKIPPED_NAMES = ("README", "readme")  # a folder's own notes are not pages
+# A file changed within this long of being read may change again within the same mtime tick unseen ("racy
+# git"): its stat is not remembered, so the next run reads it again.
+RACY_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,24 @@ def read_item(item: FileItem, max_bytes: int = MAX_FILE_BYTES) -> RawPage:
         return failed_page(item.source_key, f"cannot read file: {exc.strerror or exc}")
     if len(body) > max_bytes:
         return failed_page(item.source_key, f"file grew over the {max_bytes:,}-byte limit while read")
-    return RawPage(source_key=item.source_key, url=None, fetched_at=now(), body=body,
-                   content_type=_content_type(item.path))
+    read_at = now()
+    racy = read_at.timestamp() * 1e9 - st.st_mtime_ns < RACY_SECONDS * 1e9
+    return RawPage(source_key=item.source_key, url=None, fetched_at=read_at, body=body,
+                   content_type=_content_type(item.path), file_stat=None if racy else file_stat(st))
+
+
+def file_stat(st: os.stat_result) -> FileStat:
+    return FileStat(st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def current_stat(item: FileItem) -> FileStat | None:
+    """A folder file's stat now (None for archive members and files that cannot be stat'ed)."""
+    if item.member is not None:
+        return None
+    try:
+        return file_stat(os.lstat(item.path))
+    except OSError:
+        return None
 
 
 def _read_member(item: FileItem, max_bytes: int) -> RawPage:

@@ -7,6 +7,7 @@ from datetime import date
 
 from extract.discover import Found
 from records.pages import Known
+from records.status import is_gone, needs_retry_next_run
 
 RECHECK_EVERY_NIGHTS = 30  # every unchanged page is re-checked at least once in this many nights
 
@@ -40,7 +41,7 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
     todo, skipped, from_store = [], [], []
     for url in vanished:
         k = known[url]
-        if k.http_status in (404, 410):
+        if is_gone(k.http_status):
             continue
         # asked once since it left the listing (that check stored no lastmod or listing line) and still
         # there: a page the site keeps but no longer lists, re-checked on the rotation, not every night
@@ -53,7 +54,7 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
         if k is None:
             todo.append(Planned(page, "new"))
             continue
-        if k.http_status not in (200, 304, 404, 410):
+        if needs_retry_next_run(k.http_status):
             reason = "retry"
         elif (page.lastmod and page.lastmod != k.lastmod) or \
                 (page.listing_entry and page.listing_entry != k.listing_entry):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import logging
 import math
-import os
 import random
 import threading
 import time
@@ -21,13 +20,11 @@ from protego import Protego
 from requests.adapters import HTTPAdapter
 
 from records.pages import RawPage, failed_page, now
+from records.status import OK, REDIRECTS, RETRYABLE, is_page_answer
 
-RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
-GONE = frozenset({404, 410})
-REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK_BYTES = 64 * 1024
-DEFAULT_USER_AGENT = os.environ.get("ESF_USER_AGENT") or \
-    "esf-projektbanken-pipeline/0.1 (contact: set --user-agent or ESF_USER_AGENT to your address)"
+# The CLI reads $ESF_USER_AGENT (as --user-agent's default); nothing here reads the environment.
+DEFAULT_USER_AGENT = "esf-projektbanken-pipeline/0.1 (contact: set --user-agent or ESF_USER_AGENT to your address)"
 log = logging.getLogger("esf.fetch")
 
 
@@ -98,7 +95,7 @@ class PoliteClient:
         if isinstance(result, _Failure) or result.status >= 500:
             why = result.reason if isinstance(result, _Failure) else f"HTTP {result.status}"
             raise HostUnreachable(f"{self.host} does not answer (robots.txt could not be fetched: {why})")
-        text = result.body.decode("utf-8", "replace") if result.status == 200 else ""
+        text = result.body.decode("utf-8", "replace") if result.status == OK else ""
         self.robots = Protego.parse(text)
         crawl_delay = self.robots.crawl_delay(self.settings.user_agent)
         if crawl_delay and math.isfinite(crawl_delay):
@@ -126,7 +123,7 @@ class PoliteClient:
         url, result = self._follow(url, headers, max_bytes or self.settings.max_bytes)
         if isinstance(result, _Failure):
             return failed_page(key, result.reason, url, result.status)
-        ok = result.status in (200, 304) or result.status in GONE
+        ok = is_page_answer(result.status)
         return RawPage(source_key=key, url=url, fetched_at=now(), body=result.body, http_status=result.status,
                        etag=result.headers.get("etag"), last_modified=result.headers.get("last-modified"),
                        content_type=result.headers.get("content-type"),

@@ -10,10 +10,11 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 from extract.discover import Found, discover, is_project_url, normalize_url, page_key
-from extract.files import FileItem, SourceError, list_items, read_item
+from extract.files import FileItem, SourceError, current_stat, list_items, read_item
 from extract.plan import Planned, plan
 from extract.polite import PoliteClient, Politeness
-from records.pages import Known, Plan, RawPage, now
+from records.pages import FileStat, Known, Plan, RawPage, now
+from records.status import has_body
 
 
 class Source(Protocol):
@@ -23,7 +24,7 @@ class Source(Protocol):
     @property
     def discovered(self) -> int: ...
     def plan(self, known: dict[str, Known], today: date | None = None,
-             unloaded: set[str] = frozenset()) -> Plan: ...
+             unloaded: set[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan: ...
     def read(self, items: list) -> list[RawPage]: ...
     def crawl_rows(self, items: list, pages: list[RawPage], run_id: int) -> list[dict]: ...
     def close(self) -> None: ...
@@ -35,16 +36,29 @@ def is_url(source: str) -> bool:
 
 @dataclass
 class FileSource:
-    """Saved pages in a folder, a .zip or a single file. Everything is read every run (it is cheap)."""
+    """Saved pages in a folder, a .zip or a single file. A file whose size, mtime and inode are those it had
+    when its stored bytes were read is skipped unread (as git's index does); `rehash` reads every file."""
     path: str
+    rehash: bool = False
     discovered: int = 0
     notes: list[str] = field(default_factory=list)
 
     def plan(self, known: dict[str, Known], today: date | None = None,
-             unloaded: set[str] = frozenset()) -> Plan:
+             unloaded: set[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan:
         items = list_items(self.path)
         self.discovered = len(items)
-        return Plan(items)
+        if self.rehash or not stats:
+            return Plan(items)
+        read, skipped, from_store = [], [], []
+        for item in items:
+            before = stats.get(item.source_key)
+            if before is None or current_stat(item) != before:
+                read.append(item)
+            elif item.source_key in unloaded:  # stored by a run that died before loading it
+                from_store.append(item.source_key)
+            else:
+                skipped.append(item.source_key)
+        return Plan(read, skipped, from_store)
 
     def read(self, items: list[FileItem]) -> list[RawPage]:
         return [read_item(item) for item in items]
@@ -108,7 +122,7 @@ class WebSource:
         return cls([Found(normalize_url(u)) for u in dict.fromkeys(urls)], politeness)
 
     def plan(self, known: dict[str, Known], today: date | None = None,
-             unloaded: set[str] = frozenset()) -> Plan:
+             unloaded: set[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan:
         vanished = []
         if self.complete:
             listed, hosts = {f.url for f in self.found}, set(self._clients)
@@ -132,7 +146,7 @@ class WebSource:
         url = item.found.url
         page = self._client(url).fetch(url, key=item.source_key or url, etag=item.etag,
                                        last_modified=item.last_modified)
-        if page.failed or page.http_status != 200:
+        if page.failed or not has_body(page.http_status):
             return page
         key = page_key(page.url, page.body)
         return page if key == page.source_key else replace(page, source_key=key)
@@ -164,8 +178,9 @@ def check_source(source: str) -> None:
 
 
 def open_source(source: str, politeness: Politeness | None = None,
-                on_discovery: Callable[[int, int], None] | None = None) -> Source:
-    """The source a spec names. on_discovery(documents read, project pages found) follows a crawl's discovery."""
+                on_discovery: Callable[[int, int], None] | None = None, rehash: bool = False) -> Source:
+    """The source a spec names. on_discovery(documents read, project pages found) follows a crawl's discovery;
+    rehash: read every saved file, whatever its stat says."""
     politeness = politeness or Politeness()
     if source.startswith("urls:"):
         return WebSource.from_list(source[5:], politeness)
@@ -173,7 +188,7 @@ def open_source(source: str, politeness: Politeness | None = None,
         if is_project_url(source):
             return WebSource.single(source, politeness)
         return WebSource.crawl(source, politeness, on_discovery)
-    return FileSource(source)
+    return FileSource(source, rehash=rehash)
 
 
 __all__ = ["FileSource", "Plan", "Source", "SourceError", "WebSource", "check_source", "is_url", "open_source"]

@@ -46,13 +46,17 @@ db_option = click.option("--db", default=_default_db, show_default="$ESF_DB or .
 
 
 def runner_options(command):
-    """--runner and --parse-workers, shared by `run` and `reprocess`."""
+    """--runner and --parse-workers, shared by `run` and `reprocess`. The default runner's tasks are threads
+    that hand each batch to --parse-workers processes; the other runners parse in their own workers."""
     command = click.option("--parse-workers", default=lambda: os.cpu_count() or 1, show_default="all cores",
                            type=click.IntRange(1, 64),
-                           help="Processes that parse pages beside the flow (1: parse in the flow).")(command)
+                           help="With --runner threads: the processes that parse the pages (1: parse in the "
+                                "flow's own process). The other runners use their own workers and ignore it.")(command)
     return click.option("--runner", type=click.Choice(["threads", "processes", "dask"]), default="threads",
-                        show_default=True, help="Prefect task runner for parsing: threads, processes (all cores) "
-                                                "or dask (extra 'dask').")(command)
+                        show_default=True, help="Prefect task runner for the parse tasks. threads: the tasks hand "
+                                                "batches to --parse-workers processes (the fastest here); "
+                                                "processes: Prefect's process pool, all cores; dask: a Dask "
+                                                "cluster (extra 'dask').")(command)
 
 
 def output_options(command):
@@ -96,11 +100,13 @@ def cli() -> None:
 @click.option("--without-contacts", is_flag=True, help="Leave contact names, e-mails and phones out of the published database.")
 @click.option("--report", "report_html", type=click.Path(dir_okay=False), metavar="FILE",
               help="After publishing, write the HTML report (as `esf report`) to FILE and link it in Prefect.")
+@click.option("--rehash", is_flag=True, help="Read and hash every saved file, even those whose size, mtime "
+                                              "and inode are unchanged since the last run (skipped otherwise).")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
 @output_options
 def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
         user_agent: str | None, runner: str, parse_workers: int, allow_shrink: bool, without_contacts: bool,
-        report_html: str | None, summary: bool, quiet: bool, debug: bool) -> None:
+        report_html: str | None, rehash: bool, summary: bool, quiet: bool, debug: bool) -> None:
     """Run the pipeline (a Prefect flow) and publish the database.
 
     Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
@@ -124,7 +130,7 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
             raise UserError(str(exc)) from None
     report = _run_flow("refresh", runner, quiet=quiet, debug=debug, sources=sources, db=db, batch_size=batch_size,
                        delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts,
-                       parse_workers=parse_workers, allow_shrink=allow_shrink,
+                       parse_workers=parse_workers, allow_shrink=allow_shrink, rehash=rehash,
                        report_html=str(Path(report_html).resolve()) if report_html else None)
     if report_html and report.published and Path(report_html).is_file():
         click.echo(f"report: {Path(report_html).resolve()}")
@@ -210,7 +216,9 @@ def _finish(report, db: str, summary: bool) -> None:
 @cli.command()
 @click.argument("page", metavar="PATH|URL")
 @click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json", show_default=True)
-def parse(page: str, fmt: str) -> None:
+@click.option("--user-agent", envvar="ESF_USER_AGENT", default=None,
+              help="User agent when PAGE is a URL. [env: ESF_USER_AGENT]")
+def parse(page: str, fmt: str, user_agent: str | None) -> None:
     """Parse one page and print the normalized record and its problems (no database).
 
     Exit code 3 when the page would be rejected (not a project page, or no identity).
@@ -220,13 +228,13 @@ def parse(page: str, fmt: str) -> None:
       esf parse data/samples/b-steget-vidare.txt --format text
     """
     from extract.files import FileItem, read_item
-    from extract.polite import HostUnreachable
+    from extract.polite import HostUnreachable, Politeness
     from extract.sources import WebSource, is_url
     from schemas.validate import validate
     from transform import parse_page
     if is_url(page):
         try:  # fetched and keyed as a crawl would
-            raw = WebSource.single(page).read_one()
+            raw = WebSource.single(page, Politeness(**({"user_agent": user_agent} if user_agent else {}))).read_one()
         except HostUnreachable as exc:
             raise click.ClickException(str(exc)) from None
     else:

@@ -24,7 +24,7 @@ def publish(work_path: str | os.PathLike, target: str | os.PathLike, *, without_
     tmp = target.with_name(f".{target.name}.publishing-{os.getpid()}")
     try:
         if without_contacts:
-            copy_without_contacts(work_path, tmp)
+            copy_fresh(work_path, tmp, without_contacts=True)
         else:
             shutil.copyfile(work_path, tmp)
         with open(tmp, "rb+") as fh:
@@ -64,8 +64,27 @@ def remove_leftovers(target: str | os.PathLike) -> list[str]:
     return sorted(removed)
 
 
-def copy_without_contacts(source: Path, dest: Path) -> None:
-    """A new file with the same schema and rows, contact columns empty and raw bodies left out.
+def compact(path: str | os.PathLike) -> None:
+    """Rebuild a closed warehouse file afresh and rename it over itself: DuckDB reuses the blocks of a
+    dropped table but never gives them back, and they still hold the old bytes (after migration 011, every
+    page body). Crash-safe like publishing: the old file stands until the rename."""
+    path = Path(path)
+    for leftover in path.parent.glob(f".{path.name}.compacting-*"):  # a compaction killed half-way
+        leftover.unlink(missing_ok=True)
+    tmp = path.with_name(f".{path.name}.compacting-{os.getpid()}")
+    try:
+        copy_fresh(path, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+
+
+def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> None:
+    """A new file with the same schema and rows (contact columns empty if asked).
 
     Built fresh rather than updated in place, so no page of the file keeps the old values.
     """
@@ -81,7 +100,7 @@ def copy_without_contacts(source: Path, dest: Path) -> None:
                 "SELECT column_name FROM duckdb_columns() WHERE database_name = 'src' AND schema_name = 'main' "
                 "AND table_name = ? "
                 "ORDER BY column_index", [table]).fetchall()]
-            select = ", ".join(_blanked(table, c) for c in cols)
+            select = ", ".join(_blanked(table, c) if without_contacts else c for c in cols)
             if table == "schema_migrations":
                 continue
             con.execute(f"INSERT INTO main.{table} ({', '.join(cols)}) SELECT {select} FROM src.{table}")
@@ -99,8 +118,6 @@ def _blanked(table: str, column: str) -> str:
     if table in ("project_field_problems", "warnings", "rejects") and column == "value":  # an unreadable e-mail
         fields = ", ".join(f"'{c}'" for c in CONTACT_COLUMNS)
         return f"CASE WHEN field IN ({fields}) THEN NULL ELSE value END AS value"
-    if table == "raw_pages" and column == "body":
-        return "''::BLOB AS body"
     return column
 
 

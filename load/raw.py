@@ -1,4 +1,5 @@
-"""The raw page store: every distinct version of every page, written before any parsing."""
+"""The raw page store: every distinct version of every page, written before any parsing. It is a file of
+its own (esf.raw.duckdb) attached to the warehouse's connection as `raw`; only the warehouse is published."""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -6,7 +7,8 @@ from collections.abc import Iterator
 import pandas as pd
 
 from load.warehouse import Warehouse, transaction
-from records.pages import Known, RawPage
+from records import status
+from records.pages import FileStat, Known, RawPage
 
 CRAWL_COLUMNS = ["listed_url", "source_key", "url", "lastmod", "listing_entry", "etag", "last_modified", "http_status",
                  "last_checked_at", "run_id"]
@@ -14,33 +16,64 @@ CRAWL_COLUMNS = ["listed_url", "source_key", "url", "lastmod", "listing_entry", 
 
 def has_body(page: RawPage) -> bool:
     """A page with content to store and parse (not failed, not 304, not 404/410)."""
-    return not page.failed and page.http_status in (None, 200)
+    return not page.failed and status.has_body(page.http_status)
 
 
 def latest_hashes(wh: Warehouse) -> dict[str, str]:
     """source_key → sha256 of its latest stored version (one scan, for a whole run)."""
-    return dict(wh.con.execute("SELECT source_key, arg_max(sha256, fetched_at) FROM raw_pages GROUP BY 1").fetchall())
+    return dict(wh.con.execute("SELECT source_key, arg_max(sha256, fetched_at) FROM raw.raw_pages GROUP BY 1").fetchall())
+
+
+def file_stats(wh: Warehouse) -> dict[str, FileStat]:
+    """source_key → the stat a saved file had when its stored bytes were read."""
+    return {k: FileStat(size, mtime, inode) for k, size, mtime, inode in wh.con.execute(
+        "SELECT source_key, size_bytes, mtime_ns, inode FROM raw.file_state").fetchall()}
 
 
 def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict] | None = None,
               stored: dict[str, str] | None = None) -> int:
-    """Insert the pages whose bytes differ from the latest stored version of their key, and what the
-    crawler saw of them, in one commit (so an interrupted crawl resumes after the last batch).
+    """Insert the pages whose bytes differ from the latest stored version of their key (with the stat of
+    saved files) in one commit to the raw store, then what the crawler saw of them in the warehouse (so an
+    interrupted crawl resumes after the last batch). DuckDB commits one file at a time; the bodies go
+    first, so crawl state never remembers a page whose bytes were not stored.
 
     Two listed URLs may lead to one canonical page: a key is stored once per batch (its last fetch).
     Returns how many new versions were stored.
     """
-    good = list({p.source_key: p for p in pages if has_body(p)}.values())
+    read = list({p.source_key: p for p in pages if has_body(p)}.values())
+    good = read
     if good:  # only bytes the store does not already hold travel into DuckDB
         held = stored if stored is not None else latest_hashes(wh)
         good = [p for p in good if held.get(p.source_key) != p.sha256]
-    with transaction(wh.con):
-        count = _insert_raw(wh, good, run_id) if good else 0
-        if crawl_rows:
+    stats = [p for p in read if p.file_stat is not None]
+    if good or stats:
+        with transaction(wh.con):
+            count = _insert_raw(wh, good, run_id) if good else 0
+            if stats:
+                _upsert_file_state(wh, stats, run_id)
+    else:
+        count = 0
+    if crawl_rows:
+        with transaction(wh.con):
             _upsert_crawl_state(wh, crawl_rows)
     if stored is not None:
         stored.update((p.source_key, p.sha256) for p in good)
     return count
+
+
+def _upsert_file_state(wh: Warehouse, pages: list[RawPage], run_id: int) -> None:
+    df = pd.DataFrame({"source_key": [p.source_key for p in pages],
+                       "size_bytes": [p.file_stat.size for p in pages],
+                       "mtime_ns": [p.file_stat.mtime_ns for p in pages],
+                       "inode": [p.file_stat.inode for p in pages],
+                       "sha256": [p.sha256 for p in pages], "run_id": run_id})
+    con = wh.con
+    con.register("file_df", df)
+    try:
+        con.execute("DELETE FROM raw.file_state WHERE source_key IN (SELECT source_key FROM file_df)")
+        con.execute("INSERT INTO raw.file_state BY NAME SELECT * FROM file_df")
+    finally:
+        con.unregister("file_df")
 
 
 def _upsert_crawl_state(wh: Warehouse, rows: list[dict]) -> None:
@@ -49,8 +82,8 @@ def _upsert_crawl_state(wh: Warehouse, rows: list[dict]) -> None:
     con = wh.con
     con.register("crawl_df", df)
     try:
-        con.execute("""CREATE OR REPLACE TEMP TABLE crawl_in AS
-                       SELECT c.*, CASE WHEN c.http_status IN (404, 410)
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE crawl_in AS
+                       SELECT c.*, CASE WHEN c.http_status IN {status.sql_in(status.GONE)}
                                         THEN coalesce(s.gone_since, c.last_checked_at::TIMESTAMPTZ) END AS gone_since
                        FROM crawl_df c LEFT JOIN crawl_state s USING (listed_url)""")
         con.execute("DELETE FROM crawl_state WHERE listed_url IN (SELECT listed_url FROM crawl_in)")
@@ -88,17 +121,17 @@ def _insert_raw(wh: Warehouse, good: list[RawPage], run_id: int) -> int:
     con = wh.con
     con.register("incoming_raw", df)
     try:
-        before = con.execute("SELECT count(*) FROM raw_pages").fetchone()[0]
+        before = con.execute("SELECT count(*) FROM raw.raw_pages").fetchone()[0]
         con.execute("""
-            INSERT INTO raw_pages BY NAME
+            INSERT INTO raw.raw_pages BY NAME
             SELECT i.* REPLACE (i.body::BLOB AS body)
             FROM incoming_raw i
             LEFT JOIN (SELECT source_key, arg_max(sha256, fetched_at) AS sha256
-                       FROM raw_pages WHERE source_key IN (SELECT source_key FROM incoming_raw)
+                       FROM raw.raw_pages WHERE source_key IN (SELECT source_key FROM incoming_raw)
                        GROUP BY source_key) latest USING (source_key)
             WHERE latest.sha256 IS DISTINCT FROM i.sha256
         """)
-        return con.execute("SELECT count(*) FROM raw_pages").fetchone()[0] - before
+        return con.execute("SELECT count(*) FROM raw.raw_pages").fetchone()[0] - before
     finally:
         con.unregister("incoming_raw")
 
@@ -108,7 +141,7 @@ def unloaded_keys(wh: Warehouse) -> set[str]:
     return {k for (k,) in wh.con.execute("""
         WITH latest AS (
             SELECT source_key, arg_max(sha256, fetched_at) AS sha256, arg_max(run_id, fetched_at) AS run_id
-            FROM raw_pages GROUP BY source_key)
+            FROM raw.raw_pages GROUP BY source_key)
         SELECT l.source_key FROM latest l
         WHERE l.run_id IN (SELECT run_id FROM runs WHERE status NOT IN ('succeeded', 'rejects'))
           AND NOT EXISTS (SELECT 1 FROM projects p WHERE p.source_key = l.source_key AND p.sha256 = l.sha256)
@@ -121,7 +154,7 @@ def stored_pages(wh: Warehouse, keys: list[str]) -> list[RawPage]:
         return []
     rows = wh.con.execute("""
         SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
-        FROM raw_pages WHERE list_contains($keys, source_key)
+        FROM raw.raw_pages WHERE list_contains($keys, source_key)
         QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY fetched_at DESC) = 1
         ORDER BY source_key""", {"keys": keys}).fetchall()
     return [_raw_page(r) for r in rows]
@@ -153,14 +186,14 @@ def latest_raw_pages(wh: Warehouse, batch_size: int = 500, batch_bytes: int = 64
     order stored, so of two keys that give one project the one stored last wins
     (transform.batch.resolve_duplicates)."""
     rows = wh.con.execute("""
-        SELECT r.rowid, r.size_bytes FROM raw_pages r
-        JOIN (SELECT source_key, max(fetched_at) AS fetched_at FROM raw_pages GROUP BY source_key) latest
+        SELECT r.rowid, r.size_bytes FROM raw.raw_pages r
+        JOIN (SELECT source_key, max(fetched_at) AS fetched_at FROM raw.raw_pages GROUP BY source_key) latest
           USING (source_key, fetched_at)
         ORDER BY r.rowid""").fetchall()
     for chunk in _chunks(rows, batch_size, batch_bytes):
         rows = wh.con.execute("""
             SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
-            FROM raw_pages WHERE rowid BETWEEN $lo AND $hi AND list_contains($ids, rowid)
+            FROM raw.raw_pages WHERE rowid BETWEEN $lo AND $hi AND list_contains($ids, rowid)
             ORDER BY rowid""",
             {"lo": chunk[0], "hi": chunk[-1], "ids": chunk}).fetchall()
         yield [_raw_page(r) for r in rows]

@@ -36,10 +36,19 @@ class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse."""
 
 
+RAW = "raw"  # the catalog the raw store is attached under: raw.raw_pages, raw.file_state
+
+
 def work_path_for(db: str | os.PathLike) -> Path:
     """The run's own file beside the published one: esf.duckdb → esf.work.duckdb."""
     db = Path(db)
     return db.with_name(f"{db.stem}.work{db.suffix or '.duckdb'}")
+
+
+def raw_path_for(path: str | os.PathLike) -> Path:
+    """The raw store beside the published or the work file: esf.duckdb, esf.work.duckdb → esf.raw.duckdb."""
+    path = Path(path)
+    return path.with_name(f"{path.stem.removesuffix('.work')}.raw{path.suffix or '.duckdb'}")
 
 
 def _holder() -> str:
@@ -72,10 +81,13 @@ def utcnow() -> datetime:
 
 
 class Warehouse:
-    """An open, locked, migrated warehouse file. Use as a context manager."""
+    """An open, locked, migrated warehouse file with its raw store attached as `raw`. Use as a context
+    manager. One connection holds both files and one lock guards both; closing it closes both."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, raw_path: str | os.PathLike | None = None):
         self.path = Path(path)
+        self.raw_path = Path(raw_path) if raw_path else raw_path_for(self.path)
+        self.raw_missing = False  # the raw store was gone though the warehouse had used one (found at open)
         self._lock_fh = None
         self.stale_lock_of: str | None = None  # 'pid N' of a run that died holding the lock (found at open)
         self.con: duckdb.DuckDBPyConnection | None = None
@@ -113,9 +125,22 @@ class Warehouse:
     def connect(self) -> None:
         """(Re)open the database file under the lock this object already holds."""
         if self.con is None:
+            had_raw = self.raw_path.exists()
             self.con = duckdb.connect(str(self.path), config={"memory_limit": memory_limit()})
-            self.con.execute("SET TimeZone = 'UTC'")
-            migrate(self.con)
+            try:
+                self.con.execute("SET TimeZone = 'UTC'")
+                self.con.execute(f"ATTACH '{_sql_str(self.raw_path)}' AS {RAW}")
+                version = _version(self.con)
+                self.raw_missing = not had_raw and version >= RAW_STORE_VERSION
+                applied = migrate(self.con)
+            except BaseException:
+                self.disconnect()
+                raise
+            if RAW_STORE_VERSION in applied and version > 0:  # an old file's bodies moved out: free their blocks
+                from load.publish import compact
+                self.disconnect()
+                compact(self.path)
+                self.connect()
 
     def disconnect(self) -> None:
         """Close the database file but keep the lock (to copy the file while no one can write it)."""
@@ -161,6 +186,22 @@ class Warehouse:
 
     def checkpoint(self) -> None:
         self.con.execute("CHECKPOINT")
+        self.con.execute(f"CHECKPOINT {RAW}")
+
+
+RAW_STORE_VERSION = 11  # the migration that moved page bodies into the raw store
+
+
+def _version(con: duckdb.DuckDBPyConnection) -> int:
+    """The warehouse's schema version (0: a new file)."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND table_name = 'schema_migrations'").fetchone()[0]:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()[0]
+
+
+def _sql_str(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 @contextmanager
@@ -182,7 +223,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
 def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
     """Apply the migrations this file lacks, each in its own transaction; then views and comments.
 
-    A migration is NNN_name.sql, or NNN_name.py with `upgrade(con)` for a step SQL cannot take."""
+    A migration is NNN_name.sql, or NNN_name.py with `upgrade(con)` for a step SQL cannot take, and
+    optionally `prepare(con)`, run in a transaction of its own first: DuckDB writes one attached database
+    per transaction, so a step that writes the raw store goes there (and must be safe to repeat)."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)")
     done = {v for (v,) in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
@@ -190,13 +233,19 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         version = int(path.name.split("_", 1)[0])
         if version in done:
             continue
+        module = _load_module(path) if path.suffix == ".py" else None
+        if module is not None and hasattr(module, "prepare"):
+            with transaction(con):
+                module.prepare(con)
         with transaction(con):
-            if path.suffix == ".py":
-                _load_module(path).upgrade(con)
+            if module is not None:
+                module.upgrade(con)
             else:
                 con.execute(path.read_text(encoding="utf-8"))
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)", [version, path.name, utcnow()])
         applied.append(version)
+    if con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [RAW]).fetchone()[0]:
+        con.execute((HERE / "raw_store.sql").read_text(encoding="utf-8"))  # a raw store made afresh
     apply_views_and_comments(con)  # always: a new release may change a view without a migration
     return applied
 
@@ -213,21 +262,31 @@ def _load_module(path: Path):
 
 
 def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:
+    """Recreate the views; set each comment that differs from load/dictionary.csv (setting all ~200 took a
+    second of every run)."""
     con.execute((HERE / "views.sql").read_text(encoding="utf-8"))
     entries = list(csv.DictReader(open(HERE / "dictionary.csv", encoding="utf-8", newline="")))
-    kinds = dict(con.execute("SELECT table_name, 'TABLE' FROM duckdb_tables() UNION ALL "
-                             "SELECT view_name, 'VIEW' FROM duckdb_views() WHERE NOT internal").fetchall())
+    found = con.execute("SELECT table_name, database_name, 'TABLE', comment FROM duckdb_tables() "
+                        "WHERE database_name IN (current_database(), ?) UNION ALL "
+                        "SELECT view_name, database_name, 'VIEW', comment FROM duckdb_views() "
+                        "WHERE NOT internal AND database_name = current_database()", [RAW]).fetchall()
+    kinds = {table: (kind, f"{RAW}.{table}" if database == RAW else table) for table, database, kind, _ in found}
+    current = {(table, ""): comment for table, _, _, comment in found}
+    current.update(((t, c), comment) for t, c, comment in con.execute(
+        "SELECT table_name, column_name, comment FROM duckdb_columns() "
+        "WHERE database_name IN (current_database(), ?)", [RAW]).fetchall())
     described = {(e["table"], e["column"]): e["comment"] for e in entries}
+    # project_versions repeats the projects columns; their meaning is the same.
+    for (t, column), _ in list(current.items()):
+        if t == "project_versions" and column and ("project_versions", column) not in described \
+                and ("projects", column) in described:
+            described[("project_versions", column)] = described[("projects", column)]
     for (table, column), comment in described.items():
-        if table not in kinds:
+        if table not in kinds or current.get((table, column)) == comment:
             continue
         text = comment.replace("'", "''")
+        kind, name = kinds[table]
         if column:
-            con.execute(f"COMMENT ON COLUMN {table}.{column} IS '{text}'")
+            con.execute(f"COMMENT ON COLUMN {name}.{column} IS '{text}'")
         else:
-            con.execute(f"COMMENT ON {kinds[table]} {table} IS '{text}'")
-    # project_versions repeats the projects columns; their meaning is the same.
-    for (column,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = 'project_versions'").fetchall():
-        if ("project_versions", column) not in described and ("projects", column) in described:
-            text = described[("projects", column)].replace("'", "''")
-            con.execute(f"COMMENT ON COLUMN project_versions.{column} IS '{text}'")
+            con.execute(f"COMMENT ON {kind} {name} IS '{text}'")

@@ -9,6 +9,14 @@ from datetime import datetime, timezone
 
 
 @dataclass(frozen=True)
+class FileStat:
+    """A saved file's stat when it was read: the same three numbers mean the same bytes (as git's index)."""
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+@dataclass(frozen=True)
 class RawPage:
     source_key: str            # stable key: canonical URL, or '<folder>/<relative path>'
     url: str | None
@@ -19,6 +27,7 @@ class RawPage:
     last_modified: str | None = None
     content_type: str | None = None
     error: str | None = None   # a failed fetch: no body, the reason here
+    file_stat: FileStat | None = None  # a saved file's stat taken before it was read (None: racy or not a file)
 
     @cached_property  # read several times per page on the way through the pipeline
     def sha256(self) -> str:

@@ -10,6 +10,9 @@ from service.children import worker_init
 from transform import parse_pages
 
 Work = tuple[bytes, str, str | None, str | None, str | None]  # body, source_key, url, content_type, sha256
+# Starting the workers (a forkserver importing transform/, then each worker) costs about as much as parsing a
+# few hundred pages in the run's own process: a run that expects fewer parses inline (a nightly's 1 %).
+MIN_PAGES_FOR_WORKERS = 250
 
 
 class ParsePool:
@@ -18,7 +21,12 @@ class ParsePool:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
+        self.expected: int | None = None  # pages the run expects to parse; None: unknown (use the workers)
         self._pool: ProcessPoolExecutor | None = None
+
+    def expect(self, pages: int) -> None:
+        """The run plans to parse `pages` more pages: below MIN_PAGES_FOR_WORKERS in all, no workers start."""
+        self.expected = (self.expected or 0) + pages
 
     def __enter__(self) -> "ParsePool":
         return self
@@ -37,7 +45,8 @@ class ParsePool:
 
     def parse(self, work: list[Work]) -> list:
         """Parse pages, split over the workers when there are enough of them to be worth it."""
-        if self.workers <= 1 or len(work) < 2 * self.workers:
+        few = self._pool is None and self.expected is not None and self.expected < MIN_PAGES_FOR_WORKERS
+        if self.workers <= 1 or len(work) < 2 * self.workers or few:
             return parse_pages(work)
         size = -(-len(work) // self.workers)
         parts = self._executor().map(parse_pages, [work[i:i + size] for i in range(0, len(work), size)])

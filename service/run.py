@@ -14,9 +14,12 @@ from typing import Any, Protocol
 
 from extract.polite import Politeness
 from records.pages import RawPage
+from records.status import NOT_MODIFIED, is_gone
 from extract.sources import Source, open_source
 from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run, loaded_hashes,
                   publish, run_status, store_raw, stored_pages, unloaded_keys, work_path_for)
+from load.raw import file_stats
+from load.warehouse import raw_path_for
 from load.publish import published_run_id, remove_leftovers
 from load.quality import quality_report
 from load.sources import last_discovered, record_discovered
@@ -55,6 +58,7 @@ class RunSettings:
     without_contacts: bool = False
     parse_workers: int = 1
     allow_shrink: bool = False
+    rehash: bool = False  # read every saved file, whatever its stat says
 
 
 @dataclass
@@ -170,13 +174,14 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
 
     def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps):
         for spec in settings.sources:
-            source = open_source(spec, settings.politeness,
+            source = open_source(spec, settings.politeness, rehash=settings.rehash,
                                  on_discovery=lambda docs, found, spec=spec: progress.discovering(spec, docs, found))
             try:
-                plan = source.plan(known_pages(wh), unloaded=unloaded_keys(wh))
+                plan = source.plan(known_pages(wh), unloaded=unloaded_keys(wh), stats=file_stats(wh))
                 items = plan.read
                 report.notes += source.notes
                 check_discovered(wh, spec, source.discovered, report.run_id, settings.allow_shrink)
+                run.pool.expect(len(items) + len(plan.from_store))
                 collected.counts["seen"] += source.discovered + plan.vanished
                 collected.counts["skipped"] += len(plan.skipped)
                 progress.total(collected.counts["seen"])
@@ -206,13 +211,13 @@ def reprocess(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps
     progress = progress or NoProgress()
 
     def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps):
-        progress.total(wh.con.execute("SELECT count(DISTINCT source_key) FROM raw_pages").fetchone()[0])
+        progress.total(wh.con.execute("SELECT count(DISTINCT source_key) FROM raw.raw_pages").fetchone()[0])
         for pages in latest_raw_pages(wh, settings.batch_size, BATCH_BYTES):
             collected.counts["seen"] += len(pages)
             progress.advance(len(pages))
             yield pages, []
 
-    return _run(settings, ["raw_pages"], batches, steps, progress, store=False)
+    return _run(settings, ["raw_pages"], batches, steps, progress, store=False)  # the name runs.sources keeps
 
 
 def check_discovered(wh: Warehouse, spec: str, discovered: int, run_id: int, allow_shrink: bool) -> None:
@@ -238,9 +243,12 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
     """
     report, db, t0 = RunReport(), Path(settings.db), perf_counter()
     work = work_path_for(db)
-    with Warehouse(work) as wh, ParsePool(settings.parse_workers) as pool:
+    with Warehouse(work, raw_path_for(db)) as wh, ParsePool(settings.parse_workers) as pool:
         if wh.stale_lock_of:
             report.notes.append(f"the previous run ({wh.stale_lock_of}) died without closing the warehouse")
+        if wh.raw_missing:
+            report.notes.append(f"the raw store {wh.raw_path.name} was missing: made anew, empty; pages are stored "
+                                f"again as they are read (`esf run --rehash` reads every saved file)")
         report.notes += [f"removed {name}, left by a run that died while publishing" for name in remove_leftovers(db)]
         report.run_id, started = wh.start_run(sources, published_through=published_run_id(db))
         run = steps(pool)
@@ -270,7 +278,7 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             report.quality = quality_report(wh.con, report.run_id)
             report.durations["load"] = perf_counter() - t0 - report.durations["read_parse"]
             wh.checkpoint()
-            wh.disconnect()  # the lock stays held while the file is copied
+            wh.disconnect()  # the lock stays held while the file is copied (the raw store is not published)
             report.published = str(publish(work, db, without_contacts=settings.without_contacts))
             report.counts = counts
             report.status = run_status(counts)
@@ -287,9 +295,9 @@ def _tally(pages: list[RawPage], collected: Collected) -> None:
         if page.failed:
             c["failed"] += 1
             collected.problems.append(fetch_failure_row(page.source_key, page.error))
-        elif page.http_status == 304:
+        elif page.http_status == NOT_MODIFIED:
             c["not_modified"] += 1
-        elif page.http_status in (404, 410):
+        elif is_gone(page.http_status):
             c["gone"] += 1
 
 

@@ -16,6 +16,7 @@ from extract.polite import Politeness, PoliteClient
 from extract.sources import SourceError
 from flows import pipeline
 from load import work_path_for
+from load.warehouse import raw_path_for
 
 FAST = dict(delay_seconds=0.0, retry_backoff_seconds=0.05)
 LISTING = "/resultat/projektbanken/"
@@ -183,7 +184,7 @@ def test_killed_crawl_resumes_without_refetching_what_it_stored(prefect_api, tmp
         site.clear_log()
         report = crawl(site, db)
         fetched_after = {r.path for r in project_requests(site) if r.status == 200}
-    stored = rows(work_path_for(db), "SELECT count(DISTINCT source_key) FROM raw_pages")[0][0]
+    stored = rows(raw_path_for(db), "SELECT count(DISTINCT source_key) FROM raw_pages")[0][0]
     assert stored == 400
     refetched = fetched_before & fetched_after
     assert len(refetched) < 50  # at most the batch that was in flight when the process died
@@ -205,8 +206,8 @@ def test_raw_store_is_keyed_by_canonical_url(prefect_api, tmp_path):
     canonical = {c for _, c in pairs}
     work = work_path_for(db)
     assert set(rows(work, "SELECT listed_url, source_key FROM crawl_state")) == pairs
-    assert rows(work, "SELECT count(*), count(DISTINCT source_key) FROM raw_pages") == [(40, 40)]
-    assert {k for (k,) in rows(work, "SELECT source_key FROM raw_pages")} == canonical
+    assert rows(raw_path_for(db), "SELECT count(*), count(DISTINCT source_key) FROM raw_pages") == [(40, 40)]
+    assert {k for (k,) in rows(raw_path_for(db), "SELECT source_key FROM raw_pages")} == canonical
     assert {k for (k,) in rows(db, "SELECT source_key FROM projects")} == canonical
     assert rows(db, "SELECT count(*) FROM projects WHERE source_url IS DISTINCT FROM source_key") == [(0,)]
     assert report.counts["new"] == 40
@@ -222,7 +223,7 @@ def test_two_addresses_of_one_page_store_it_once(prefect_api, tmp_path):
         urls.write_text(f"{site.url}{short}\n{site.url}{page.path}\n")
         report = pipeline.refresh(sources=[f"urls:{urls}"], db=str(db), **FAST)
     assert short != page.path
-    assert rows(work_path_for(db), "SELECT source_key, count(*) FROM raw_pages GROUP BY 1") == [(site.url + page.path, 1)]
+    assert rows(raw_path_for(db), "SELECT source_key, count(*) FROM raw_pages GROUP BY 1") == [(site.url + page.path, 1)]
     assert rows(db, "SELECT count(*) FROM projects") == [(1,)]
     assert (report.counts["seen"], report.counts["new"], report.counts["duplicates"]) == (2, 1, 1)
 

@@ -29,7 +29,7 @@ def esf(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory) -> Path:
-    """A published database, the run's own file beside it, and a CSV file in a subfolder."""
+    """A published database, the run's own file and raw store beside it, and a CSV file in a subfolder."""
     root = tmp_path_factory.mktemp("query-safety")
     for name in ("esf.duckdb", "esf.work.duckdb"):
         con = duckdb.connect(str(root / name))
@@ -38,6 +38,10 @@ def folder(tmp_path_factory) -> Path:
                     [HOSTILE_TITLE])
         con.execute("COMMENT ON TABLE projects IS 'One row per project \x1b[2J cleared'")
         con.close()
+    con = duckdb.connect(str(root / "esf.raw.duckdb"))  # the raw store: page bodies, never published
+    con.execute("CREATE TABLE raw_pages (source_key VARCHAR, body BLOB)")
+    con.execute("INSERT INTO raw_pages VALUES ('pages/a.txt', 'Projekt'::BLOB)")
+    con.close()
     (root / "extra").mkdir()
     (root / "extra" / "regions.csv").write_text("region_code,name\nSE11,Stockholm\n", encoding="utf-8")
     return root
@@ -52,6 +56,8 @@ def snapshot(root: Path) -> dict[str, str]:
 REFUSED = [
     "ATTACH 'esf.work.duckdb' AS w (READ_WRITE)",
     "ATTACH 'new.duckdb' AS n",
+    "ATTACH 'esf.raw.duckdb' AS r",
+    "SELECT * FROM read_blob('esf.raw.duckdb')",
     "DELETE FROM projects",
     "INSERT INTO projects VALUES ('x', 'y', 1)",
     "UPDATE projects SET title = 'x'",

@@ -51,8 +51,9 @@ def published_runs(db) -> list[tuple]:
         return []
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute("SELECT r.run_id, r.status, (SELECT count(*) FROM raw_pages p WHERE p.run_id = r.run_id) "
-                           "FROM runs r ORDER BY r.run_id").fetchall()
+        # pages read and parsed (the raw store is the running serve's own file: not opened here)
+        return con.execute("SELECT run_id, status, coalesce(new, 0) + coalesce(changed, 0) + coalesce(unchanged, 0) "
+                           "FROM runs ORDER BY run_id").fetchall()
     finally:
         con.close()
 

@@ -18,9 +18,9 @@ from flows import pipeline
 from service import run as service
 from service.run import RunSettings
 from load import Warehouse, WarehouseBusy, work_path_for
-from load.warehouse import MIGRATIONS, migrate, migration_files
+from load.warehouse import MIGRATIONS, migrate, migration_files, raw_path_for
 
-TABLES = ["raw_pages", "projects", "project_versions", "project_organisations", "project_municipalities",
+TABLES = ["projects", "project_versions", "project_organisations", "project_municipalities",
           "project_sections", "runs", "rejects", "warnings", "organisation_activity", "municipality_coverage"]
 VIEWS = ["programme_area_summary", "region_summary", "region_programme_matrix", "funding_by_year",
          "recent_changes"]
@@ -36,6 +36,11 @@ def corpus(tmp_path) -> Path:
 
 def run(corpus: Path, db: Path, **kw):
     return service.refresh(RunSettings(db=str(db), sources=(str(corpus),), **kw))
+
+
+def raw_query(db: Path, sql: str, *params):
+    """A query on the raw store beside the published file."""
+    return query(raw_path_for(db), sql, *params)
 
 
 def query(db: Path, sql: str, *params):
@@ -55,7 +60,8 @@ def test_first_run_loads_every_sample(corpus, tmp_path):
                              "gone": 0, "fetched": 13}
     assert query(db, "SELECT count(*), count(DISTINCT project_id) FROM projects") == [(13, 13)]
     assert query(db, "SELECT count(*) FROM project_versions WHERE valid_to IS NULL") == [(13,)]
-    assert query(db, "SELECT count(*) FROM raw_pages") == [(13,)]
+    assert raw_query(db, "SELECT count(*) FROM raw_pages") == [(13,)]
+    assert query(db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'raw_pages'") == [(0,)]
     assert query(db, "SELECT status, seen, new FROM runs") == [("succeeded", 13, 13)]
 
 
@@ -75,10 +81,14 @@ def test_second_run_changes_nothing(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
     run(corpus, db)
     before = content(db)
-    report = run(corpus, db)
-    assert (report.counts["new"], report.counts["changed"], report.counts["unchanged"]) == (0, 0, 13)
+    report = run(corpus, db)  # every file's stat is what it was: none is read
+    assert (report.counts["new"], report.counts["changed"], report.counts["skipped"], report.counts["fetched"]) == \
+        (0, 0, 13, 0)
     assert content(db) == before
-    assert query(db, "SELECT run_id, status FROM runs ORDER BY run_id") == [(1, "succeeded"), (2, "succeeded")]
+    report = run(corpus, db, rehash=True)  # every file read and hashed: same bytes
+    assert (report.counts["new"], report.counts["changed"], report.counts["unchanged"]) == (0, 0, 13)
+    assert query(db, "SELECT run_id, status FROM runs ORDER BY run_id") == \
+        [(1, "succeeded"), (2, "succeeded"), (3, "succeeded")]
 
 
 def test_changed_page_gives_a_new_version_and_keeps_the_old(corpus, tmp_path):
@@ -88,13 +98,13 @@ def test_changed_page_gives_a_new_version_and_keeps_the_old(corpus, tmp_path):
     page.write_text(page.read_text(encoding="utf-8").replace("2018-09-01-2021-08-31", "2018-09-01-2022-06-30"),
                     encoding="utf-8")
     report = run(corpus, db)
-    assert (report.counts["changed"], report.counts["unchanged"]) == (1, 12)
+    assert (report.counts["changed"], report.counts["skipped"], report.counts["fetched"]) == (1, 12, 1)
     versions = query(db, """SELECT version, end_date::VARCHAR, valid_from = (SELECT started_at FROM runs WHERE run_id = 1),
                                    valid_to = (SELECT started_at FROM runs WHERE run_id = 2), valid_to IS NULL
                             FROM project_versions WHERE project_id = '2018/00074' ORDER BY version""")
     assert versions == [(1, "2021-08-31", True, True, False), (2, "2022-06-30", False, None, True)]
     assert query(db, "SELECT end_date::VARCHAR, run_id FROM projects WHERE project_id = '2018/00074'") == [("2022-06-30", 2)]
-    assert query(db, "SELECT count(*) FROM raw_pages WHERE source_key LIKE '%steget-vidare.txt'") == [(2,)]
+    assert raw_query(db, "SELECT count(*) FROM raw_pages WHERE source_key LIKE '%steget-vidare.txt'") == [(2,)]
     assert query(db, "SELECT change, previous_end_date::VARCHAR, end_date::VARCHAR FROM recent_changes "
                      "WHERE runs_ago = 0") == [("changed", "2021-08-31", "2022-06-30")]
     # the summary tables were rebuilt by the run that changed a project, and agree with the base tables
@@ -256,7 +266,7 @@ def test_migration_rekeys_stored_web_pages_by_their_canonical_url(tmp_path):
                 "VALUES (?, ?, 200, now(), 1)", [listed, canonical])
     con.close()
     with Warehouse(path) as wh:
-        keys = sorted(k for (k,) in wh.con.execute("SELECT source_key FROM raw_pages").fetchall())
+        keys = sorted(k for (k,) in wh.con.execute("SELECT source_key FROM raw.raw_pages").fetchall())
         state = wh.con.execute("SELECT listed_url, source_key FROM crawl_state").fetchall()
     # saved files keep their path key; a page without a canonical link keeps the URL it was fetched from
     assert keys == sorted([canonical, "https://www.esf.se/resultat/projektbanken/projekt/?dnr=2016/00001",
@@ -274,6 +284,10 @@ def test_every_table_view_and_column_has_a_comment(corpus, tmp_path):
     missing = query(db, "SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal "
                         "AND (comment IS NULL OR comment = '')")
     assert missing == []
+    raw = raw_query(db, "SELECT table_name, column_name, coalesce(comment, '') FROM duckdb_columns() "
+                        "WHERE NOT internal")
+    assert {t for t, _, _ in raw} == {"raw_pages", "file_state"}
+    assert [(t, c) for t, c, comment in raw if not comment] == []
 
 
 def test_views_do_not_double_count(corpus, tmp_path):
