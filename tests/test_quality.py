@@ -289,7 +289,8 @@ def test_migration_009_opens_a_loaded_warehouse_of_the_version_before(tmp_path):
     con.execute("""INSERT INTO projects (project_id, title, programme_period, programme_area_code, region, region_code,
                    source_key, template, record_hash, first_seen, last_seen, run_id)
                    VALUES ('2015/00265', 'Gammalt', '2014-2020', '2', 'Stockholm', 'SE11', 'k', 'B', 'h', now(), now(), 1)""")
-    assert migrate(con) == [9] and (MIGRATIONS / "009_field_quality.sql").is_file()
+    later = [int(p.name.split("_", 1)[0]) for p in migration_files()[8:]]
+    assert migrate(con) == later and later[0] == 9 and (MIGRATIONS / "009_field_quality.sql").is_file()
     assert con.execute("SELECT missing_fields, programme_area_source FROM projects").fetchall() == [(0, None)]
     con.execute("""INSERT INTO projects (project_id, source_key, template, record_hash, first_seen, last_seen, run_id)
                    VALUES ('2015/00266', 'k2', 'C', 'h', now(), now(), 2)""")  # a partial project fits now
