@@ -275,7 +275,7 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             report.durations["read_parse"] = perf_counter() - t0
             counts, problems = run.load(wh, report.run_id, started, collected)
             report.top_rejects = top_reasons(problems)
-            report.quality = quality_report(wh.con, report.run_id)
+            report.quality = _quality(wh, report.run_id)
             report.durations["load"] = perf_counter() - t0 - report.durations["read_parse"]
             wh.checkpoint()
             wh.disconnect()  # the lock stays held while the file is copied (the raw store is not published)
@@ -299,6 +299,15 @@ def _tally(pages: list[RawPage], collected: Collected) -> None:
             c["not_modified"] += 1
         elif is_gone(page.http_status):
             c["gone"] += 1
+
+
+def _quality(wh: Warehouse, run_id: int):
+    """The run report's quality section; a fault in it is a warning, never a failed night (the load is done)."""
+    try:
+        return quality_report(wh.con, run_id)
+    except Exception as exc:
+        log.warning("the run report's quality section could not be made: %s: %s", type(exc).__name__, exc)
+        return None
 
 
 def top_reasons(problems: list[dict], n: int = 5) -> list[tuple[str, int]]:

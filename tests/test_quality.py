@@ -314,3 +314,19 @@ def test_annotations_are_refreshed_in_place_and_make_no_new_version(tmp_path):
     assert con.execute("SELECT programme_area_source, region_source FROM projects").fetchall() == [("page", "page")]
     assert con.execute("SELECT count(*) FROM project_versions").fetchone() == (1,)
     con.close()
+
+
+def test_a_fault_in_the_quality_section_does_not_fail_the_night(tmp_path, monkeypatch, caplog):
+    """The section is made after the load: if it cannot be made, the night still publishes, with a warning."""
+    import service.run as run_module
+    from service.run import RunSettings, refresh
+
+    def broken(con, run_id=None, top=10):
+        raise duckdb.CatalogException("Table with name run_field_fill does not exist!")
+
+    monkeypatch.setattr(run_module, "quality_report", broken)
+    db = tmp_path / "esf.duckdb"
+    report = refresh(RunSettings(db=str(db), sources=(str(SAMPLES),)))
+    assert report.status == "succeeded" and report.published and report.quality is None
+    assert duckdb.connect(str(db), read_only=True).execute("SELECT count(*) FROM projects").fetchone()[0] == 13
+    assert "quality section could not be made: CatalogException" in caplog.text
