@@ -44,8 +44,8 @@ def main() -> None:
         profile.disable()
         nightly = time.perf_counter() - started
         print(f"{machine()}\n{a.pages:,} pages; in-process, no Prefect: full build {full:.1f} s, nightly "
-              f"{nightly:.2f} s = {nightly / full:.1%} (read {report.counts['fetched']}, "
-              f"skipped {report.counts['skipped']}); published {db.stat().st_size / 2 ** 20:.0f} MB")
+              f"{nightly:.2f} s = {nightly / full:.1%} (read {report.counts.fetched}, "
+              f"skipped {report.counts.skipped}); published {db.stat().st_size / 2 ** 20:.0f} MB")
         print("durations:", {k: round(v, 2) for k, v in report.durations.items()})
         out = io.StringIO()
         pstats.Stats(profile, stream=out).sort_stats("cumulative").print_stats(a.top)

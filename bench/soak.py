@@ -67,9 +67,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 from bench.machine import machine  # noqa: E402
+from records.run import OUTCOMES  # noqa: E402
 
 FIRST_NIGHT = date(2026, 3, 1)  # night 0, the full build; night k is k days later
-COUNT_KEYS = ("new", "changed", "unchanged", "duplicates", "rejected", "failed", "skipped", "not_modified", "gone")
+COUNT_KEYS = OUTCOMES
 TOLERANCE = 0.10
 BASELINE_NIGHT = 5
 
@@ -234,7 +235,7 @@ def make_runner(mode: str, url: str, delay: float):
 def check_night(night: int, report, expect: dict[str, int]) -> dict[str, str]:
     """What is wrong with one night's report, by check (empty: the night is fine)."""
     problems = {}
-    c = report.counts
+    c = report.counts.as_dict()
     if report.status not in ("succeeded", "rejects"):
         problems["completed"] = f"status {report.status!r}"
     elif report.status == "rejects":
@@ -406,7 +407,7 @@ def soak_nights(run, db: Path, site: SiteProcess, plan: Plan, nights: int) -> tu
             return rows, f"night {night}: the run raised {type(exc).__name__}: {exc}"
         row = {"night": night, "day": SimulatedDate.night, "wall": time.perf_counter() - t0,
                "run": report.durations.get("total", 0.0), "status": report.status,
-               **{k: report.counts.get(k, 0) for k in ("seen", *COUNT_KEYS)},
+               **{k: getattr(report.counts, k) for k in ("seen", *COUNT_KEYS)},
                "requests": site.ask("requests"), "db_mb": db.stat().st_size / 2**20, **snapshot()}
         row["excess"] = sum(row[k] for k in COUNT_KEYS) - row["seen"]
         row["problems"] = check_night(night, report, plan.expect[night])
@@ -498,7 +499,7 @@ def main() -> int:
                 t0 = time.perf_counter()
                 report = run(fresh)
                 print(f"Fresh full build of the final site into a new database: {time.perf_counter() - t0:.1f} s, "
-                      f"{report.status}, {report.counts.get('new', 0):,} projects\n")
+                      f"{report.status}, {report.counts.new:,} projects\n")
                 from demo.generator import page
                 from extract.discover import normalize_url
                 key = {i: normalize_url(site.url + page(i, a.seed).path) for i in range(plan.n_pages[-1])}

@@ -166,7 +166,7 @@ def _publish_report_artifact(report: RunReport) -> None:
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
     from flows.reports import run_report
     try:
-        create_table_artifact(key="esf-run-report-counts", table=[{"count": k, "pages": v} for k, v in report.counts.items()],
+        create_table_artifact(key="esf-run-report-counts", table=[{"count": k, "pages": v} for k, v in report.counts.as_dict().items()],
                               description=f"Run {report.run_id}: {report.status}")
         body = run_report(report, markdown=True).replace("\n", "  \n")
         create_markdown_artifact(key="esf-run-report", markdown=f"### ESF refresh\n\n{body}",

@@ -8,6 +8,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from records.run import OUTCOMES
+
 SUMMARY_QUERIES = {
     "Projects per programme area": """
         SELECT programme_period AS period, programme_area_code AS area,
@@ -97,7 +99,6 @@ def as_json(columns: list[str], rows: list[tuple]) -> str:
 FORMATTERS = {"table": table, "csv": as_csv, "json": as_json}
 
 
-COUNT_ORDER = ("new", "changed", "unchanged", "duplicates", "rejected", "failed", "skipped", "not_modified", "gone")
 
 
 def run_report(report: Any, markdown: bool = False) -> str:
@@ -107,9 +108,9 @@ def run_report(report: Any, markdown: bool = False) -> str:
     with `markdown` (a Prefect artifact)."""
     text = escape_markdown if markdown else escape_control
     c = report.counts
-    parts = " + ".join(f"{k.replace('_', ' ')} {c.get(k, 0)}" for k in COUNT_ORDER if c.get(k) or k in COUNT_ORDER[:6])
+    parts = " + ".join(f"{k.replace('_', ' ')} {getattr(c, k)}" for k in OUTCOMES if getattr(c, k) or k in OUTCOMES[:6])
     lines = [f"Run {report.run_id}: {report.status}",
-             f"  pages seen {c.get('seen', 0)} = {parts}   (fetched {c.get('fetched', 0)}, warnings {c.get('warnings', 0)})"]
+             f"  pages seen {c.seen} = {parts}   (fetched {c.fetched}, warnings {c.warnings})"]
     if report.durations:
         lines.append("  time: " + ", ".join(f"{k.replace('_', ' ')} {v:.1f} s" for k, v in report.durations.items()))
     if report.top_rejects:

@@ -13,6 +13,7 @@ from load.search import has_index, refresh_search
 from load.summaries import refresh_summaries
 from load.warehouse import Warehouse, transaction
 
+from records.run import RunCounts
 from records.project import ANNOTATIONS, PROJECT_COLUMNS, PROVENANCE
 
 CHILD_TABLES = {"organisations": "project_organisations", "municipalities": "project_municipalities",
@@ -40,7 +41,7 @@ def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> 
 
 
 def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
-             problems: list[dict[str, Any]], counts: dict[str, int], same_bytes: list[str] = ()) -> dict[str, int]:
+             problems: list[dict[str, Any]], counts: RunCounts, same_bytes: list[str] = ()) -> RunCounts:
     """Write everything for one run and its `runs` row in a single transaction; return the final counts.
 
     same_bytes: source keys whose page was read again with unchanged bytes (not parsed): seen, unchanged.
@@ -108,20 +109,13 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
             if kinds.get("new") or kinds.get("changed") or not has_index(con):  # absent: a file from before it
                 changed = [p for (p,) in con.execute("SELECT project_id FROM cls WHERE kind <> 'unchanged'").fetchall()]
                 refresh_search(con, run_id, changed)
-            final = {**counts, "new": kinds.get("new", 0), "changed": kinds.get("changed", 0),
-                     "unchanged": kinds.get("unchanged", 0) + len(same_bytes)}
-            status = run_status(final)
-            final.setdefault("fetched", final.get("seen", 0) - sum(final.get(k, 0) for k in
-                                                                   ("skipped", "not_modified", "gone", "failed")))
-            wh.finish_run(run_id, status, final)
+            final = counts.plus(new=kinds.get("new", 0), changed=kinds.get("changed", 0),
+                                unchanged=kinds.get("unchanged", 0) + len(same_bytes))
+            wh.finish_run(run_id, final.status, final)
     finally:
         con.unregister("inc_df")
     return final
 
-
-def run_status(counts: dict[str, int]) -> str:
-    """'rejects' when some pages were rejected or could not be read, else 'succeeded'."""
-    return "rejects" if counts.get("rejected") or counts.get("failed") else "succeeded"
 
 
 def _complete_organisation_names(con) -> None:

@@ -13,6 +13,8 @@ from typing import Any
 
 import duckdb
 
+from records.run import RUNS_COLUMNS, RunCounts
+
 HERE = Path(__file__).resolve().parent
 MIGRATIONS = HERE / "migrations"
 MEMORY_SHARE, MEMORY_FLOOR, MEMORY_CEILING = 1 / 8, 256 << 20, 2 << 30  # of the machine's memory, in bytes
@@ -175,14 +177,13 @@ class Warehouse:
                     [run_id, started, " ".join(sources)])
         return run_id, started
 
-    def finish_run(self, run_id: int, status: str, counts: dict[str, int] | None = None,
+    def finish_run(self, run_id: int, status: str, counts: RunCounts | None = None,
                    message: str | None = None) -> None:
-        counts = counts or {}
-        columns = ["seen", "new", "changed", "unchanged", "duplicates", "rejected", "failed", "warnings",
-                   "skipped", "not_modified", "gone"]
-        sets = ", ".join(f"{c} = ?" for c in columns)
+        """Close the run's `runs` row; without counts (a failed or interrupted run) they stay NULL."""
+        sets = ", ".join(f"{c} = ?" for c in RUNS_COLUMNS)
+        values = counts.runs_row() if counts else [None] * len(RUNS_COLUMNS)
         self.con.execute(f"UPDATE runs SET status = ?, finished_at = ?, message = ?, {sets} WHERE run_id = ?",
-                         [status, utcnow(), message, *[counts.get(c) for c in columns], run_id])
+                         [status, utcnow(), message, *values, run_id])
 
     def checkpoint(self) -> None:
         self.con.execute("CHECKPOINT")

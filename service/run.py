@@ -14,10 +14,11 @@ from typing import Any, Protocol
 
 from extract.polite import Politeness
 from records.pages import RawPage
+from records.run import RunCounts
 from records.status import NOT_MODIFIED, is_gone
 from extract.sources import Source, open_source
 from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run, loaded_hashes,
-                  publish, run_status, store_raw, stored_pages, unloaded_keys, work_path_for)
+                  publish, store_raw, stored_pages, unloaded_keys, work_path_for)
 from load.raw import file_stats
 from load.warehouse import raw_path_for
 from load.publish import published_run_id, remove_leftovers
@@ -65,7 +66,7 @@ class RunSettings:
 class RunReport:
     run_id: int | None = None
     status: str = "failed"
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: RunCounts = field(default_factory=RunCounts)
     durations: dict[str, float] = field(default_factory=dict)
     top_rejects: list[tuple[str, int]] = field(default_factory=list)
     quality: Any = None  # load.quality.Quality of the run: fill rates, top warnings, new labels, rejects
@@ -79,8 +80,7 @@ class Collected:
     parsed: list[ParsedPage] = field(default_factory=list)
     problems: list[dict] = field(default_factory=list)
     same_bytes: list[str] = field(default_factory=list)  # read again, bytes unchanged: not parsed
-    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(
-        ("seen", "skipped", "not_modified", "gone", "failed", "fetched"), 0))  # fetched: bodies read this run
+    counts: RunCounts = field(default_factory=RunCounts)  # reading's share: seen, fetched, skipped, failed…
 
 
 class Progress(Protocol):
@@ -150,7 +150,7 @@ def parse_raw(pool: ParsePool, pages: list[RawPage]) -> list[ParsedPage]:
 
 
 def validate_and_load(wh: Warehouse, run_id: int, started: datetime,
-                      collected: Collected) -> tuple[dict[str, int], list[dict]]:
+                      collected: Collected) -> tuple[RunCounts, list[dict]]:
     """Dedupe, validate, then one load transaction; → (final counts, every problem row)."""
     good = [p for p in collected.parsed if p.ok]
     kept, superseded = resolve_duplicates(good)
@@ -158,9 +158,10 @@ def validate_and_load(wh: Warehouse, run_id: int, started: datetime,
     problems = collected.problems + validated.rejects + validated.warnings
     problems += [row for p in collected.parsed for row in problem_rows(p) if row["severity"] == "warning"
                  or not p.ok]
-    counts = {**collected.counts, "duplicates": len(superseded),
-              "rejected": (len(collected.parsed) - len(good)) + len({r["source_key"] for r in validated.rejects}),
-              "warnings": sum(1 for r in problems if r["severity"] == "warning")}
+    counts = collected.counts.plus(
+        duplicates=len(superseded),
+        rejected=(len(collected.parsed) - len(good)) + len({r["source_key"] for r in validated.rejects}),
+        warnings=sum(1 for r in problems if r["severity"] == "warning"))
     return load_run(wh, run_id, started, validated, problems, counts, collected.same_bytes), problems
 
 
@@ -182,9 +183,9 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
                 report.notes += source.notes
                 check_discovered(wh, spec, source.discovered, report.run_id, settings.allow_shrink)
                 run.pool.expect(len(items) + len(plan.from_store))
-                collected.counts["seen"] += source.discovered + plan.vanished
-                collected.counts["skipped"] += len(plan.skipped)
-                progress.total(collected.counts["seen"])
+                collected.counts.seen += source.discovered + plan.vanished
+                collected.counts.skipped += len(plan.skipped)
+                progress.total(collected.counts.seen)
                 progress.skip(len(plan.skipped))
                 log.info("%s: %d pages found, %d to read, %d unchanged and skipped, %d resumed from the store",
                          spec, source.discovered, len(items), len(plan.skipped), len(plan.from_store))
@@ -196,7 +197,7 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
                 while i < len(items):
                     chunk = items[i:i + settings.batch_size]
                     pages = run.read(source, chunk, progress.advance)  # may stop early at BATCH_BYTES
-                    collected.counts["fetched"] += sum(1 for page in pages if has_body(page))
+                    collected.counts.fetched += sum(1 for page in pages if has_body(page))
                     yield pages, source.crawl_rows(chunk[:len(pages)], pages, report.run_id)
                     i += len(pages)
             finally:
@@ -213,7 +214,7 @@ def reprocess(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps
     def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps):
         progress.total(wh.con.execute("SELECT count(DISTINCT source_key) FROM raw.raw_pages").fetchone()[0])
         for pages in latest_raw_pages(wh, settings.batch_size, BATCH_BYTES):
-            collected.counts["seen"] += len(pages)
+            collected.counts.seen += len(pages)
             progress.advance(len(pages))
             yield pages, []
 
@@ -281,7 +282,7 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             wh.disconnect()  # the lock stays held while the file is copied (the raw store is not published)
             report.published = str(publish(work, db, without_contacts=settings.without_contacts))
             report.counts = counts
-            report.status = run_status(counts)
+            report.status = counts.status
         except BaseException as exc:
             record_failure(wh, report.run_id, exc)
             raise
@@ -293,12 +294,12 @@ def _tally(pages: list[RawPage], collected: Collected) -> None:
     c = collected.counts
     for page in pages:
         if page.failed:
-            c["failed"] += 1
+            c.failed += 1
             collected.problems.append(fetch_failure_row(page.source_key, page.error))
         elif page.http_status == NOT_MODIFIED:
-            c["not_modified"] += 1
+            c.not_modified += 1
         elif is_gone(page.http_status):
-            c["gone"] += 1
+            c.gone += 1
 
 
 def _quality(wh: Warehouse, run_id: int):

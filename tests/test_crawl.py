@@ -46,7 +46,7 @@ def test_thousand_pages_with_faults_every_page_accounted_for(prefect_api, tmp_pa
     db = tmp_path / "esf.duckdb"
     with DemoSite(1000, seed=3, faults=faults) as site:
         report = crawl(site, db)
-    c = report.counts
+    c = report.counts.as_dict()
     assert c["seen"] == 1000
     assert c["gone"] == 3 and c["failed"] == 0 and c["rejected"] == 0
     assert c["new"] + c["duplicates"] == 997
@@ -70,11 +70,11 @@ def test_second_run_on_an_unchanged_site_downloads_no_page(prefect_api, tmp_path
         second_seconds = time.monotonic() - started
         full_downloads = [r for r in project_requests(site) if r.status == 200]
         second_requests = len(site.requests)
-    assert first.counts["new"] == 300
+    assert first.counts.new == 300
     assert full_downloads == []
-    assert second.counts["skipped"] + second.counts["not_modified"] == 300
+    assert second.counts.skipped + second.counts.not_modified == 300
     assert second_requests < first_requests / 5
-    assert second.counts["new"] == second.counts["changed"] == 0
+    assert second.counts.new == second.counts.changed == 0
     assert second_seconds < first.durations["total"]
 
 
@@ -86,9 +86,9 @@ def test_changed_and_disappeared_pages(prefect_api, tmp_path):
         site.faults.gone = site.faults.unlisted = frozenset({10})  # deleted: off the listing, 410 on its URL
         report = crawl(site, db)
         changed = [i for i in range(200) if site.current(i).html != site.current(i, version=0).html and i != 10]
-    assert changed and report.counts["changed"] == len(changed)
-    assert report.counts["gone"] == 1
-    c = report.counts  # the deleted page is off the listing, yet asked for once more: it is seen
+    assert changed and report.counts.changed == len(changed)
+    assert report.counts.gone == 1
+    c = report.counts.as_dict()  # the deleted page is off the listing, yet asked for once more: it is seen
     assert c["seen"] == 200 == sum(c[k] for k in ("new", "changed", "unchanged", "duplicates", "rejected", "failed",
                                                   "skipped", "not_modified", "gone"))
     assert rows(db, "SELECT count(*) FROM project_versions WHERE valid_to IS NOT NULL") == [(len(changed),)]
@@ -188,7 +188,7 @@ def test_killed_crawl_resumes_without_refetching_what_it_stored(prefect_api, tmp
     assert stored == 400
     refetched = fetched_before & fetched_after
     assert len(refetched) < 50  # at most the batch that was in flight when the process died
-    assert report.counts["new"] == 400, report.counts
+    assert report.counts.new == 400, report.counts
     assert rows(work_path_for(db), "SELECT status FROM runs ORDER BY run_id") == [("aborted",), ("succeeded",)]
 
 
@@ -210,8 +210,8 @@ def test_raw_store_is_keyed_by_canonical_url(prefect_api, tmp_path):
     assert {k for (k,) in rows(raw_path_for(db), "SELECT source_key FROM raw_pages")} == canonical
     assert {k for (k,) in rows(db, "SELECT source_key FROM projects")} == canonical
     assert rows(db, "SELECT count(*) FROM projects WHERE source_url IS DISTINCT FROM source_key") == [(0,)]
-    assert report.counts["new"] == 40
-    assert again.counts["new"] + again.counts["changed"] == 0  # the second run matched pages by their keys
+    assert report.counts.new == 40
+    assert again.counts.new + again.counts.changed == 0  # the second run matched pages by their keys
 
 
 def test_two_addresses_of_one_page_store_it_once(prefect_api, tmp_path):
@@ -225,7 +225,7 @@ def test_two_addresses_of_one_page_store_it_once(prefect_api, tmp_path):
     assert short != page.path
     assert rows(raw_path_for(db), "SELECT source_key, count(*) FROM raw_pages GROUP BY 1") == [(site.url + page.path, 1)]
     assert rows(db, "SELECT count(*) FROM projects") == [(1,)]
-    assert (report.counts["seen"], report.counts["new"], report.counts["duplicates"]) == (2, 1, 1)
+    assert (report.counts.seen, report.counts.new, report.counts.duplicates) == (2, 1, 1)
 
 
 def test_parse_command_keys_a_page_as_the_crawler_does(prefect_api, tmp_path):
@@ -243,7 +243,7 @@ def test_sitemap_index_source(prefect_api, tmp_path):
     with DemoSite(60, seed=8, faults=Faults(gone=frozenset({1}))) as site:
         report = crawl(site, db, start="/sitemap.xml")
         assert {r.path for r in site.requests if "sitemap" in r.path} == {"/sitemap.xml", "/sitemap-1.xml"}
-    assert (report.counts["seen"], report.counts["new"] + report.counts["duplicates"]) == (59, 59)
+    assert (report.counts.seen, report.counts.new + report.counts.duplicates) == (59, 59)
 
 
 def test_url_list_source_via_the_cli(prefect_api, tmp_path):

@@ -62,7 +62,7 @@ def test_a_folder_that_lost_most_of_its_pages_fails_unless_allowed(tmp_path):
         run(db, pages)
     assert digest(db) == published
     report = run(db, pages, allow_shrink=True)
-    assert report.status == "succeeded" and report.counts["seen"] == 6
+    assert report.status == "succeeded" and report.counts.seen == 6
 
 
 def test_the_last_good_night_is_the_measure_not_the_last_failed_one(tmp_path):

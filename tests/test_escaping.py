@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from flows.reports import as_csv, as_json, escape_control, escape_markdown, run_report, table
+from records.run import RunCounts
 
 RAW_CONTROLS = "\x00\x07\x08\x1b\x7f\x85\x9b\u2028\u202e\u2066"
 HOSTILE = [
@@ -80,7 +81,7 @@ def test_escape_markdown_in_a_table_cell_stays_one_cell():
 
 
 def report(**fields):
-    base = dict(run_id=7, status="rejects", counts={"seen": 2, "new": 1, "rejected": 1}, durations={},
+    base = dict(run_id=7, status="rejects", counts=RunCounts(seen=2, new=1, rejected=1), durations={},
                 top_rejects=[("title: \x1b]0;pwned\x07 [x](javascript:y) <b>", 1)],
                 notes=["not followed: http://x/_a_\n*b*"], published="/srv/esf_data/esf.duckdb")
     return SimpleNamespace(**{**base, **fields})

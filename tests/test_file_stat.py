@@ -24,7 +24,7 @@ def built(tmp_path) -> tuple[Path, Path]:
     corpus = tmp_path / "pages"
     shutil.copytree(SAMPLES, corpus)  # copy2 keeps the old mtimes: no file is "racy"
     db = tmp_path / "esf.duckdb"
-    assert service.refresh(RunSettings(db=str(db), sources=(str(corpus),))).counts["fetched"] == 13
+    assert service.refresh(RunSettings(db=str(db), sources=(str(corpus),))).counts.fetched == 13
     return corpus, db
 
 
@@ -38,9 +38,9 @@ def test_a_touched_file_is_read_once_then_skipped(built):
     st = page.stat()
     os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns - DAY_NS))  # same bytes, another mtime
     counts = run(corpus, db)
-    assert (counts["fetched"], counts["skipped"], counts["unchanged"], counts["changed"]) == (1, 12, 1, 0)
+    assert (counts.fetched, counts.skipped, counts.unchanged, counts.changed) == (1, 12, 1, 0)
     counts = run(corpus, db)  # its new stat was remembered
-    assert (counts["fetched"], counts["skipped"]) == (0, 13)
+    assert (counts.fetched, counts.skipped) == (0, 13)
 
 
 def test_a_change_that_keeps_size_and_mtime_is_caught_by_rehash(built):
@@ -55,9 +55,9 @@ def test_a_change_that_keeps_size_and_mtime_is_caught_by_rehash(built):
     os.utime(page, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert page.stat().st_ino == st.st_ino
     counts = run(corpus, db)  # the stat says unchanged: not read (git's index makes the same bet)
-    assert (counts["fetched"], counts["changed"], counts["skipped"]) == (0, 0, 13)
+    assert (counts.fetched, counts.changed, counts.skipped) == (0, 0, 13)
     counts = run(corpus, db, rehash=True)
-    assert (counts["fetched"], counts["changed"], counts["unchanged"], counts["skipped"]) == (13, 1, 12, 0)
+    assert (counts.fetched, counts.changed, counts.unchanged, counts.skipped) == (13, 1, 12, 0)
 
 
 def test_a_replaced_file_is_read_even_with_the_same_size_and_mtime(built):
@@ -71,7 +71,7 @@ def test_a_replaced_file_is_read_even_with_the_same_size_and_mtime(built):
     os.replace(replacement, page)  # another file under the old name: a new inode
     assert page.stat().st_ino != st.st_ino and page.stat().st_size == st.st_size
     counts = run(corpus, db)
-    assert (counts["fetched"], counts["changed"], counts["skipped"]) == (1, 1, 12)
+    assert (counts.fetched, counts.changed, counts.skipped) == (1, 1, 12)
 
 
 def test_a_file_changed_just_now_is_not_trusted_by_its_stat(tmp_path):

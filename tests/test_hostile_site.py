@@ -137,7 +137,7 @@ def reason(con, path: str) -> str:
 
 def test_every_good_page_is_published_and_the_counts_add_up(night):
     report, con, site = night
-    c = report.counts
+    c = report.counts.as_dict()
     assert report.status == "rejects"
     assert c["seen"] == GOOD + 6
     assert (c["new"], c["rejected"], c["failed"]) == (GOOD + 2, 0, 4)
@@ -217,4 +217,4 @@ def test_pages_near_the_cap_load_under_a_small_memory_limit(tmp_path, monkeypatc
     db = tmp_path / "esf.duckdb"
     report = refresh(RunSettings(db=str(db), sources=(str(folder),), batch_size=10))
     assert report.status == "succeeded", report.top_rejects
-    assert report.counts["new"] == 30 and report.counts["warnings"] == 30  # each long summary cut, with a warning
+    assert report.counts.new == 30 and report.counts.warnings == 30  # each long summary cut, with a warning

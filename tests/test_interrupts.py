@@ -105,7 +105,7 @@ def test_after_kill_9_nothing_is_left_running_and_the_next_run_cleans_up(prefect
     assert f"removed {leftover.name}, left by a run that died while publishing" in report.notes
     assert f"the previous run (pid {proc.pid}) died without closing the warehouse" in report.notes
     assert [row[1] for row in status_of_runs(db)] == ["aborted", "succeeded"]
-    assert report.counts["new"] == 400 and lock.read_text() == ""
+    assert report.counts.new == 400 and lock.read_text() == ""
 
 
 def test_a_run_killed_after_loading_but_before_publishing_is_not_recorded_as_succeeded(tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import SAMPLES  # noqa: E402
 
 from records.project import COLUMN, NAMES, PROJECT_COLUMNS, WAREHOUSE_COLUMNS  # noqa: E402
+from records.run import RunCounts  # noqa: E402
 from transform import parse_page  # noqa: E402
 from transform.normalize import read_objective, read_participants  # noqa: E402
 
@@ -220,7 +221,7 @@ def quality_db(tmp_path_factory) -> Path:
                                      "2019/00778 - Nyckeln")
     second["anonymous.txt"] = b"Programomr\xc3\xa5de\n2.1\nRegion\nV\xc3\xa4stsverige\nProjekt\xc3\xa4gare\nX\n"
     report = refresh(RunSettings(db=str(db), sources=(str(_page_dir(tmp, "night2", second)),)))
-    assert report.counts["new"] == 2 and report.counts["rejected"] == 1
+    assert report.counts.new == 2 and report.counts.rejected == 1
     return db
 
 
@@ -261,7 +262,7 @@ def test_run_report_has_a_quality_section(quality_db):
     from load.quality import quality_report
     from service.run import RunReport
     con = duckdb.connect(str(quality_db), read_only=True)
-    report = RunReport(run_id=2, status="rejects", counts={"seen": 16}, quality=quality_report(con))
+    report = RunReport(run_id=2, status="rejects", counts=RunCounts(seen=16), quality=quality_report(con))
     con.close()
     text = run_report(report)
     assert "quality of run 2 (compared with run 1):" in text and "labels never seen before:" in text
@@ -309,7 +310,7 @@ def test_annotations_are_refreshed_in_place_and_make_no_new_version(tmp_path):
     con.execute("UPDATE projects SET programme_area_source = NULL, region_source = NULL")
     con.close()
     report = reprocess(RunSettings(db=str(db)))
-    assert (report.counts["changed"], report.counts["unchanged"]) == (0, 1)
+    assert (report.counts.changed, report.counts.unchanged) == (0, 1)
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT programme_area_source, region_source FROM projects").fetchall() == [("page", "page")]
     assert con.execute("SELECT count(*) FROM project_versions").fetchone() == (1,)

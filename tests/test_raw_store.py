@@ -59,7 +59,7 @@ def test_an_older_warehouse_moves_its_bodies_to_the_raw_store_and_loses_nothing(
 
     report = service.reprocess(RunSettings(db=str(db)))  # migrates, then parses from the raw store
 
-    assert report.status == "succeeded" and report.counts["new"] == len(samples)
+    assert report.status == "succeeded" and report.counts.new == len(samples)
     raw = raw_path_for(db)
     assert sorted(rows(raw, "SELECT source_key, fetched_at, sha256, body FROM raw_pages")) == before
     for table in (work, db):
@@ -104,7 +104,7 @@ def test_a_lost_raw_store_is_said_and_made_anew(tmp_path):
     raw_path_for(db).unlink()
     report = service.refresh(RunSettings(db=str(db), sources=(str(corpus),)))
     assert any("esf.raw.duckdb was missing" in note for note in report.notes)
-    assert report.counts["fetched"] == 13  # no stat to trust: every file read and stored again
+    assert report.counts.fetched == 13  # no stat to trust: every file read and stored again
     assert rows(raw_path_for(db), "SELECT count(*) FROM raw_pages") == [(13,)]
 
 

@@ -16,6 +16,7 @@ import pytest
 from conftest import SAMPLES
 from flows import pipeline
 from service import run as service
+from records.run import RUNS_COLUMNS, RunCounts
 from service.run import RunSettings
 from load import Warehouse, WarehouseBusy, work_path_for
 from load.warehouse import MIGRATIONS, migrate, migration_files, raw_path_for
@@ -55,14 +56,24 @@ def test_first_run_loads_every_sample(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
     report = run(corpus, db)
     assert report.status == "succeeded"
-    assert report.counts == {"seen": 13, "new": 13, "changed": 0, "unchanged": 0, "duplicates": 0,
-                             "rejected": 0, "failed": 0, "warnings": 0, "skipped": 0, "not_modified": 0,
-                             "gone": 0, "fetched": 13}
+    assert report.counts == RunCounts(seen=13, new=13, changed=0, unchanged=0, duplicates=0, rejected=0, failed=0,
+                                      warnings=0, skipped=0, not_modified=0, gone=0, fetched=13)
     assert query(db, "SELECT count(*), count(DISTINCT project_id) FROM projects") == [(13, 13)]
     assert query(db, "SELECT count(*) FROM project_versions WHERE valid_to IS NULL") == [(13,)]
     assert raw_query(db, "SELECT count(*) FROM raw_pages") == [(13,)]
     assert query(db, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'raw_pages'") == [(0,)]
     assert query(db, "SELECT status, seen, new FROM runs") == [("succeeded", 13, 13)]
+
+
+def test_the_runs_row_holds_the_run_counts(corpus, tmp_path):
+    """Every count of the typed record has its `runs` column, written as the run counted it."""
+    db = tmp_path / "esf.duckdb"
+    (corpus / "not-a-project.html").write_text("<html><body><p>Om webbplatsen</p></body></html>", encoding="utf-8")
+    report = run(corpus, db)
+    (row,) = query(db, f"SELECT {', '.join(RUNS_COLUMNS)} FROM runs")
+    assert dict(zip(RUNS_COLUMNS, row)) == {name: getattr(report.counts, name) for name in RUNS_COLUMNS}
+    assert report.counts.rejected == 1 and report.status == report.counts.status == "rejects"
+    assert report.counts.accounted == report.counts.seen == 14
 
 
 def content(db: Path) -> dict[str, list]:
@@ -82,11 +93,11 @@ def test_second_run_changes_nothing(corpus, tmp_path):
     run(corpus, db)
     before = content(db)
     report = run(corpus, db)  # every file's stat is what it was: none is read
-    assert (report.counts["new"], report.counts["changed"], report.counts["skipped"], report.counts["fetched"]) == \
+    assert (report.counts.new, report.counts.changed, report.counts.skipped, report.counts.fetched) == \
         (0, 0, 13, 0)
     assert content(db) == before
     report = run(corpus, db, rehash=True)  # every file read and hashed: same bytes
-    assert (report.counts["new"], report.counts["changed"], report.counts["unchanged"]) == (0, 0, 13)
+    assert (report.counts.new, report.counts.changed, report.counts.unchanged) == (0, 0, 13)
     assert query(db, "SELECT run_id, status FROM runs ORDER BY run_id") == \
         [(1, "succeeded"), (2, "succeeded"), (3, "succeeded")]
 
@@ -98,7 +109,7 @@ def test_changed_page_gives_a_new_version_and_keeps_the_old(corpus, tmp_path):
     page.write_text(page.read_text(encoding="utf-8").replace("2018-09-01-2021-08-31", "2018-09-01-2022-06-30"),
                     encoding="utf-8")
     report = run(corpus, db)
-    assert (report.counts["changed"], report.counts["skipped"], report.counts["fetched"]) == (1, 12, 1)
+    assert (report.counts.changed, report.counts.skipped, report.counts.fetched) == (1, 12, 1)
     versions = query(db, """SELECT version, end_date::VARCHAR, valid_from = (SELECT started_at FROM runs WHERE run_id = 1),
                                    valid_to = (SELECT started_at FROM runs WHERE run_id = 2), valid_to IS NULL
                             FROM project_versions WHERE project_id = '2018/00074' ORDER BY version""")
@@ -135,7 +146,7 @@ def test_junk_files_become_rejects_and_the_rest_loads(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
     report = run(corpus, db)
     assert report.status == "rejects"
-    c = report.counts
+    c = report.counts.as_dict()
     assert (c["seen"], c["new"], c["rejected"]) == (16, 13, 3)
     assert c["seen"] == c["new"] + c["changed"] + c["unchanged"] + c["duplicates"] + c["rejected"] + c["failed"]
     rejects = query(db, "SELECT source_key, stage, reason FROM rejects ORDER BY source_key")
@@ -154,7 +165,7 @@ def test_same_project_on_two_templates_keeps_the_newer_page(corpus, tmp_path):
     (corpus / "z-steget-vidare-c.txt").write_text(newer, encoding="utf-8")
     db = tmp_path / "esf.duckdb"
     report = run(corpus, db)
-    assert (report.counts["new"], report.counts["duplicates"], report.status) == (13, 1, "succeeded")
+    assert (report.counts.new, report.counts.duplicates, report.status) == (13, 1, "succeeded")
     assert query(db, "SELECT template, esf_grant_sek FROM projects WHERE project_id = '2018/00074'") == [("C", 5900000)]
     (warning,) = query(db, "SELECT source_key, stage FROM warnings")
     assert warning[0].endswith("b-steget-vidare.txt") and warning[1] == "dedupe"
@@ -317,7 +328,7 @@ def test_reprocess_rebuilds_from_the_raw_store_without_sources(corpus, tmp_path)
     shutil.rmtree(corpus)  # no files, no network: only raw_pages
     report = service.reprocess(RunSettings(db=str(db)))
     assert report.status == "succeeded"
-    assert (report.counts["seen"], report.counts["unchanged"], report.counts["fetched"]) == (13, 13, 0)
+    assert (report.counts.seen, report.counts.unchanged, report.counts.fetched) == (13, 13, 0)
     assert query(db, "SELECT count(*) FROM projects") == [(13,)]
 
 
