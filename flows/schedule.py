@@ -47,13 +47,15 @@ def serve_nightly(cron: str, tz: str, parameters: dict) -> None:
     from prefect.client.schemas.schedules import CronSchedule
     from flows.pipeline import refresh
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "esf")  # esf's log lines in the UI, for flow runs
+    from flows.warm import warm_flow_runs
     from service.children import end_children
     drop_missed_runs()
     try:
-        refresh.serve(name=DEPLOYMENT, schedule=CronSchedule(cron=cron, timezone=tz), parameters=parameters,
-                      global_limit=ConcurrencyLimitConfig(limit=1,
-                                                          collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
-                      limit=1, tags=["esf"], description="Nightly refresh of the ESF project bank warehouse.")
+        with warm_flow_runs():
+            refresh.serve(name=DEPLOYMENT, schedule=CronSchedule(cron=cron, timezone=tz), parameters=parameters,
+                          global_limit=ConcurrencyLimitConfig(
+                              limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+                          limit=1, tags=["esf"], description="Nightly refresh of the ESF project bank warehouse.")
     finally:  # a flow run the runner started (or prefetched) ends while the API can still record it
         stopped = end_children()
         if stopped:

@@ -6,12 +6,14 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import duckdb
 import requests
 
-from conftest import ROOT, SAMPLES, descendants, esf_command, wait_gone
+from conftest import ROOT, SAMPLES, descendants, esf_command, esf_env, wait_gone
 
 
 def serve_env(tmp_path, **extra) -> dict:
@@ -44,6 +46,13 @@ def test_unreachable_api_says_how_to_fix_it(tmp_path):
     assert result.returncode == 1
     assert "does not answer" in result.stderr and "PREFECT_API_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def cmdline(pid: int) -> str:
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def published_runs(db) -> list[tuple]:
@@ -94,6 +103,8 @@ def test_serve_runs_night_after_night_then_stops_cleanly(tmp_path):
         assert (home / "prefect.db").exists() and (home / "server.log").exists()
         assert not (tmp_path / "prefect" / "prefect.db").exists()
         children = descendants(proc.pid)
+        assert any("multiprocessing.forkserver" in cmdline(pid) and "flows.pipeline" in cmdline(pid)
+                   for pid in children), "no warm forkserver starts the nights"
         stopped = time.monotonic()
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on a terminal
         rc = proc.wait(timeout=10)
@@ -165,3 +176,61 @@ def test_flow_run_processes_that_do_not_end_are_stopped_before_the_server():
     assert sorted(stopped) == sorted([stuck.pid, deaf.pid])
     assert quick.exitcode == 0 and stuck.exitcode == -signal.SIGTERM and deaf.exitcode == -signal.SIGKILL
     assert multiprocessing.active_children() == []
+
+
+PROBE_FLOW = '''
+import json, os, sys
+from prefect import flow
+
+@flow
+def probe(out: str) -> None:
+    with open(f"/proc/{os.getppid()}/cmdline", "rb") as f:
+        parent = f.read().replace(b"\\0", b" ").decode()
+    with open(out, "w") as f:
+        json.dump({"pid": os.getpid(), "parent": parent, "preloaded": "wave" in sys.modules}, f)
+'''
+
+PROBE_RUN = '''
+import os, sys
+import prefect.flow_engine as engine
+from flows.warm import warm_flow_runs
+from probe_flow import probe
+
+if __name__ == "__main__":
+    with warm_flow_runs(preload=("wave",)):
+        process = engine.run_flow_in_subprocess(probe, parameters={"out": sys.argv[1]})
+        process.join(60)
+    print(type(process).__name__, process.exitcode, os.getpid())
+'''
+
+
+def test_flow_runs_are_forked_from_a_forkserver_that_imported_the_pipeline(tmp_path, prefect_api):
+    """What `esf serve` does to Prefect's runner: a flow run's process is a fork of a forkserver that
+    imported the preloaded modules once (not a fresh interpreter); the engine is given back afterwards."""
+    import json
+    (tmp_path / "probe_flow.py").write_text(PROBE_FLOW)
+    (tmp_path / "probe_run.py").write_text(PROBE_RUN)
+    out = tmp_path / "child.json"
+    env = esf_env(prefect_api, PYTHONPATH=os.pathsep.join([str(tmp_path), str(ROOT)]))
+    result = subprocess.run([sys.executable, str(tmp_path / "probe_run.py"), str(out)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    kind, exitcode, runner_pid = result.stdout.split()[-3:]
+    child = json.loads(out.read_text())
+    assert (kind, exitcode) == ("ForkServerProcess", "0")
+    assert "multiprocessing.forkserver" in child["parent"] and "wave" in child["parent"]
+    assert child["preloaded"] and child["pid"] != int(runner_pid)
+
+
+def test_the_warm_start_gives_the_engine_back(monkeypatch):
+    import multiprocessing
+    import prefect.flow_engine as engine
+    from flows import warm
+    from flows.warm import warm_flow_runs
+    monkeypatch.setattr(warm, "start_forkserver", lambda preload: None)  # not this process's forkserver
+    before = engine.multiprocessing
+    with warm_flow_runs(preload=()):
+        assert engine.multiprocessing.get_context("spawn").get_start_method() == "forkserver"
+        assert engine.multiprocessing.get_context("fork").get_start_method() == "fork"
+        assert engine.multiprocessing.cpu_count() == multiprocessing.cpu_count()
+    assert engine.multiprocessing is before
