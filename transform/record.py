@@ -219,14 +219,14 @@ def _missing(project: dict[str, Any], values: dict[str, str | None], problems: l
     """A field its template (and period) writes (`data/reference/expected_fields.csv`) and this page does not:
     a warning where nearly every page writes it (level `expected`), a note where pages often leave it out
     (`optional`: in project_quality as `absent`, not counted in missing_fields, not in the warnings table).
-    A field with a column is missing when the column is NULL; a field the warehouse keeps no column for
-    (`Interventionstyp`) when its label is not on the page."""
+    A field with a column is missing when the column is NULL; a label key (`intervention_type`, or
+    `programme_area` where the objective can give the area) when the page does not write it, or writes `saknas`."""
     expected = reference.expected_fields()
     wanted = {**expected.get((project["template"], "*"), {}),
               **expected.get((project["template"], project["programme_period"] or ""), {})}
     explained = {c for p in problems if p.kind in QUALITY_KINDS for c in problem_columns(p)}
     for name, level in sorted(wanted.items()):
-        absent = project[name] is None if name in project else name not in values
+        absent = project[name] is None if name in project else nz.clean_text(values.get(name)) is None
         if not absent or name in explained:
             continue
         if level == "expected":
