@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import REAL_SAMPLES, SAMPLES  # noqa: E402
+from conftest import FIXTURES, REAL_SAMPLES, SAMPLES  # noqa: E402
 
 from schemas.validate import validate  # noqa: E402
 from transform import parse_page  # noqa: E402
@@ -44,6 +44,8 @@ ALSO_DERIVED = {"programme_area", "specific_objective", "nuts_code"}
 
 def sample_paths() -> list[Path]:
     paths = [p for p in sorted(SAMPLES.iterdir()) if p.suffix in (".txt", ".html")]
+    paths += [p for p in sorted((FIXTURES / "pages").iterdir()) if p.suffix in (".txt", ".html")
+              and not p.name.startswith("not-a-project")]
     if REAL_SAMPLES.is_dir():
         paths += [p for p in sorted(REAL_SAMPLES.iterdir()) if p.suffix == ".txt"]
     return paths
