@@ -349,3 +349,38 @@ def test_a_fault_in_the_quality_section_does_not_fail_the_night(tmp_path, monkey
     assert report.status == "succeeded" and report.published and report.quality is None
     assert duckdb.connect(str(db), read_only=True).execute("SELECT count(*) FROM projects").fetchone()[0] == 13
     assert "quality section could not be made: CatalogException" in caplog.text
+
+
+def test_migration_012_rekeys_text_pages_by_title_start_and_region(tmp_path):
+    """A project keyed the old way (title + owner + start date) gets the key a parse gives it now, in every table
+    that names it and in the search index, so the next load finds it instead of loading it anew."""
+    from load.warehouse import _load_module, migrate, migration_files
+    from service.run import RunSettings, refresh
+    from transform.record import project_key
+    db = tmp_path / "esf.duckdb"
+    page = (SAMPLES / "a-hamnlyftet-blekinge.txt").read_bytes()
+    refresh(RunSettings(db=str(db), sources=(str(_page_dir(tmp_path, "a", {"a.txt": page})),)))
+    con = duckdb.connect(str(tmp_path / "esf.work.duckdb"))
+    (new,) = con.execute("SELECT project_id FROM projects").fetchone()
+    old = "k-0123456789abcdef"  # as a file from before 012 has it
+    tables = ["projects", "project_versions", "project_organisations", "project_sections", "search_documents"]
+    for table in tables:
+        con.execute(f"UPDATE {table} SET project_id = ?", [old])
+    con.execute("UPDATE fts_main_search_documents.docs SET name = ?", [old])
+    con.execute("DELETE FROM schema_migrations WHERE version = 12")
+    row = dict(zip(("title", "start_date", "region_code", "case_number", "source_url"), con.execute(
+        "SELECT title, start_date, region_code, case_number, source_url FROM projects").fetchone()))
+    assert migrate(con) == [12]
+    for table in tables:
+        assert con.execute(f"SELECT DISTINCT project_id FROM {table}").fetchall() == [(new,)], table
+    assert con.execute("SELECT DISTINCT name FROM fts_main_search_documents.docs").fetchall() == [(new,)]
+    assert new == project_key(row)  # the frozen rule gives the living one's key
+    con.close()
+    (tmp_path / "a" / "a.txt").write_bytes(page + b"\n")  # new bytes, parsed again: the same project
+    report = refresh(RunSettings(db=str(db), sources=(str(tmp_path / "a"),), rehash=True))
+    assert report.counts["new"] == 0
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT project_id, gone_since FROM projects").fetchall() == [(new, None)]
+    con.close()
+    frozen = _load_module(next(p for p in migration_files() if p.name.startswith("012")))
+    assert frozen.text_key(row["title"], row["start_date"], row["region_code"]) == new
