@@ -210,8 +210,9 @@ def test_pages_near_the_cap_load_under_a_small_memory_limit(tmp_path, monkeypatc
     filler = ("Projektet arbetar med deltagarnas vägar till arbete och studier. " * 76_000)[:4_900_000]
     for i in range(30):
         text = (f"2019/{i:05d} - Långa projektet {i}\n\nProjektnummer:\n2019/{i:05d}\nProjektägare:\nKommun {i}\n"
-                f"Region:\nVästsverige\nProjektperiod:\n2019-01-01 - 2021-12-31\nTotal projektbudget:\n1 000 000\n"
-                f"Beviljat ESF-stöd:\n500 000\nProgramområde:\n2\nSpecifikt mål:\n2.2\n\nSammanfattning\n"
+                f"Region:\nVästsverige\nPlanerat antal deltagare:\n100\nProjektperiod:\n2019-01-01 - 2021-12-31\n"
+                f"Total projektbudget:\n1 000 000\nBeviljat ESF-stöd:\n500 000\nProgramområde:\n2\nSpecifikt mål:\n2.2\n"
+                f"Unionens medfinansieringsgrad:\n50%\n\nSammanfattning\n"
                 f"Sida {i}. {filler}\n")
         (folder / f"c-{i:02d}.txt").write_text(text, encoding="utf-8")
     db = tmp_path / "esf.duckdb"

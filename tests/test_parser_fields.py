@@ -47,8 +47,10 @@ def test_empty_value_followed_by_next_label():
 def test_unknown_label_is_a_warning_not_a_value():
     page = page_of("c-empty-values.txt")
     assert page.ok
-    assert [(p.field, p.severity) for p in page.problems] == [("Nytt fält som ingen känner", "warning")]
+    assert [(p.field, p.severity, p.value) for p in page.problems if p.severity == "warning"] == \
+        [("Nytt fält som ingen känner", "warning", "Nytt fält som ingen känner:\nnågot värde")]  # label and value kept
     assert page.project["planned_participants"] == 60
+    assert ("start_date", "note", "absent") in [(p.field, p.severity, p.kind) for p in page.problems]  # empty
 
 
 def test_c_heading_gives_case_number_and_title():
@@ -86,6 +88,16 @@ def test_english_labels():
     assert (p["owner"], p["esf_grant_sek"], p["total_budget_sek"], p["contact_phone"], p["phase"]) == \
         ("Skövde kommun", 1250000, 2500000, "+46500498000", "Genomförande")
     assert p["template"] == "A" and p["programme_period"] == "2007-2013"
+    # an English page (its headings are English): its English labels are no change, so no warning
+    assert not [p for p in page_of("a-english.txt").problems if p.kind in ("english_label", "swedish_label")]
+
+
+def test_an_english_label_on_a_swedish_page_is_read_with_a_warning():
+    text = (PAGES / "b-base.txt").read_text(encoding="utf-8").replace("Projektägare\n", "Project owner\n")
+    page = parse_page(text.encode(), "b")
+    assert page.ok and page.project["owner"] == "Region Halland"
+    assert [(p.field, p.reason, p.value) for p in page.problems if p.kind == "english_label"] == \
+        [("owner", "English label on a Swedish page", "Project owner")]
 
 
 def test_text_after_a_bulleted_list_is_not_an_item():

@@ -158,9 +158,10 @@ def test_junk_files_become_rejects_and_the_rest_loads(corpus, tmp_path):
 def test_same_project_on_two_templates_keeps_the_newer_page(corpus, tmp_path):
     older = (corpus / "b-steget-vidare.txt").read_text(encoding="utf-8")
     newer = ("2018/00074 - Steget vidare\n\nProjektnummer:\n2018/00074\nProjektägare:\nStiftelsen Brobyggarna i "
-             "Östergötland\nRegion:\nÖstra Mellansverige\nProjektperiod:\n2018-09-01 - 2022-12-31\n"
-             "Total projektbudget:\n12 000 000\nBeviljat ESF-stöd:\n5 900 000\nProgramområde:\n2\n"
-             "Specifikt mål:\n2.2\n\nSamma projekt på den nyare webbplatsen.\n")
+             "Östergötland\nRegion:\nÖstra Mellansverige\nPlanerat antal deltagare:\n240\n"
+             "Projektperiod:\n2018-09-01 - 2022-12-31\nTotal projektbudget:\n12 000 000\nBeviljat ESF-stöd:\n"
+             "5 900 000\nProgramområde:\n2\nSpecifikt mål:\n2.2\nUnionens medfinansieringsgrad:\n50%\n\n"
+             "Samma projekt på den nyare webbplatsen.\n")
     assert "2018/00074" in older
     (corpus / "z-steget-vidare-c.txt").write_text(newer, encoding="utf-8")
     db = tmp_path / "esf.duckdb"

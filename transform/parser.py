@@ -19,7 +19,9 @@ GLUED, PAIRED, COLON = "glued", "paired", "colon"
 _HEADING = re.compile(r"^(?P<case>\d{4}/\d{5}|\d{2}-\d{3}-[A-Z]\d{2})\s+[-–]\s+(?P<title>.+)$")
 MAX_LAST_VALUE = 300  # no field value is this long; the description's first paragraph often is
 MAX_UNKNOWN_VALUE = 60  # longer, and the line after an unknown 'Label:' is text, not a value
+MAX_UNKNOWN_WORDS = 5  # 'Total Kostnader', 'Antal deltagande företag': a label never seen before is a few words
 _UNKNOWN_COLON_LABEL = re.compile(r"^[^\W\d][^:.!?]{0,60}:$")
+_UNKNOWN_LABEL = re.compile(r"^[^\W\d][^:.!?]{0,60}$")  # paired (B): the same, without the colon
 
 
 @dataclass
@@ -30,7 +32,9 @@ class PageFields:
     heading_case_number: str | None = None
     sections: list[tuple[str, str | None, str]] = field(default_factory=list)  # key, heading, text
     lists: dict[str, list[str]] = field(default_factory=dict)
-    unknown_labels: list[str] = field(default_factory=list)
+    unknown_labels: list[tuple[str, str]] = field(default_factory=list)  # label, its line(s) as written
+    labels: list[tuple[str, str]] = field(default_factory=list)  # field key, label as written: in page order
+    chrome: list[str] = field(default_factory=list)  # headings and site chrome lines of the vocabulary
     repeated: list[tuple[str, str | None]] = field(default_factory=list)  # a field given twice
 
 
@@ -91,18 +95,56 @@ def parse_lines(lines: list[str], headings: list[str] | None = None) -> PageFiel
     if layout != GLUED and last + 1 < end and not _label_at(lines[last + 1], layout, vocab) \
             and not (layout == COLON and len(lines[last + 1]) > MAX_LAST_VALUE):
         last += 1  # the last label's value (a C page's last label may be empty: a paragraph after it is text)
-    while layout == COLON and last + 2 < end and _unknown_field_at(lines, last + 1):
-        last += 2  # 'Total Kostnader:' and its value after the last known label: a field, not the description
+    last = _unknown_fields_after(lines, last, end, layout, vocab)
     _read_fields(lines[start:last + 1], layout, vocab, page)
     _read_title(lines[:start], headings or [], vocab, page)
     _read_body(lines[last + 1:], vocab, page)
+    page.chrome = [line for line in lines if len(line) <= vocab.longest and fold(line) in vocab.language
+                   and fold(line) not in vocab.fields]
     return page
 
 
-def _unknown_field_at(lines: list[str], i: int) -> bool:
-    """A label never seen before ('Total Kostnader:') followed by a short value line."""
-    value = lines[i + 1]
-    return bool(_UNKNOWN_COLON_LABEL.match(lines[i])) and len(value) <= MAX_UNKNOWN_VALUE and not value.endswith(":")
+def _unknown_fields_after(lines: list[str], last: int, end: int, layout: str, vocab: Labels) -> int:
+    """The field block's last line, past any field with a label never seen before ('Total Kostnader') that follows
+    the last known label: such a field is read as one (and warned about), not as the description's first line."""
+    i = last + 1
+    while i < end:
+        if len(lines[i]) <= vocab.longest and fold(lines[i]) in vocab.noise:
+            i += 1  # 'In English' after a template A page's last field
+        elif layout == GLUED and split_glued(lines[i]):
+            last, i = i, i + 1
+        elif layout != GLUED and i + 1 < end and _unknown_field_at(lines, i, layout):
+            last, i = i + 1, i + 2
+        else:
+            break
+    return last
+
+
+def _unknown_field_at(lines: list[str], i: int, layout: str) -> bool:
+    """A label never seen before ('Total Kostnader:', or 'Total Kostnader' on a paired page) followed by a short
+    value line."""
+    label, value = lines[i], lines[i + 1]
+    pattern = _UNKNOWN_COLON_LABEL if layout == COLON else _UNKNOWN_LABEL
+    return bool(pattern.match(label)) and len(label.split()) <= MAX_UNKNOWN_WORDS \
+        and len(value) <= MAX_UNKNOWN_VALUE and not value.endswith((":", "."))
+
+
+def split_glued(line: str) -> tuple[str, str] | None:
+    """'Total Kostnader1 234 567' → ('Total Kostnader', '1 234 567'): a label never seen before, glued to its value
+    as template A glues every label (a lower-case letter followed by a capital or a digit is the seam)."""
+    if len(line) > MAX_UNKNOWN_VALUE * 2 or not line[:1].isupper():
+        return None
+    for i in range(1, min(len(line), MAX_UNKNOWN_VALUE + 1)):
+        before, at = line[i - 1], line[i]
+        if not (before.isalpha() or before in " -"):
+            return None
+        if before.islower() and (at.isupper() or at.isdigit()):
+            label, value = line[:i], line[i:]
+            if len(label.split()) <= MAX_UNKNOWN_WORDS and len(value) <= MAX_UNKNOWN_VALUE \
+                    and not value.endswith((":", ".")):
+                return label, value
+            return None
+    return None
 
 
 def _read_fields(block: list[str], layout: str, vocab: Labels, page: PageFields) -> None:
@@ -121,18 +163,24 @@ def _read_fields(block: list[str], layout: str, vocab: Labels, page: PageFields)
         if layout == GLUED:
             match = _glued_match(line, vocab)
             if match:
+                page.labels.append((match[0], vocab.glued.match(line).group(0)))
                 store(*match)
             elif fold(line) not in vocab.noise:
-                page.unknown_labels.append(line)
+                page.unknown_labels.append(((split_glued(line) or (line,))[0], line))
             i += 1
             continue
         key = _label_at(line, layout, vocab)
         has_value = i + 1 < len(block) and not label_like(block[i + 1])
         if key:
+            page.labels.append((key, line.removesuffix(":") if layout == COLON else line))
             store(key, block[i + 1] if has_value else None)
         elif fold(line) not in vocab.noise:
-            page.unknown_labels.append(line.rstrip(":"))
-        i += 2 if has_value and (key or layout == COLON) else 1
+            # an unknown 'Label:' (C) or a label-like line before a value (B) takes its value line with it
+            pair = has_value and (layout == COLON or _unknown_field_at(block, i, layout))
+            page.unknown_labels.append((line.rstrip(":"), "\n".join(block[i:i + 2] if pair else [line])))
+            i += 2 if pair else 1
+            continue
+        i += 2 if has_value and key else 1
 
 
 def _read_title(before: list[str], headings: list[str], vocab: Labels, page: PageFields) -> None:

@@ -16,17 +16,21 @@ from transform import derive
 from transform import normalize as nz
 from transform import reference
 from transform.limits import MAX_SECTION_CHARS
+from transform.label_checks import label_problems
 from transform.lines import PageText
 from transform.parser import COLON, GLUED, PageFields
 from transform.reference import fold
 
+KEY_BASIS = ("title", "start_date", "region_code")  # a project without case number or URL is keyed by these
 TRUNCATED_AT = 30  # the site cuts organisation names in lists at 30 characters
 FIELD_OF = {  # the column a labelled value fills, where its key is not the column's name
     "esf_grant": "esf_grant_sek", "total_budget": "total_budget_sek", "programme_area": "programme_area_code",
-    "nuts_code": "region_code",
+    "nuts_code": "region_code", "name": "title",
 }
 COLUMNS_OF = {"period": ("start_date", "end_date")}  # a problem on one field that empties several columns
-QUALITY_KINDS = ("missing", "unreadable", "lenient", "derived", "conflict")
+QUALITY_KINDS = ("missing", "absent", "unreadable", "lenient", "derived", "conflict")
+UNKNOWN_LABEL = "unknown label or stray line in the field block"
+MAX_RAW_VALUE = 200  # an unknown label's line(s) as written, kept in its warning up to this length
 @dataclass
 class ParsedPage:
     source_key: str
@@ -90,8 +94,10 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
         return ParsedPage(source_key, None, None, problems=problems)
     template = detect_template(fields)
     v, read = fields.values, _Reader(problems)
-    for label in fields.unknown_labels:
-        problems.append(Problem(label, "unknown label or stray line in the field block", severity="warning"))
+    for label, written in fields.unknown_labels:
+        raw = written if len(written) <= MAX_RAW_VALUE else written[:MAX_RAW_VALUE - 1] + "…"
+        problems.append(Problem(label, UNKNOWN_LABEL, raw, "warning", kind="unknown_label"))
+    problems += label_problems(fields, template, FIELD_OF)
     for key, value in fields.repeated:
         problems.append(Problem(key, "field given twice; the first value is kept", value, "warning"))
     if page.is_html and not page.complete:
@@ -165,7 +171,7 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
         "template": template,
         "sha256": sha256,
     })
-    _missing(project, problems)
+    _missing(project, v, problems)
     if project["title"] is None and project["case_number"] is None:
         problems.append(Problem(None, "no identity: neither a case number nor a title on the page"))
         return ParsedPage(source_key, template, None, problems=problems)
@@ -209,19 +215,33 @@ def missing_columns(problems: list[Problem]) -> set[str]:
     return {c for p in problems if p.kind in ("missing", "unreadable") for c in problem_columns(p)}
 
 
-def _missing(project: dict[str, Any], problems: list[Problem]) -> None:
-    """A column that nearly every page of its template (and period) writes is a warning when it is missing."""
+def _missing(project: dict[str, Any], values: dict[str, str | None], problems: list[Problem]) -> None:
+    """A field its template (and period) writes (`data/reference/expected_fields.csv`) and this page does not:
+    a warning where nearly every page writes it (level `expected`), a note where pages often leave it out
+    (`optional`: in project_quality as `absent`, not counted in missing_fields, not in the warnings table).
+    A field with a column is missing when the column is NULL; a label key (`intervention_type`, or
+    `programme_area` where the objective can give the area) when the page does not write it, or writes `saknas`."""
     expected = reference.expected_fields()
-    wanted = expected.get((project["template"], "*"), frozenset())
-    wanted |= expected.get((project["template"], project["programme_period"] or ""), frozenset())
-    explained = {c for p in problems if p.kind for c in problem_columns(p)}
-    for column in sorted(wanted):
-        if project[column] is None and column not in explained:
-            problems.append(Problem(column, "missing on the page", None, "warning", kind="missing"))
+    wanted = {**expected.get((project["template"], "*"), {}),
+              **expected.get((project["template"], project["programme_period"] or ""), {})}
+    explained = {c for p in problems if p.kind in QUALITY_KINDS for c in problem_columns(p)}
+    for name, level in sorted(wanted.items()):
+        absent = project[name] is None if name in project else nz.clean_text(values.get(name)) is None
+        if not absent or name in explained:
+            continue
+        if level == "expected":
+            problems.append(Problem(name, "missing on the page", None, "warning", kind="missing"))
+        else:
+            problems.append(Problem(name, "not on the page (a field its pages often leave out)", None, "note",
+                                    kind="absent"))
 
 
 def project_key(project: dict[str, Any]) -> str:
-    """The ESF case number, else a key from the canonical URL, else from title + owner + start date."""
+    """The ESF case number, else a key from the canonical URL, else from title + start date + region code.
+
+    The last rests on the title and on fields the issue's property keeps unchanged (dates, region), never on a
+    secondary field: an owner that becomes `saknas` must not make another project of it (migration 012 moved
+    keys made by the earlier rule, title + owner + start date)."""
     if project["case_number"]:
         return project["case_number"]
     if project["source_url"] and project["source_url"].startswith("http"):
@@ -229,7 +249,7 @@ def project_key(project: dict[str, Any]) -> str:
         if "dnr=" in project["source_url"]:
             url = project["source_url"].strip()
         return "u-" + hashlib.sha256(url.encode()).hexdigest()[:16]
-    basis = "|".join(fold(str(project[k] or "")) for k in ("title", "owner_org", "start_date"))
+    basis = "|".join(fold(str(project[k] or "")) for k in KEY_BASIS)
     return "k-" + hashlib.sha256(basis.encode()).hexdigest()[:16]
 
 

@@ -38,13 +38,16 @@ class Labels:
     by_length: tuple[tuple[str, str], ...]  # (label as written, field), longest first
     glued: re.Pattern           # any label as written at the start of a line, longest first
     longest: int                # no line longer than this (plus a colon) is a label or heading
+    language: dict[str, frozenset[str]]  # label, heading or chrome line (folded) → the languages it is written in
 
 
 @cache
 def labels() -> Labels:
     fields, sections, lists, noise, written = {}, {}, {}, set(), []
+    language: dict[str, frozenset[str]] = {}
     for row in _rows("labels.csv"):
         key, label = row["key"], row["label"].strip()
+        language[fold(label)] = language.get(fold(label), frozenset()) | frozenset(row["language"].split("|"))
         target = {"field": fields, "section": sections, "list": lists}.get(row["kind"])
         if target is None:
             noise.add(fold(label))
@@ -55,7 +58,7 @@ def labels() -> Labels:
     written.sort(key=lambda lk: -len(lk[0]))
     glued = re.compile("|".join(re.escape(label) for label, _ in written))
     longest = max(len(k) for k in [*fields, *sections, *lists, *noise]) + 1
-    return Labels(fields, sections, lists, frozenset(noise), tuple(written), glued, longest)
+    return Labels(fields, sections, lists, frozenset(noise), tuple(written), glued, longest, language)
 
 
 @dataclass(frozen=True)
@@ -133,9 +136,22 @@ def national_organisations() -> tuple[str, ...]:
 
 
 @cache
-def expected_fields() -> dict[tuple[str, str], frozenset[str]]:
-    """(template, programme period or '*') → the columns nearly every such page writes: missing is a warning."""
-    out: dict[tuple[str, str], set[str]] = {}
+def expected_fields() -> dict[tuple[str, str], dict[str, str]]:
+    """(template, programme period or '*') → {field: level} of the fields such pages write. Level `expected`
+    (nearly every page writes it): missing is a warning; `optional` (often left out): missing is a note."""
+    out: dict[tuple[str, str], dict[str, str]] = {}
     for r in _rows("expected_fields.csv"):
-        out.setdefault((r["template"], r["programme_period"]), set()).add(r["field"])
-    return {k: frozenset(v) for k, v in out.items()}
+        out.setdefault((r["template"], r["programme_period"]), {})[r["field"]] = r["level"]
+    return out
+
+
+@cache
+def field_orders() -> dict[str, tuple[tuple[str, ...], ...]]:
+    """Template → the usual orders of its fields (one per programme period it serves), as field keys."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for r in _rows("field_order.csv"):
+        out.setdefault((r["template"], r["programme_period"]), []).append(r["field"])
+    orders: dict[str, tuple[tuple[str, ...], ...]] = {}
+    for (template, _), keys in out.items():
+        orders[template] = orders.get(template, ()) + (tuple(keys),)
+    return orders
