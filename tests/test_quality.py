@@ -379,7 +379,7 @@ def test_migration_012_rekeys_text_pages_by_title_start_and_region(tmp_path):
     con.close()
     (tmp_path / "a" / "a.txt").write_bytes(page + b"\n")  # new bytes, parsed again: the same project
     report = refresh(RunSettings(db=str(db), sources=(str(tmp_path / "a"),), rehash=True))
-    assert report.counts["new"] == 0
+    assert report.counts.new == 0
     con = duckdb.connect(str(db), read_only=True)
     assert con.execute("SELECT project_id, gone_since FROM projects").fetchall() == [(new, None)]
     con.close()
