@@ -159,6 +159,11 @@ def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without
     _finish(report, db, summary=False)
 
 
+def _import_pipeline() -> None:
+    """Import the flows (Prefect, the run service, DuckDB, the parser): done while the local server starts."""
+    import flows.pipeline  # noqa: F401
+
+
 def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, **params):
     """Run a flow in this process against the Prefect API (ours unless PREFECT_API_URL is set); every way
     it can end becomes one line and an exit code."""
@@ -172,7 +177,7 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, **params):
     try:
         with interrupts():
             setup_output(quiet, debug)
-            with prefect_api(params["db"]):
+            with prefect_api(params["db"], meanwhile=_import_pipeline):
                 from flows import pipeline
                 try:
                     flow_fn = pipeline.with_runner(getattr(pipeline, name), runner)
@@ -569,7 +574,7 @@ def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: 
     try:
         with interrupts() as received:
             setup_output(quiet, debug)
-            with prefect_api(db, ui=True) as api:
+            with prefect_api(db, ui=True, meanwhile=_import_pipeline) as api:
                 from flows.schedule import serve_nightly
                 if own_server:
                     click.echo(f"Started a local Prefect server: {api.removesuffix('/api')} (UI and run history; "

@@ -3,6 +3,7 @@
 stops with us (on exit, on interrupt, and by the kernel's word if we are killed)."""
 from __future__ import annotations
 
+import importlib.util
 import logging
 import logging.handlers
 import os
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -58,17 +59,19 @@ def check_api(api_url: str) -> None:
 
 
 @contextmanager
-def prefect_api(db: str | os.PathLike, ui: bool = False) -> Iterator[str]:
+def prefect_api(db: str | os.PathLike, ui: bool = False, meanwhile: Callable[[], object] | None = None) -> Iterator[str]:
     """The API to use for this process and the flow runs it starts: $PREFECT_API_URL if set, else our own
-    server (with the UI for `esf serve`, without for a single run)."""
+    server (with the UI for `esf serve`, without for a single run). `meanwhile` runs while our server starts."""
     given = os.environ.get("PREFECT_API_URL")
     if given:
         check_api(given)
+        if meanwhile:
+            meanwhile()
         yield given
         return
     home = prefect_home_for(db)
     os.environ["PREFECT_HOME"] = str(home)  # for this process's Prefect client and the runs it starts
-    with local_server(home, ui=ui) as api_url:
+    with local_server(home, ui=ui, meanwhile=meanwhile) as api_url:
         from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
         os.environ["PREFECT_API_URL"] = api_url
         try:
@@ -94,9 +97,11 @@ def flush_to_api(timeout: float = 10.0) -> None:
 
 
 @contextmanager
-def local_server(home: Path, port: int | None = None, ui: bool = True) -> Iterator[str]:
+def local_server(home: Path, port: int | None = None, ui: bool = True,
+                 meanwhile: Callable[[], object] | None = None) -> Iterator[str]:
     """Start a Prefect server on 127.0.0.1 with its state in `home`, wait until healthy, yield its API URL,
-    stop it on exit. Its output goes to home/server.log (rotated), never to a pipe nobody reads."""
+    stop it on exit. Its output goes to home/server.log (rotated), never to a pipe nobody reads.
+    `meanwhile` runs while the server starts (it takes seconds): e.g. importing what the run needs."""
     home.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
@@ -106,15 +111,17 @@ def local_server(home: Path, port: int | None = None, ui: bool = True) -> Iterat
     if ui:
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     else:  # what Prefect's own temporary server runs, but owned by us
-        import prefect
         env.update({"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"})
-        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(prefect.__file__).parent.parent),
+        site = Path(importlib.util.find_spec("prefect").origin).parent.parent  # found, not imported: no delay
+        command = [sys.executable, "-m", "uvicorn", "--app-dir", str(site),
                    "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
                    "--port", str(port), "--log-level", "error", "--lifespan", "on"]
     proc = subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
     output = _ServerLog(proc, home / "server.log")
     try:
+        if meanwhile:
+            meanwhile()
         deadline = time.monotonic() + STARTUP_SECONDS
         while not healthy(api_url, timeout=1):
             if proc.poll() is not None:
