@@ -25,8 +25,8 @@ def _default_db() -> str:
 
 
 def _default_source() -> str:
-    from transform.reference import SAMPLES_DIR
-    return str(SAMPLES_DIR)
+    from transform.reference import data_dir
+    return str(data_dir() / "samples")
 
 
 def _open_read_only(db: str, file_dirs: Sequence[str | Path] = (), extensions: Sequence[str | Path] = ()):

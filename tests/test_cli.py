@@ -160,3 +160,11 @@ def test_every_command_explains_itself_with_an_example(command):
 def test_every_command_is_in_the_readme(command):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert f"esf {command}" in readme, f"README.md does not document `esf {command}`"
+
+
+def test_the_data_folder_is_looked_up_when_used_not_at_import(monkeypatch, tmp_path):
+    from transform.reference import BUNDLED_DATA, data_dir
+    monkeypatch.delenv("ESF_DATA_DIR", raising=False)
+    assert data_dir() == BUNDLED_DATA and (BUNDLED_DATA / "reference" / "labels.csv").exists()
+    monkeypatch.setenv("ESF_DATA_DIR", str(tmp_path))
+    assert data_dir() == tmp_path

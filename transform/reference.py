@@ -9,13 +9,16 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 
-DATA_DIR = Path(os.environ.get("ESF_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")
-REFERENCE_DIR = DATA_DIR / "reference"
-SAMPLES_DIR = DATA_DIR / "samples"
+BUNDLED_DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def data_dir() -> Path:
+    """The data folder: $ESF_DATA_DIR when set (read at each call, never at import), else the bundled one."""
+    return Path(os.environ.get("ESF_DATA_DIR") or BUNDLED_DATA)
 
 
 def _rows(name: str) -> list[dict[str, str]]:
-    with open(REFERENCE_DIR / name, encoding="utf-8", newline="") as fh:
+    with open(data_dir() / "reference" / name, encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
 
 
