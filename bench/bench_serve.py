@@ -82,16 +82,17 @@ def stop(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
-def bench(kind: str, n: int, nights: int, work: Path) -> None:
+def bench(kind: str, n: int, nights: int, work: Path, say=print) -> tuple[float, list[float]]:
+    """Night 1 from nothing, then `nights - 1` nights with ~1 % changed; → (night 1's seconds, the later ones')."""
     folder, db = work / f"pages-{kind}", work / kind / "esf.duckdb"
-    db.parent.mkdir()
+    db.parent.mkdir(parents=True)
     write_pages(folder, n)
     site = DemoSite(n) if kind == "http" else None
     source = (site.__enter__().url + "/resultat/projektbanken/") if site else str(folder)
     proc, api = start_serve(source, db, work / f"serve-{kind}.log")
     try:
         full, full_start, state = night(api)
-        print(f"{kind}: night 1 (full build, {n:,} pages): {full:.1f} s ({full_start:.1f} s before Running), {state}")
+        say(f"{kind}: night 1 (full build, {n:,} pages): {full:.1f} s ({full_start:.1f} s before Running), {state}")
         later = []
         for version in range(1, nights):
             if site:
@@ -100,15 +101,16 @@ def bench(kind: str, n: int, nights: int, work: Path) -> None:
                 write_pages(folder, n, version=version)
             seconds, start, state = night(api)
             later.append(seconds)
-            print(f"{kind}: night {version + 1} (~1 % changed): {seconds:.2f} s = {seconds / full:.1%} of night 1 "
+            say(f"{kind}: night {version + 1} (~1 % changed): {seconds:.2f} s = {seconds / full:.1%} of night 1 "
                   f"({start:.2f} s before Running), {state}")
         if later:
-            print(f"{kind}: median later night {statistics.median(later):.2f} s = "
+            say(f"{kind}: median later night {statistics.median(later):.2f} s = "
                   f"**{statistics.median(later) / full:.1%} of the full build** (target ≤ 10 %)")
     finally:
         stop(proc)
         if site:
             site.__exit__(None, None, None)
+    return full, later
 
 
 def main() -> None:
