@@ -9,19 +9,40 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.context
 import multiprocessing.forkserver
+import os
 from collections.abc import Iterator
 from typing import Any
+
+from service.children import exit_with
 
 PRELOAD = ("flows.pipeline",)  # Prefect, the run service, DuckDB, the parser and its vocabularies
 
 
+class NightProcess(multiprocessing.context.ForkServerProcess):
+    """A night's flow run: forked by the forkserver, and ended when `esf serve` ends, even by `kill -9` (its
+    parent is the forkserver, which in turn waits for it, so no parent-death signal would reach it)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.serve_pid = os.getpid()
+
+    def run(self) -> None:
+        exit_with(self.serve_pid)
+        super().run()
+
+
+class _NightContext(multiprocessing.context.ForkServerContext):
+    Process = NightProcess
+
+
 class _SpawnFromForkserver:
-    """Stands in for the `multiprocessing` module inside Prefect's flow engine: its 'spawn' context is the
-    forkserver's. Everything else is the real module."""
+    """Stands in for the `multiprocessing` module inside Prefect's flow engine: its 'spawn' context makes
+    night processes of the forkserver. Everything else is the real module."""
 
     def get_context(self, method: str | None = None) -> Any:
-        return multiprocessing.get_context("forkserver" if method == "spawn" else method)
+        return _NightContext() if method == "spawn" else multiprocessing.get_context(method)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(multiprocessing, name)

@@ -217,7 +217,7 @@ def test_flow_runs_are_forked_from_a_forkserver_that_imported_the_pipeline(tmp_p
     assert result.returncode == 0, result.stderr[-3000:]
     kind, exitcode, runner_pid = result.stdout.split()[-3:]
     child = json.loads(out.read_text())
-    assert (kind, exitcode) == ("ForkServerProcess", "0")
+    assert (kind, exitcode) == ("NightProcess", "0")
     assert "multiprocessing.forkserver" in child["parent"] and "wave" in child["parent"]
     assert child["preloaded"] and child["pid"] != int(runner_pid)
 
@@ -234,3 +234,51 @@ def test_the_warm_start_gives_the_engine_back(monkeypatch):
         assert engine.multiprocessing.get_context("fork").get_start_method() == "fork"
         assert engine.multiprocessing.cpu_count() == multiprocessing.cpu_count()
     assert engine.multiprocessing is before
+
+
+def test_kill_9_of_esf_serve_mid_night_leaves_no_process_behind(tmp_path):
+    """`esf serve` killed outright while a night is parsing: the night's process, its parse workers, the
+    forkserver and the Prefect server all end with it; none keeps the warehouse locked for the next start."""
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from demo.site import DemoSite
+    db = tmp_path / "esf.duckdb"
+    with DemoSite(400, seed=13) as site:
+        log = open(tmp_path / "serve.log", "w")
+        proc = subprocess.Popen(esf_command() + ["serve", "--cron", "0 3 1 1 *", "--timezone", "UTC", "--source",
+                                                 site.url + "/resultat/projektbanken/", "--db", str(db),
+                                                 "--delay", "0.03"],
+                                cwd=ROOT, env=serve_env(tmp_path, PREFECT_RUNNER_POLL_FREQUENCY="1"), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            deadline, api = time.monotonic() + 120, None
+            while api is None and time.monotonic() < deadline and proc.poll() is None:
+                found = re.search(r"Started a local Prefect server: (http://127\.0\.0\.1:\d+)",
+                                  (tmp_path / "serve.log").read_text())
+                api = found and found.group(1) + "/api"
+                time.sleep(0.3)
+            assert api, (tmp_path / "serve.log").read_text()[-3000:]
+            with temporary_settings({PREFECT_API_URL: api}):
+                while True:  # the deployment is there once the runner has registered it
+                    try:
+                        run_deployment("esf-refresh/nightly", timeout=0)
+                        break
+                    except Exception:
+                        assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
+                        time.sleep(1)
+            while sum(1 for r in site.requests if "rojekt" in r.path and r.status == 200) < 120:
+                assert time.monotonic() < deadline and proc.poll() is None, \
+                    (tmp_path / "serve.log").read_text()[-3000:]
+                time.sleep(0.05)
+            children = descendants(proc.pid)
+            proc.kill()
+            proc.wait()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        assert len(children) >= 3  # the server, the forkserver, the night (and its parse workers)
+        left = wait_gone(children, 10)
+        described = [cmdline(pid)[:120] for pid in left]
+        for pid in left:  # do not leave them to the next test
+            os.kill(pid, signal.SIGKILL)
+        assert left == [], described
