@@ -74,6 +74,15 @@ def night(api: str) -> tuple[float, float, str]:
     return (end.timestamp - pending).total_seconds(), (at.get("RUNNING", pending) - pending).total_seconds(), outcome
 
 
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process, in MB (0 when it is gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
 def stop(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     try:
@@ -92,7 +101,9 @@ def bench(kind: str, n: int, nights: int, work: Path, say=print) -> tuple[float,
     proc, api = start_serve(source, db, work / f"serve-{kind}.log")
     try:
         full, full_start, state = night(api)
-        say(f"{kind}: night 1 (full build, {n:,} pages): {full:.1f} s ({full_start:.1f} s before Running), {state}")
+        after_first = rss_mb(proc.pid)
+        say(f"{kind}: night 1 (full build, {n:,} pages): {full:.1f} s ({full_start:.1f} s before Running), {state}; "
+            f"esf serve {after_first:.0f} MB")
         later = []
         for version in range(1, nights):
             if site:
@@ -102,10 +113,11 @@ def bench(kind: str, n: int, nights: int, work: Path, say=print) -> tuple[float,
             seconds, start, state = night(api)
             later.append(seconds)
             say(f"{kind}: night {version + 1} (~1 % changed): {seconds:.2f} s = {seconds / full:.1%} of night 1 "
-                  f"({start:.2f} s before Running), {state}")
+                f"({start:.2f} s before Running), {state}; esf serve {rss_mb(proc.pid):.0f} MB")
         if later:
             say(f"{kind}: median later night {statistics.median(later):.2f} s = "
-                  f"**{statistics.median(later) / full:.1%} of the full build** (target ≤ 10 %)")
+                f"**{statistics.median(later) / full:.1%} of the full build** (target ≤ 10 %); esf serve's memory "
+                f"{after_first:.0f} MB after night 1, {rss_mb(proc.pid):.0f} MB after night {nights}")
     finally:
         stop(proc)
         if site:
