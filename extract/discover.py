@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 import zlib
 from dataclasses import dataclass
 from typing import Callable
-from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
 import lxml.html
 
@@ -48,16 +48,22 @@ class Discovery:
     problems: list[str]               # listing/sitemap fetches that failed
 
 
+def _normalized_parts(url: str) -> SplitResult:
+    p = urlsplit(url)
+    return SplitResult(p.scheme.lower(), p.netloc.lower(), p.path or "/", p.query, "")
+
+
 def normalize_url(url: str) -> str:
     """The key form of a URL: no fragment, scheme and host lower-case."""
-    url, _ = urldefrag(url)
-    p = urlsplit(url)
-    return urlunsplit((p.scheme.lower(), p.netloc.lower(), p.path or "/", p.query, ""))
+    return urlunsplit(_normalized_parts(url))
+
+
+def _is_project(p: SplitResult) -> bool:
+    return bool(PROJECT_URL.search(p.path + (f"?{p.query}" if p.query else "")))
 
 
 def is_project_url(url: str) -> bool:
-    p = urlsplit(url)
-    return bool(PROJECT_URL.search(p.path + (f"?{p.query}" if p.query else "")))
+    return _is_project(urlsplit(url))
 
 
 def canonical_link(body: bytes, base_url: str) -> str | None:
@@ -202,9 +208,10 @@ def _listing_links(client: PoliteClient, doc, url: str, found: dict[str, Found],
         href = a.get("href")
         if not href:
             continue
-        target = normalize_url(urljoin(url, href))
-        if not client.same_host(target) or not is_project_url(target):
-            if len(skipped) < 20 and not client.same_host(target):
+        parts = _normalized_parts(urljoin(url, href))  # split once: a listing night reads ten thousand links
+        target = urlunsplit(parts)
+        if parts.netloc != client.host or not _is_project(parts):
+            if len(skipped) < 20 and parts.netloc != client.host:
                 skipped.append(target)
             continue
         if target not in found:

@@ -67,6 +67,26 @@ class _Failure(Exception):
         self.reason, self.retry, self.status = reason, retry, status
 
 
+class _HostSession(requests.Session):
+    """A session that reads the environment's proxy and certificate settings (HTTPS_PROXY, NO_PROXY,
+    REQUESTS_CA_BUNDLE, …) once per scheme and host, not for every request as requests does: with a few
+    hundred conditional requests a night that was a tenth of the time of a quick local round trip."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._environment: dict[tuple, dict] = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):  # noqa: ANN001, ANN201
+        if proxies:  # settings given for this request: nothing to reuse
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (parts.scheme, parts.netloc, stream, verify, cert)
+        if key not in self._environment:
+            self._environment[key] = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        settings = self._environment[key]
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
 class PoliteClient:
     """GETs against one host, never faster than the delay, never two at once, always identified."""
 
@@ -75,7 +95,7 @@ class PoliteClient:
         parts = urlsplit(start_url)
         self.origin = f"{parts.scheme}://{parts.netloc}"
         self.host = parts.netloc
-        self.http = requests.Session()
+        self.http = _HostSession()
         self.http.headers["User-Agent"] = self.settings.user_agent
         adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0, pool_block=True)
         self.http.mount("http://", adapter)

@@ -406,3 +406,30 @@ def test_robots_txt_server_error_means_the_host_cannot_be_crawled():
     with RawServer({"/robots.txt": answer(503, b"upptagen")}) as server:
         with pytest.raises(HostUnreachable, match=r"robots.txt could not be fetched: HTTP 503 after 2 tries"):
             client(server, sleeps=[], retries=1)
+
+
+# --- the environment's proxy settings -------------------------------------------------------------
+
+def test_a_proxy_from_the_environment_is_still_used(monkeypatch):
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:9")
+    with RawServer({"/p": answer(200, b"sida")}) as server:
+        with pytest.raises(HostUnreachable):
+            client(server)  # robots.txt went to the dead proxy
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        monkeypatch.setenv("no_proxy", "127.0.0.1")
+        assert client(server).fetch(server.url + "/p").body == b"sida"
+
+
+def test_the_environment_is_read_once_per_host_not_per_request(monkeypatch):
+    import requests.sessions
+    calls = []
+    real = requests.sessions.get_environ_proxies
+    monkeypatch.setattr(requests.sessions, "get_environ_proxies", lambda *a, **k: calls.append(a) or real(*a, **k))
+    with RawServer({f"/p{i}": answer(200, b"sida") for i in range(5)}) as server:
+        c = client(server)
+        pages = [c.fetch(f"{server.url}/p{i}") for i in range(5)]
+    assert [p.body for p in pages] == [b"sida"] * 5
+    assert len(calls) == 1  # robots.txt and five pages: one host, one look at the environment
