@@ -118,6 +118,9 @@ class DemoSite:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._page = functools.lru_cache(maxsize=1024)(self._make_page)  # pages are ~40 kB each
+        # what a listing shows of a page: a few words, kept for every page (as a site's CMS keeps its listings),
+        # so a night's listing is not 10,000 pages rendered again (9 ms a listing page, most of a quiet night)
+        self._entry = functools.lru_cache(maxsize=None)(self._make_entry)
 
     def start(self) -> DemoSite:
         """Build the path map, bind 127.0.0.1 and serve in a background thread."""
@@ -127,6 +130,7 @@ class DemoSite:
         self.port = self._server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._page.cache_clear()  # pages name themselves (canonical link) on this origin from now on
+        self._entry.cache_clear()
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
         return self
@@ -185,17 +189,29 @@ class DemoSite:
         """The generator's page, naming itself on this site's origin, as esf.se's pages do on theirs."""
         return page(index, self.seed, version, changed_share=CHANGED_SHARE, origin=self.url or CANONICAL_ORIGIN)
 
+    def _make_entry(self, index: int, changed_in: int) -> tuple[str, str, str]:
+        p = self._page(index, changed_in)
+        return p.path, p.title, p.listing_entry
+
     def current(self, index: int, version: int | None = None) -> SyntheticPage:
         """Page `index` as of `version` (default: the current one)."""
-        return self._page(index, self.version if version is None else version)
+        return self._page(index, self.changed_in(index, version))
+
+    def listing_entry(self, index: int) -> tuple[str, str, str]:
+        """(path, title, listing entry) of page `index` as of the current version."""
+        return self._entry(index, self.changed_in(index))
+
+    def changed_in(self, index: int, version: int | None = None) -> int:
+        """The version that changed page `index`, as of `version` (0: unchanged). A page changes once, so its
+        page as of `version` is its page as of this version (generator.page's rule, without rendering)."""
+        version = self.version if version is None else version
+        r = random.Random(f"{self.seed}:{index}:changed").random()
+        versions = range(1, min(version, round(1 / CHANGED_SHARE)) + 1)  # by 1/share, every page has changed
+        return next((v for v in versions if r < CHANGED_SHARE * v), 0)
 
     def lastmod(self, index: int, version: int | None = None) -> datetime:
         """When page `index` last changed as of `version`: BASE_DATE plus the version that changed it, in days."""
-        version = self.version if version is None else version
-        r = random.Random(f"{self.seed}:{index}:changed").random()  # generator.page's rule, without rendering
-        versions = range(1, min(version, round(1 / CHANGED_SHARE)) + 1)  # by 1/share, every page has changed
-        changed_in = next((v for v in versions if r < CHANGED_SHARE * v), 0)
-        return BASE_DATE + timedelta(days=changed_in)
+        return BASE_DATE + timedelta(days=self.changed_in(index, version))
 
     def listed_path(self, index: int, path: str) -> str:
         """The path the listing links for a page: the old path for redirected pages, the short one for aliases."""
@@ -213,10 +229,10 @@ class DemoSite:
         e = html.escape
         first = (number - 1) * self.per_listing_page
         items = "".join(
-            f'<li class="project"><a href="{e(self.listed_path(i, p.path))}">{e(p.title)}</a>'
-            f'<span class="summary">{e(p.listing_entry)}</span></li>'
-            for i in range(first, min(first + self.per_listing_page, self.n_pages)) for p in [self.current(i)]
-            if i not in self.faults.unlisted)
+            f'<li class="project"><a href="{e(self.listed_path(i, path))}">{e(title)}</a>'
+            f'<span class="summary">{e(entry)}</span></li>'
+            for i in range(first, min(first + self.per_listing_page, self.n_pages))
+            for path, title, entry in [self.listing_entry(i)] if i not in self.faults.unlisted)
         extra = ""
         if number == 1 and self.faults.offsite_link:
             extra += "".join(f'<li><a href="{e(u)}">Extern länk</a></li>' for u in OFFSITE)

@@ -319,3 +319,18 @@ def test_request_log_records_method_path_status_and_time():
         assert log[0].bytes_sent == len("User-agent: *\nAllow: /\n") and log[1].bytes_sent == 0
         site.clear_log()
         assert site.requests == []
+
+
+def test_a_page_as_of_any_version_is_the_generators_page_of_that_version():
+    """The site keeps one rendering per page and version that changed it (a page changes once); what it serves
+    must be what the generator makes for the version asked, and its listings must show the same."""
+    from demo.site import CHANGED_SHARE
+    with DemoSite(300, seed=5) as site:
+        for version in (0, 1, 2, 7):
+            site.set_version(version)
+            for i in range(0, 300, 7):
+                expected = page(i, 5, version, changed_share=CHANGED_SHARE, origin=site.url)
+                assert site.current(i).html == expected.html, (i, version)
+                assert site.listing_entry(i) == (expected.path, expected.title, expected.listing_entry)
+        changed = sum(site.changed_in(i) > 0 for i in range(300))
+        assert 0 < changed < 300  # some pages changed by version 7, not all
