@@ -45,6 +45,12 @@ db_option = click.option("--db", default=_default_db, show_default="$ESF_DB or .
                          help="The published analysts' database.")
 
 
+memory_option = click.option(
+    "--memory", envvar="ESF_DUCKDB_MEMORY", default=None, metavar="SIZE",
+    help="DuckDB's memory limit for the run's writer, e.g. 1GB. Default: an eighth of the machine's memory, "
+         "between 256MB and 2GB. [env: ESF_DUCKDB_MEMORY]")
+
+
 def runner_options(command):
     """--runner and --parse-workers, shared by `run` and `reprocess`. The default runner's tasks are threads
     that hand each batch to --parse-workers processes; the other runners parse in their own workers."""
@@ -103,10 +109,11 @@ def cli() -> None:
 @click.option("--rehash", is_flag=True, help="Read and hash every saved file, even those whose size, mtime "
                                               "and inode are unchanged since the last run (skipped otherwise).")
 @click.option("--summary/--no-summary", default=True, help="Print projects per programme area and region after the run.")
+@memory_option
 @output_options
 def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: int, delay_seconds: float,
         user_agent: str | None, runner: str, parse_workers: int, allow_shrink: bool, without_contacts: bool,
-        report_html: str | None, rehash: bool, summary: bool, quiet: bool, debug: bool) -> None:
+        report_html: str | None, rehash: bool, summary: bool, memory: str | None, quiet: bool, debug: bool) -> None:
     """Run the pipeline (a Prefect flow) and publish the database.
 
     Exit codes: 0 success, 3 finished but some pages were rejected, 1 failed (nothing new published),
@@ -130,7 +137,7 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
             raise UserError(str(exc)) from None
     report = _run_flow("refresh", runner, quiet=quiet, debug=debug, sources=sources, db=db, batch_size=batch_size,
                        delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts,
-                       parse_workers=parse_workers, allow_shrink=allow_shrink, rehash=rehash,
+                       parse_workers=parse_workers, allow_shrink=allow_shrink, rehash=rehash, memory=memory,
                        report_html=str(Path(report_html).resolve()) if report_html else None)
     if report_html and report.published and Path(report_html).is_file():
         click.echo(f"report: {Path(report_html).resolve()}")
@@ -142,9 +149,10 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
 @runner_options
 @click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
+@memory_option
 @output_options
-def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without_contacts: bool, quiet: bool,
-              debug: bool) -> None:
+def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without_contacts: bool,
+              memory: str | None, quiet: bool, debug: bool) -> None:
     """Re-parse every stored raw page with the current parser (no network) and publish.
 
     \b
@@ -155,7 +163,7 @@ def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without
     if not work_path_for(db).exists():
         raise UserError(f"no warehouse at {work_path_for(db)}: run `esf run` first")
     report = _run_flow("reprocess", runner, quiet=quiet, debug=debug, db=db, batch_size=batch_size,
-                       without_contacts=without_contacts, parse_workers=parse_workers)
+                       without_contacts=without_contacts, parse_workers=parse_workers, memory=memory)
     _finish(report, db, summary=False)
 
 
@@ -532,9 +540,11 @@ def report_cmd(out_file: str, db: str, title: str) -> None:
 @click.option("--without-contacts", is_flag=True, help="Leave contact data out of the published database.")
 @click.option("--report", "report_html", type=click.Path(dir_okay=False), metavar="FILE",
               help="After publishing, write the HTML report (as `esf report`) to FILE and link it in Prefect.")
+@memory_option
 @output_options
 def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: float, user_agent: str | None,
-          allow_shrink: bool, without_contacts: bool, report_html: str | None, quiet: bool, debug: bool) -> None:
+          allow_shrink: bool, without_contacts: bool, report_html: str | None, memory: str | None, quiet: bool,
+          debug: bool) -> None:
     """Deploy the nightly refresh on a schedule with Prefect's `serve`, and run it until stopped.
 
     Uses the Prefect server at $PREFECT_API_URL when set; otherwise starts a local Prefect server on
@@ -569,6 +579,7 @@ def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: 
             raise UserError(str(exc)) from None
     parameters = {"sources": sources, "db": str(Path(db).resolve()), "delay_seconds": delay_seconds,
                   "user_agent": user_agent, "without_contacts": without_contacts, "allow_shrink": allow_shrink,
+                  "memory": memory,
                   "report_html": str(Path(report_html).resolve()) if report_html else None}
     own_server = not os.environ.get("PREFECT_API_URL")
     try:

@@ -99,7 +99,8 @@ def _on_failure(flow, flow_run, state) -> None:
 def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_SIZE,
             delay_seconds: float = 1.0, user_agent: str | None = None, retry_backoff_seconds: float = 2.0,
             without_contacts: bool = False, parse_workers: int = DEFAULT_PARSE_WORKERS,
-            allow_shrink: bool = False, rehash: bool = False, report_html: str | None = None) -> RunReport:
+            allow_shrink: bool = False, rehash: bool = False, report_html: str | None = None,
+            memory: str | None = None) -> RunReport:
     """Discover → read → store raw → parse → validate → load → publish (→ the HTML report, with `report_html`)."""
     if delay_seconds < 0 or retry_backoff_seconds < 0 or batch_size < 1:
         raise ValueError("delay, retry backoff and batch size must not be negative")
@@ -107,16 +108,16 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
                             **({"user_agent": user_agent} if user_agent else {}))
     settings = RunSettings(db=db, sources=tuple(sources), batch_size=batch_size, politeness=politeness,
                            without_contacts=without_contacts, parse_workers=parse_workers,
-                           allow_shrink=allow_shrink, rehash=rehash)
+                           allow_shrink=allow_shrink, rehash=rehash, memory=memory)
     return _reported(service.refresh, settings, report_html)
 
 
 @flow(name="esf-reprocess", log_prints=True, on_failure=[_on_failure])
 def reprocess(db: str = "esf.duckdb", batch_size: int = BATCH_SIZE, without_contacts: bool = False,
-              parse_workers: int = DEFAULT_PARSE_WORKERS) -> RunReport:
+              parse_workers: int = DEFAULT_PARSE_WORKERS, memory: str | None = None) -> RunReport:
     """Re-parse the latest stored version of every page with the current parser; no network."""
     settings = RunSettings(db=db, batch_size=batch_size, without_contacts=without_contacts,
-                           parse_workers=parse_workers)
+                           parse_workers=parse_workers, memory=memory)
     return _reported(service.reprocess, settings)
 
 

@@ -21,12 +21,9 @@ MEMORY_SHARE, MEMORY_FLOOR, MEMORY_CEILING = 1 / 8, 256 << 20, 2 << 30  # of the
 
 
 def memory_limit() -> str:
-    """DuckDB's memory limit for the writer: $ESF_DUCKDB_MEMORY if set, else an eighth of the machine's
-    memory between 256 MB and 2 GB. DuckDB spills to disk beyond it, but some operators cannot, and 128 MB
-    was too little for a store of 5 MB pages."""
-    given = os.environ.get("ESF_DUCKDB_MEMORY")
-    if given:
-        return given
+    """DuckDB's memory limit for the writer when the run names none (`--memory`, $ESF_DUCKDB_MEMORY): an
+    eighth of the machine's memory between 256 MB and 2 GB. DuckDB spills to disk beyond it, but some
+    operators cannot, and 128 MB was too little for a store of 5 MB pages."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -86,8 +83,10 @@ class Warehouse:
     """An open, locked, migrated warehouse file with its raw store attached as `raw`. Use as a context
     manager. One connection holds both files and one lock guards both; closing it closes both."""
 
-    def __init__(self, path: str | os.PathLike, raw_path: str | os.PathLike | None = None):
+    def __init__(self, path: str | os.PathLike, raw_path: str | os.PathLike | None = None,
+                 memory: str | None = None):
         self.path = Path(path)
+        self.memory = memory or memory_limit()  # DuckDB's memory limit, e.g. '1GB'; default: memory_limit()
         self.raw_path = Path(raw_path) if raw_path else raw_path_for(self.path)
         self.raw_missing = False  # the raw store was gone though the warehouse had used one (found at open)
         self._lock_fh = None
@@ -128,7 +127,7 @@ class Warehouse:
         """(Re)open the database file under the lock this object already holds."""
         if self.con is None:
             had_raw = self.raw_path.exists()
-            self.con = duckdb.connect(str(self.path), config={"memory_limit": memory_limit()})
+            self.con = duckdb.connect(str(self.path), config={"memory_limit": self.memory})
             try:
                 self.con.execute("SET TimeZone = 'UTC'")
                 self.con.execute(f"ATTACH '{_sql_str(self.raw_path)}' AS {RAW}")

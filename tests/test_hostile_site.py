@@ -201,10 +201,9 @@ def _raw(key: str, size: int = 10):
     return RawPage(source_key=key, url=None, fetched_at=now(), body=b"x" * size)
 
 
-def test_pages_near_the_cap_load_under_a_small_memory_limit(tmp_path, monkeypatch):
+def test_pages_near_the_cap_load_under_a_small_memory_limit(tmp_path):
     """30 pages of 4.9 MB (a long summary each) with DuckDB at the smallest limit esf picks: the raw store
     takes them in batches bounded by bytes, and a section is kept to 200,000 characters with a warning."""
-    monkeypatch.setenv("ESF_DUCKDB_MEMORY", "256MB")  # the smallest limit esf picks itself
     folder = tmp_path / "pages"
     folder.mkdir()
     filler = ("Projektet arbetar med deltagarnas vägar till arbete och studier. " * 76_000)[:4_900_000]
@@ -216,6 +215,7 @@ def test_pages_near_the_cap_load_under_a_small_memory_limit(tmp_path, monkeypatc
                 f"Sida {i}. {filler}\n")
         (folder / f"c-{i:02d}.txt").write_text(text, encoding="utf-8")
     db = tmp_path / "esf.duckdb"
-    report = refresh(RunSettings(db=str(db), sources=(str(folder),), batch_size=10))
+    report = refresh(RunSettings(db=str(db), sources=(str(folder),), batch_size=10,
+                                 memory="256MB"))  # the smallest limit esf picks itself
     assert report.status == "succeeded", report.top_rejects
     assert report.counts.new == 30 and report.counts.warnings == 30  # each long summary cut, with a warning

@@ -405,3 +405,15 @@ def test_migrations_are_frozen_they_import_no_living_code():
             {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         assert not imported & {"extract", "transform", "load", "schemas", "service", "flows"}, path.name
         assert "read_text" not in path.read_text(encoding="utf-8"), f"{path.name} reads a living file"
+
+
+def test_the_memory_limit_is_the_runs_setting_not_the_environment(tmp_path, monkeypatch):
+    """The CLI resolves --memory / $ESF_DUCKDB_MEMORY into the run's settings; the warehouse reads no environment."""
+    from load.warehouse import memory_limit
+    monkeypatch.setenv("ESF_DUCKDB_MEMORY", "300MB")
+    with Warehouse(tmp_path / "a.duckdb", memory="600MB") as wh:
+        given = wh.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    with Warehouse(tmp_path / "b.duckdb") as wh:
+        default = wh.con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert given == "572.2 MiB"  # 600 MB, as DuckDB shows it
+    assert wh.memory == memory_limit() != "300MB" and default != "286.1 MiB"  # the machine's default, not $ESF_…
