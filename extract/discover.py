@@ -208,10 +208,11 @@ def _listing_links(client: PoliteClient, doc, url: str, found: dict[str, Found],
         href = a.get("href")
         if not href:
             continue
-        parts = _normalized_parts(urljoin(url, href))  # split once: a listing night reads ten thousand links
+        parts = _normalized_parts(urljoin(url, href))
         target = urlunsplit(parts)
-        if parts.netloc != client.host or not _is_project(parts):
-            if len(skipped) < 20 and parts.netloc != client.host:
+        same_host = client.same_host(target)
+        if not same_host or not _is_project(parts):
+            if len(skipped) < 20 and not same_host:
                 skipped.append(target)
             continue
         if target not in found:
