@@ -43,7 +43,7 @@ def run(args: list[str], env: dict | None = None) -> tuple[float, float]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     cpu = _cpu()
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=ROOT, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, capture_output=True, text=True,
                             env={**os.environ, "PREFECT_LOGGING_LEVEL": "WARNING", **(env or {})})
     seconds = time.perf_counter() - started
     if result.returncode not in (0, 3):

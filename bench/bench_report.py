@@ -24,7 +24,7 @@ from bench.bench import machine  # noqa: E402
 from bench.bench_queries import FILL  # noqa: E402
 from load.summaries import refresh_summaries  # noqa: E402
 from load.warehouse import migrate  # noqa: E402
-from report.html import write  # noqa: E402
+from analyst.report import write  # noqa: E402
 
 
 def main() -> None:

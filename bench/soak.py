@@ -478,7 +478,7 @@ def main() -> int:
             db.parent.mkdir()
             fresh.parent.mkdir()
             if a.mode == "flow":
-                from flows.console import setup_output
+                from cli.console import setup_output
                 from flows.server import prefect_api
                 setup_output(quiet=True)  # esf's warnings only; Prefect's per-task lines off the terminal
                 stack.enter_context(prefect_api(db))  # our own Prefect API server, as `esf run` starts it

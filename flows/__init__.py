@@ -1,1 +1,1 @@
-"""Prefect flows and the `esf` command: they wire the steps together and hold no business logic."""
+"""Prefect flows: they decorate the run service's steps (tasks, retries, progress, artifacts) and hold no rules."""

@@ -142,7 +142,7 @@ def _file_html_report(db: str, out: str) -> None:
     """Write the analysts' HTML report from the published file and link it as a Prefect artifact ('esf-report')."""
     from pathlib import Path
     from prefect.artifacts import create_link_artifact
-    from report.html import write
+    from analyst.report import write
     try:
         path = write(db, out).resolve()
         create_link_artifact(key="esf-report", link=path.as_uri(), link_text=f"ESF report ({path.name})",
@@ -165,7 +165,7 @@ def _progress_artifact():
 def _publish_report_artifact(report: RunReport) -> None:
     """The run report as a Prefect table and markdown artifact (key 'esf-run-report')."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
-    from flows.reports import run_report
+    from analyst.run_report import run_report
     try:
         create_table_artifact(key="esf-run-report-counts", table=[{"count": k, "pages": v} for k, v in report.counts.as_dict().items()],
                               description=f"Run {report.run_id}: {report.status}")

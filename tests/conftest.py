@@ -41,7 +41,7 @@ def esf_env(prefect_api: str, **extra: str) -> dict[str, str]:
 
 
 def esf_command() -> list[str]:
-    return [sys.executable, "-m", "flows.cli"]
+    return [sys.executable, "-m", "cli"]
 
 
 def descendants(pid: int) -> list[int]:

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import ROOT, SAMPLES
-from flows.cli import cli
+from cli import cli
 from service import run as service
 from service.run import RunSettings
 

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from conftest import ROOT, SAMPLES, esf_command, esf_env
-from flows.cli import cli
+from cli import cli
 
 COMMANDS = sorted(cli.commands)
 

@@ -15,7 +15,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from conftest import ROOT, SAMPLES  # noqa: E402
 
-from flows.reports import table  # noqa: E402
+from analyst.formats import table  # noqa: E402
 
 README = ROOT / "README.md"
 BLOCK = re.compile(r"```sql\n(?P<sql>.*?)```\n```text\n(?P<out>.*?)```", re.S)

@@ -9,7 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from flows.reports import as_csv, as_json, escape_control, escape_markdown, run_report, table
+from analyst.formats import as_csv, as_json, escape_control, escape_markdown, table
+from analyst.run_report import run_report
 from records.run import RunCounts
 
 RAW_CONTROLS = "\x00\x07\x08\x1b\x7f\x85\x9b\u2028\u202e\u2066"

@@ -257,7 +257,7 @@ def test_partial_project_loads_and_project_quality_says_why(quality_db):
 
 
 def test_esf_quality_compares_with_the_previous_run(quality_db):
-    from flows.cli import cli
+    from cli import cli
     result = CliRunner().invoke(cli, ["quality", "--db", str(quality_db)])
     assert result.exit_code == 0, result.output
     out = result.output
@@ -270,14 +270,14 @@ def test_esf_quality_compares_with_the_previous_run(quality_db):
 
 
 def test_esf_quality_user_mistakes_are_one_line_and_exit_2(quality_db, tmp_path):
-    from flows.cli import cli
+    from cli import cli
     for args in (["--db", str(tmp_path / "none.duckdb")], ["--db", str(quality_db), "--run", "99"]):
         result = CliRunner().invoke(cli, ["quality", *args])
         assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
 
 
 def test_run_report_has_a_quality_section(quality_db):
-    from flows.reports import run_report
+    from analyst.run_report import run_report
     from load.quality import quality_report
     from service.run import RunReport
     con = duckdb.connect(str(quality_db), read_only=True)

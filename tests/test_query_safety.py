@@ -23,7 +23,7 @@ HOSTILE_TITLE = "Projekt \x1b]0;pwned\x07 \x1b[31mröd\x1b[0m\nrad två \x9b2J \
 def esf(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("ESF_DB", None)
-    return subprocess.run([sys.executable, "-m", "flows.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "cli", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=60)
 
 
@@ -173,7 +173,7 @@ def test_export_write_failing_part_way_is_one_line_exit_1(folder, tmp_path):
 
 
 def test_main_turns_unhandled_os_errors_into_one_line(monkeypatch, capsys):
-    from flows import cli
+    import cli
     def full_disk(**_: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", "/srv/esf/esf.duckdb")
     monkeypatch.setattr(cli.cli, "main", full_disk)
@@ -190,7 +190,7 @@ def test_error_lines_escape_control_characters(folder):
 
 
 def test_readme_recipes_pass_the_read_check(folder):
-    from flows.readonly import open_published, read_statement
+    from analyst.readonly import open_published, read_statement
     from test_cookbook import recipes
     con = open_published(folder / "esf.duckdb")
     try:

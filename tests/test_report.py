@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SAMPLES
-from flows.cli import cli
+from cli import cli
 from service import run as service
 from service.run import RunSettings
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import SAMPLES
-from flows.cli import cli
+from cli import cli
 from load.search import load_fts
 from service import run as service
 from service.run import RunSettings

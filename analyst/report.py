@@ -11,8 +11,8 @@ from typing import Any
 
 import duckdb
 
-from report import figures
-from report.figures import Result, Section
+from analyst import figures
+from analyst.figures import Result, Section
 
 ROLE_NAMES = {"owner": "project owners", "co_financier": "co-financiers", "partner": "partners"}
 CHART_HEIGHT = 420
@@ -49,7 +49,7 @@ shows the SQL it comes from; amounts are ESF grant in SEK.</p>
 
 def write(db: str | os.PathLike, out: str | os.PathLike, title: str = "ESF project bank") -> Path:
     """Build the report from `db` (opened read-only) and write it to `out` atomically; → the path written."""
-    from flows.readonly import open_published
+    from analyst.readonly import open_published
     con = open_published(db)
     try:
         page = build(con, title)

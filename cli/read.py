@@ -1,0 +1,253 @@
+"""The analysts' commands: query, describe, quality, export, search and report; they only read the published file."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from cli.options import UserError, _open_read_only, db_option
+
+PARTITIONED_EXPORTS = {"projects": "programme_period", "project_versions": "programme_period"}
+
+@click.command()
+@click.argument("sql")
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+@click.option("--allow-files", "file_dirs", multiple=True, metavar="DIR",
+              type=click.Path(exists=True, file_okay=False),
+              help="Let the query read files under DIR (read_csv, read_parquet, ...). Repeatable. Nothing is written.")
+def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...]) -> None:
+    """Run one read-only SQL query against the published database.
+
+    One statement of a read form (SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN);
+    anything else, and any file access without --allow-files, is refused (exit 2).
+
+    \b
+    Example:
+      esf query "select region, count(*) from projects group by 1" --format csv
+      esf query "from read_csv('extra/regions.csv') join region_summary using (region_code)" --allow-files extra
+    """
+    import duckdb
+    from analyst.readonly import Refused, first_line, run_query
+    from analyst.formats import FORMATTERS, as_csv
+    con = _open_read_only(db, file_dirs)
+    try:
+        columns, rows = run_query(con, sql)
+    except Refused as exc:
+        raise UserError(f"refused: {exc}") from None
+    except duckdb.Error as exc:
+        raise UserError(f"query failed: {first_line(exc)}") from None
+    finally:
+        con.close()
+    terminal = sys.stdout.isatty()  # CSV is faithful when redirected; a terminal gets no raw control characters
+    text = as_csv(columns, rows, escape=True) if fmt == "csv" and terminal else FORMATTERS[fmt](columns, rows)
+    click.echo(text, color=True)  # color=True: click would drop ANSI sequences from the data when piped
+
+
+@click.command()
+@click.argument("table", required=False)
+@db_option
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html"]), default="text", show_default=True,
+              help="markdown or html: the whole dictionary as a page (row counts, one example row per table).")
+@click.option("--out", "out_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the page to FILE instead of printing it.")
+def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None:
+    """Print the data dictionary: every table and view, or one with its columns.
+
+    With --format markdown or html: the whole dictionary as a page to publish beside the report (tables,
+    columns, comments, row counts and one example row; contact data is never shown).
+
+    \b
+    Examples:
+      esf describe region_summary
+      esf describe --format html --out dictionary.html
+    """
+    from analyst.formats import escape_control, table as fmt_table
+    if out_file and fmt == "text":
+        raise UserError("--out writes a page: add --format markdown or --format html")
+    con = _open_read_only(db)
+    if fmt != "text":
+        from analyst import dictionary
+        items = dictionary.objects(con)
+        con.close()
+        if table is not None:
+            items = [o for o in items if o["name"] == table]
+            if not items:
+                raise UserError(f"no table or view named {table!r}; `esf describe` lists them")
+        text = (dictionary.markdown if fmt == "markdown" else dictionary.page)(items, "ESF project bank: data dictionary")
+        if out_file is None:
+            click.echo(text, nl=False)
+            return
+        from cli.fserrors import writable_dir
+        writable_dir(Path(out_file).parent)
+        Path(out_file).write_text(text, encoding="utf-8")
+        click.echo(f"data dictionary written: {out_file}")
+        return
+    objects = con.execute("""
+        SELECT table_name, 'table' AS kind, comment FROM duckdb_tables() WHERE schema_name = 'main'
+        UNION ALL SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal
+        ORDER BY kind, table_name""").fetchall()
+    if table is None:
+        click.echo(fmt_table(["name", "kind", "description"], objects))
+        return
+    if table not in {o[0] for o in objects}:
+        raise UserError(f"no table or view named {table!r}; `esf describe` lists them")
+    cols = con.execute("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? "
+                       "ORDER BY column_index", [table]).fetchall()
+    click.echo(escape_control(next(o[2] for o in objects if o[0] == table) or ""))
+    click.echo(fmt_table(["column", "type", "description"], cols))
+
+
+@click.command()
+@db_option
+@click.option("--run", "run_id", type=int, default=None, help="A run's id (default: the latest run that loaded).")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 1000), help="How many top warnings.")
+def quality(db: str, run_id: int | None, top: int) -> None:
+    """How well the pages were read: fill rate per field per template and programme period against the previous
+    run, the top warnings, labels never seen before (one example page each), rejects by reason.
+
+    \b
+    Example:
+      esf quality
+      esf query "select * from project_quality where field = 'programme_area_code'"
+    """
+    import duckdb
+    from analyst.readonly import first_line
+    from analyst.run_report import quality_lines
+    from load.quality import quality_report
+    con = _open_read_only(db)
+    try:
+        if run_id is not None and not con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
+            raise UserError(f"no run {run_id} in {db}; `esf query \"from runs\"` lists them")
+        report = quality_report(con, run_id, top)
+    except duckdb.CatalogException as exc:
+        raise UserError(f"{db} has no quality tables yet (run `esf run` with this version): {first_line(exc)}") from None
+    finally:
+        con.close()
+    if report.run_id is None:
+        raise UserError(f"no run has loaded {db} yet: run `esf run` first")
+    click.echo("\n".join(quality_lines(report)))
+
+
+@click.command()
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@db_option
+@click.option("--without-contacts", is_flag=True,
+              help="Leave contact names, e-mails and phones out (the columns stay, empty).")
+def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
+    """Write every table and view to files (raw page bodies are left out).
+
+    A folder that cannot be written ends with one line and exit 2; a write that fails part-way
+    (a full disk) with one line and exit 1.
+
+    \b
+    Example:
+      esf export --format parquet --out export/
+    """
+    import duckdb
+    from cli.fserrors import WriteFailed, reason, writable_dir
+    con = _open_read_only(db, [out_dir])  # DuckDB may write under the export folder and nowhere else
+    try:
+        out = writable_dir(out_dir)
+        for name in _exported(con):
+            target, copy = _export_statement(con, out, name, fmt, without_contacts)
+            try:
+                con.execute(copy)
+            except (duckdb.IOException, duckdb.PermissionException) as exc:
+                raise WriteFailed(f"cannot write {target}: {reason(exc)}") from None
+            click.echo(f"{target}")
+    finally:
+        con.close()
+
+
+def _exported(con) -> list[str]:
+    """Every table and view of the published database, by name (the search index's own schema left out)."""
+    return [n for (n,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' UNION ALL "
+        "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
+
+
+def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: bool) -> tuple[Path, str]:
+    """Where one table or view goes (a file, or Hive-style folders analysts can prune by period) and the COPY."""
+    contact = {"contact_name", "contact_email", "contact_phone"}
+    cols = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
+                                      "ORDER BY column_index", [name]).fetchall()]
+    # Without contacts the columns stay and hold NULL, as in a database `esf run --without-contacts` published:
+    # one schema for a table, whichever way its contacts were left out.
+    keep = [f"NULL::VARCHAR AS {c}" if without_contacts and c in contact else c for c in cols if c != "body"]
+    target = out / f"{name}.{fmt}"
+    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
+    if fmt == "parquet" and name in PARTITIONED_EXPORTS:
+        target = out / name
+        options += f", PARTITION_BY ({PARTITIONED_EXPORTS[name]}), OVERWRITE_OR_IGNORE"
+    path = str(target).replace("'", "''")
+    return target, f"COPY (SELECT {', '.join(keep)} FROM {name}) TO '{path}' ({options})"
+
+
+@click.command()
+@click.argument("text")
+@db_option
+@click.option("--period", type=click.Choice(["2007-2013", "2014-2020", "2021-2027"]), help="Only this programme period.")
+@click.option("--region", metavar="NAME|CODE", help="Only this region: its name (Västsverige) or code (SE23).")
+@click.option("--area", metavar="CODE", help="Only this programme area: 1..5 (2007-2020) or A..F (2021-2027).")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="At most this many projects.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
+def search(text: str, db: str, period: str | None, region: str | None, area: str | None, limit: int, fmt: str) -> None:
+    """Search project titles and texts (summary, background, goals ...), best matches first.
+
+    Ranked by BM25 with Swedish stemming (DuckDB's fts extension): "ungdomar" also finds "ungdom" and
+    "ungdomarna"; common words (och, att, för) are left out. Shows project, region, period, score and a
+    snippet with the first match in [brackets].
+
+    \b
+    Examples:
+      esf search "nyanlända kvinnor"
+      esf search "psykisk ohälsa" --period 2014-2020 --region Västsverige --limit 5 --format csv
+    """
+    from analyst.formats import FORMATTERS
+    from load.search import SearchUnavailable, extension_path
+    from analyst.search import NoIndex, search as run_search
+    if not text.strip():
+        raise UserError("nothing to search for: give a word or two, e.g. esf search \"nyanlända kvinnor\"")
+    try:
+        extension = extension_path()
+    except SearchUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    con = _open_read_only(db, extensions=[extension])
+    try:
+        columns, rows = run_search(con, text, period=period, region=region, area=area, limit=limit)
+    except NoIndex as exc:
+        raise UserError(str(exc)) from None
+    finally:
+        con.close()
+    click.echo(FORMATTERS[fmt](columns, rows), color=True)
+
+
+@click.command(name="report")
+@click.option("--out", "out_file", required=True, type=click.Path(dir_okay=False), metavar="FILE",
+              help="The HTML file to write (one file, opens offline).")
+@db_option
+@click.option("--title", default="ESF project bank", show_default=True, help="The page's title.")
+def report_cmd(out_file: str, db: str, title: str) -> None:
+    """Write the analysts' report: one self-contained HTML page of charts, with a period filter.
+
+    ESF grant by region and programme area, by year and period, top organisations by role, municipalities
+    per county, the latest run's changes and data quality. Each chart shows the SQL it comes from.
+    Plotly's JavaScript is embedded: the file opens offline, with no network.
+
+    \b
+    Example:
+      esf report --out report.html
+      esf report --db /srv/esf/esf.duckdb --out /srv/www/esf/index.html
+    """
+    from cli.fserrors import PathUnusable, reason, writable_dir
+    from analyst.report import write
+    _open_read_only(db).close()  # one line for a missing or unreadable database
+    writable_dir(Path(out_file).parent)
+    try:
+        path = write(db, out_file, title)
+    except IsADirectoryError as exc:
+        raise PathUnusable(f"cannot write {out_file}: {reason(exc)}") from None
+    click.echo(f"report written: {path} (open it in a browser; it needs no network)")
