@@ -39,6 +39,7 @@ class ListRow:
     programme_cci: str | None = None
     programme_period: str | None = None        # '2014-2020' | '2021-2027', from the CCI or the stated period
     sha256: str = ""                           # of the normalised values: a changed row is a new version
+    duplicate_of: int | None = None            # another row of the same file has this external_id: its row number
 
 
 @dataclass(frozen=True)
