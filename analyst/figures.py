@@ -6,6 +6,8 @@ from typing import Any
 
 import duckdb
 
+from load import sql
+
 PERIODS_SQL = "SELECT DISTINCT programme_period FROM projects ORDER BY 1"
 
 # Every figure's SQL takes $period: NULL for all periods, else one programme period.
@@ -109,8 +111,7 @@ def period_section(con: duckdb.DuckDBPyConnection, period: str | None) -> Sectio
 
 
 def has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
-                            [name]).fetchone()[0])
+    return sql.has_view(con, name)
 
 
 def run_section(con: duckdb.DuckDBPyConnection) -> dict[str, Result | None]:

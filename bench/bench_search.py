@@ -27,7 +27,7 @@ from bench.bench import machine  # noqa: E402
 from bench.bench_queries import FILL  # noqa: E402
 from analyst.readonly import open_published  # noqa: E402
 from load.search import extension_path, refresh_search  # noqa: E402
-from load.warehouse import migrate  # noqa: E402
+from load.migrate import migrate  # noqa: E402
 from analyst.search import search  # noqa: E402
 
 STEMS = ("arbet arbetsmarknad arbetsgivar deltagar kvinn män ungdom nyanländ utbildning kompetens språk "

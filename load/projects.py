@@ -11,7 +11,8 @@ import pandas as pd
 
 from load.search import has_index, refresh_search
 from load.summaries import refresh_summaries
-from load.warehouse import Warehouse, transaction
+from load.sql import transaction
+from load.warehouse import Warehouse
 
 from records.run import RunCounts
 from records.project import ANNOTATIONS, PROJECT_COLUMNS, PROVENANCE

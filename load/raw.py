@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from load.warehouse import Warehouse, transaction
+from load.sql import transaction
+from load.warehouse import Warehouse
 from records import status
 from records.pages import FileStat, Known, RawPage
 

@@ -26,7 +26,7 @@ from load.quality import quality_report
 from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
 from service.pool import ParsePool, done
-from transform import ParsedPage
+from records.project import ParsedPage
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates
 
 log = logging.getLogger("esf.run")
