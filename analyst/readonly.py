@@ -14,6 +14,8 @@ from collections.abc import Iterable
 
 import duckdb
 
+from load.sql import scalar
+
 READ_FORMS = "SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, PIVOT … IN (…), EXPLAIN"
 # Functions a SELECT may call that change state or write (logging and profiling to files, checkpoints), run SQL
 # hidden in a string (query), or reach into the Python process (the scans of Python objects).
@@ -103,7 +105,7 @@ def _explained(sql: str) -> duckdb.Statement:
 
 def _function_names(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
     """Every function a SELECT names, from DuckDB's own parse tree."""
-    tree = json.loads(con.execute("SELECT json_serialize_sql($1)", [sql]).fetchone()[0])
+    tree = json.loads(scalar(con, "SELECT json_serialize_sql($1)", [sql]))
     if tree.get("error"):
         raise Refused(f"cannot check this query: {tree.get('error_message', 'unknown error')}")
     return _names(tree)

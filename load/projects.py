@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,7 +43,7 @@ def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> 
 
 
 def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
-             problems: list[dict[str, Any]], counts: RunCounts, same_bytes: list[str] = ()) -> RunCounts:
+             problems: list[dict[str, Any]], counts: RunCounts, same_bytes: Sequence[str] = ()) -> RunCounts:
     """Write everything for one run and its `runs` row in a single transaction; return the final counts.
 
     same_bytes: source keys whose page was read again with unchanged bytes (not parsed): seen, unchanged.

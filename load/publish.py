@@ -9,7 +9,7 @@ import duckdb
 
 from load.search import build_index, copy_index, has_index
 from load.migrate import migrate
-from load.sql import columns, literal, relations
+from load.sql import columns, literal, relations, scalar
 
 CONTACT_COLUMNS = ("contact_name", "contact_email", "contact_phone")
 CONTACT_TABLES = ("projects", "project_versions")
@@ -47,7 +47,8 @@ def published_run_id(target: str | os.PathLike) -> int | None:
     try:
         con = duckdb.connect(str(target), read_only=True)
         try:
-            return con.execute("SELECT max(run_id) FROM runs").fetchone()[0]
+            run_id = scalar(con, "SELECT max(run_id) FROM runs")
+            return None if run_id is None else int(run_id)
         finally:
             con.close()
     except duckdb.Error:

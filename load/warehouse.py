@@ -5,7 +5,7 @@ import fcntl
 import os
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import duckdb
 
@@ -84,9 +84,9 @@ class Warehouse:
         self.memory = memory or memory_limit()  # DuckDB's memory limit, e.g. '1GB'; default: memory_limit()
         self.raw_path = Path(raw_path) if raw_path else raw_path_for(self.path)
         self.raw_missing = False  # the raw store was gone though the warehouse had used one (found at open)
-        self._lock_fh = None
+        self._lock_fh: TextIO | None = None
         self.stale_lock_of: str | None = None  # 'pid N' of a run that died holding the lock (found at open)
-        self.con: duckdb.DuckDBPyConnection | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
 
     def __enter__(self) -> "Warehouse":
         self.open()
@@ -120,9 +120,9 @@ class Warehouse:
 
     def connect(self) -> None:
         """(Re)open the database file under the lock this object already holds."""
-        if self.con is None:
+        if self._con is None:
             had_raw = self.raw_path.exists()
-            self.con = duckdb.connect(str(self.path), config={"memory_limit": self.memory})
+            self._con = duckdb.connect(str(self.path), config={"memory_limit": self.memory})
             try:
                 self.con.execute("SET TimeZone = 'UTC'")
                 self.con.execute(f"ATTACH {literal(self.raw_path)} AS {RAW}")
@@ -138,11 +138,18 @@ class Warehouse:
                 compact(self.path)
                 self.connect()
 
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        """The open connection (warehouse, with the raw store attached as `raw`)."""
+        if self._con is None:
+            raise RuntimeError(f"{self.path} is not open")
+        return self._con
+
     def disconnect(self) -> None:
         """Close the database file but keep the lock (to copy the file while no one can write it)."""
-        if self.con is not None:
-            self.con.close()
-            self.con = None
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
     def close(self) -> None:
         self.disconnect()
