@@ -197,16 +197,19 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
 def search(text: str, db: str, period: str | None, region: str | None, area: str | None, limit: int, fmt: str) -> None:
     """Search project titles and texts (summary, background, goals ...), best matches first.
 
-    Ranked by BM25 with Swedish stemming (DuckDB's fts extension): "ungdomar" also finds "ungdom" and
-    "ungdomarna"; common words (och, att, för) are left out. Shows project, region, period, score and a
-    snippet with the first match in [brackets].
+    Ranked by BM25 over words in any form: "arbetsmarknad" also finds "arbetsmarknaden" and
+    "arbetsmarknadens"; common words (och, att, för) are left out. arbets* finds every word that starts
+    so; "nyanlända kvinnor" in double quotes finds the words next to each other. Shows project, region,
+    period, score and a snippet with the first match in [brackets]. A search that finds nothing says why
+    on stderr (exit 0).
 
     \b
     Examples:
-      esf search "nyanlända kvinnor"
+      esf search "arbetsmarknad"
+      esf search '"nyanlända kvinnor"' --region Västsverige
       esf search "psykisk ohälsa" --period 2014-2020 --region Västsverige --limit 5 --format csv
     """
-    from analyst.formats import FORMATTERS
+    from analyst.formats import FORMATTERS, escape_control
     from load.search import SearchUnavailable, extension_path
     from analyst.search import NoIndex, search as run_search
     if not text.strip():
@@ -217,12 +220,14 @@ def search(text: str, db: str, period: str | None, region: str | None, area: str
         raise click.ClickException(str(exc)) from None
     con = _open_read_only(db, extensions=[extension])
     try:
-        columns, rows = run_search(con, text, period=period, region=region, area=area, limit=limit)
+        found = run_search(con, text, period=period, region=region, area=area, limit=limit)
     except NoIndex as exc:
         raise UserError(str(exc)) from None
     finally:
         con.close()
-    click.echo(FORMATTERS[fmt](columns, rows), color=True)
+    click.echo(FORMATTERS[fmt](found.columns, found.rows), color=True)
+    if found.note:  # why nothing was found: one line on stderr, and still exit 0
+        click.echo(f"esf: {escape_control(found.note)}", err=True)
 
 
 @click.command(name="report")
