@@ -39,23 +39,21 @@ hits AS (
     FROM tf JOIN {FTS_SCHEMA}.docs docs USING (docid), {FTS_SCHEMA}.stats s
     GROUP BY docs.name
     HAVING count(DISTINCT tf.term) FILTER (WHERE list_contains($required::VARCHAR[], tf.term)) = len($required::VARCHAR[])),
-phrased AS (SELECT * FROM hits {{phrase_filter}}),
 filtered AS (
     SELECT p.project_id, p.title, p.region, p.programme_period AS period, p.programme_area_code AS area, h.score
-    FROM phrased h JOIN projects p USING (project_id)
+    FROM hits h JOIN projects p USING (project_id)
     WHERE ($period IS NULL OR p.programme_period = $period)
       AND ($region IS NULL OR p.region = $region OR p.region_code = $region_code)
-      AND ($area IS NULL OR p.programme_area_code = upper($area)))"""
-# Phrases: each a regular expression over the hit's text (its words in any form the index has seen, in order).
-# (One regexp_matches per phrase, $phrase_0, $phrase_1 …: a lambda over a list of patterns was 5× slower.)
-PHRASE_FILTER = f"""WHERE project_id IN (
-    SELECT project_id FROM {TABLE} d WHERE project_id IN (SELECT project_id FROM hits) AND {{matches}})"""
-PHRASE_MATCH = "regexp_matches(lower(d.title || chr(10) || d.body), $phrase_{i})"
-TOP = """,
-top AS (SELECT * FROM filtered ORDER BY score DESC, project_id LIMIT $limit)
-SELECT top.* REPLACE (round(score, 3) AS score), d.body   -- the texts of the hits shown only
-FROM top JOIN {table} d USING (project_id)
-ORDER BY top.score DESC, top.project_id"""
+      AND ($area IS NULL OR p.programme_area_code = upper($area)))
+SELECT project_id, score, round(score, 3) FROM filtered ORDER BY score DESC, project_id LIMIT $window OFFSET $offset"""
+# A quoted phrase: its words' terms are required (above), and each phrase is a regular expression (its words in any
+# form the index has seen, in order) tried in Python on the texts of the best hits, window by window, until there
+# are enough: in SQL, DuckDB ran the expression over every document's text first (seconds where words are common).
+FIRST_WINDOW = 200
+TEXTS = f"""SELECT project_id, lower(title || chr(10) || body) FROM {TABLE}
+WHERE project_id IN (SELECT unnest($ids::VARCHAR[]))"""
+SHOWN = f"""SELECT p.project_id, p.title, p.region, p.programme_period, p.programme_area_code, d.body
+FROM projects p JOIN {TABLE} d USING (project_id) WHERE p.project_id IN (SELECT unnest($ids::VARCHAR[]))"""
 
 
 class NoIndex(LookupError):
@@ -122,20 +120,31 @@ def search(con: duckdb.DuckDBPyConnection, text: str, *, period: str | None = No
         return Found(COLUMNS, [], place.unknown)
     params = _params(con, query, terms, stop_words) | {"period": period, "area": area, "region": place and place.name,
                                           "region_code": place and place.code}
-    rows = _execute(con, TOP.format(table=TABLE), params | {"limit": limit}).fetchall()
-    if rows:
+    hits = _hits(con, params, limit)
+    if hits:
+        shown = {row[0]: row for row in con.execute(SHOWN, {"ids": [h[0] for h in hits]}).fetchall()}
         marked = _marked(query, terms)
-        return Found(COLUMNS, [(*row[:6], snippet(row[6], marked, terms)) for row in rows])
+        return Found(COLUMNS, [(*shown[pid][:5], score, snippet(shown[pid][5], marked, terms)) for pid, _, score in hits])
     return Found(COLUMNS, [], _why_nothing(con, query, params))
 
 
-def _execute(con: duckdb.DuckDBPyConnection, tail: str, params: dict) -> duckdb.DuckDBPyConnection:
-    """MATCHES and `tail`, with the phrase filter where the query has phrases (params["phrases"])."""
-    phrases = params["phrases"]
-    bound = {k: v for k, v in params.items() if k != "phrases"} | {f"phrase_{i}": p for i, p in enumerate(phrases)}
-    matches = " AND ".join(PHRASE_MATCH.format(i=i) for i in range(len(phrases)))
-    return con.execute(MATCHES.format(phrase_filter=PHRASE_FILTER.format(matches=matches) if phrases else "") + tail,
-                       bound)
+def _hits(con: duckdb.DuckDBPyConnection, params: dict, limit: int | None) -> list[tuple[str, float, float]]:
+    """(project, score, rounded score) of the best `limit` hits (None: all), best first; phrases checked on the
+    texts of the best hits, a window at a time, each window eight times the last."""
+    bound = {k: v for k, v in params.items() if k != "phrases"}
+    if not params["phrases"]:
+        return con.execute(MATCHES, bound | {"window": limit, "offset": 0}).fetchall()
+    patterns = [re.compile(p) for p in params["phrases"]]
+    found: list[tuple[str, float, float]] = []
+    offset, window = 0, max(FIRST_WINDOW, 10 * (limit or 0))
+    while limit is None or len(found) < limit:
+        batch = con.execute(MATCHES, bound | {"window": window, "offset": offset}).fetchall()
+        if not batch:
+            break
+        texts = dict(con.execute(TEXTS, {"ids": [b[0] for b in batch]}).fetchall())
+        found += [b for b in batch if all(p.search(texts[b[0]]) for p in patterns)]
+        offset, window = offset + window, window * 8
+    return found[:limit] if limit is not None else found
 
 
 def _params(con: duckdb.DuckDBPyConnection, query: Query, terms: Terms, stop_words: set[str]) -> dict:
@@ -178,7 +187,7 @@ def _why_nothing(con: duckdb.DuckDBPyConnection, query: Query, params: dict) -> 
 
 
 def _count(con: duckdb.DuckDBPyConnection, params: dict) -> int:
-    return _execute(con, "\nSELECT count(*) FROM filtered", params).fetchone()[0]
+    return len(_hits(con, params, None))
 
 
 def _asked(query: Query) -> str:
