@@ -130,17 +130,16 @@ def search(con: duckdb.DuckDBPyConnection, text: str, *, period: str | None = No
 
 def _hits(con: duckdb.DuckDBPyConnection, params: dict, limit: int | None) -> list[tuple[str, float, float]]:
     """(project, score, rounded score) of the best `limit` hits (None: all), best first; phrases checked on the
-    texts of the best hits, a window at a time, each window eight times the last."""
+    texts of the hits in rank order, a window at a time, each window eight times the last."""
     bound = {k: v for k, v in params.items() if k != "phrases"}
     if not params["phrases"]:
         return con.execute(MATCHES, bound | {"window": limit, "offset": 0}).fetchall()
     patterns = [re.compile(p) for p in params["phrases"]]
+    ranked = con.execute(MATCHES, bound | {"window": None, "offset": 0}).fetchall()  # every hit, best first
     found: list[tuple[str, float, float]] = []
     offset, window = 0, max(FIRST_WINDOW, 10 * (limit or 0))
-    while limit is None or len(found) < limit:
-        batch = con.execute(MATCHES, bound | {"window": window, "offset": offset}).fetchall()
-        if not batch:
-            break
+    while offset < len(ranked) and (limit is None or len(found) < limit):
+        batch = ranked[offset:offset + window]
         texts = dict(con.execute(TEXTS, {"ids": [b[0] for b in batch]}).fetchall())
         found += [b for b in batch if all(p.search(texts[b[0]]) for p in patterns)]
         offset, window = offset + window, window * 8
