@@ -7,7 +7,9 @@ from typing import Any
 
 import duckdb
 
-PERSONAL = {"contact_name", "contact_email", "contact_phone"}  # never shown as an example
+from records.personal import PERSONAL_COLUMNS, PROBLEM_TEXT_COLUMNS, is_personal_field, redact_text
+
+PERSONAL = set(PERSONAL_COLUMNS)  # never shown as an example (the mark of records/project.py)
 EXAMPLE_WIDTH = 80
 
 
@@ -22,17 +24,23 @@ def objects(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
                                  WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index""", [name]).fetchall()
         rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
         example = con.execute(f'SELECT * FROM "{name}" LIMIT 1').fetchone()
+        field = dict(zip([c for c, _, _ in columns], example)).get("field") if example else None
         out.append({"name": name, "kind": kind, "comment": comment or "", "rows": rows, "columns": [
-            {"name": c, "type": t, "comment": d or "", "example": _example(c, example[i] if example else None, example)}
+            {"name": c, "type": t, "comment": d or "",
+             "example": _example(c, example[i] if example else None, example, field)}
             for i, (c, t, d) in enumerate(columns)]})
     return out
 
 
-def _example(column: str, value: Any, row: Any) -> str:
+def _example(column: str, value: Any, row: Any, field: Any = None) -> str:
+    """One example value; personal data never shown (a personal column, a problem's text about a personal field,
+    an address or phone number inside a problem's text)."""
     if row is None:
         return ""
-    if column in PERSONAL and value is not None:
+    if value is not None and (column in PERSONAL or column in PROBLEM_TEXT_COLUMNS and is_personal_field(field)):
         return "(personal data, not shown)"
+    if column in PROBLEM_TEXT_COLUMNS and isinstance(value, str):
+        value = redact_text(value)
     if isinstance(value, (bytes, bytearray)):
         return f"({len(value):,} bytes)"
     text = "" if value is None else " ".join(str(value).split())

@@ -7,11 +7,9 @@ from pathlib import Path
 
 import duckdb
 
+from load.redact import redacted_select
 from load.search import build_index, copy_index, has_index
 from load.warehouse import migrate
-
-CONTACT_COLUMNS = ("contact_name", "contact_email", "contact_phone")
-CONTACT_TABLES = ("projects", "project_versions")
 
 
 def publish(work_path: str | os.PathLike, target: str | os.PathLike, *, without_contacts: bool = False) -> Path:
@@ -84,7 +82,7 @@ def compact(path: str | os.PathLike) -> None:
 
 
 def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> None:
-    """A new file with the same schema and rows (contact columns empty if asked).
+    """A new file with the same schema and rows (personal data withheld if asked: load/redact.py).
 
     Built fresh rather than updated in place, so no page of the file keeps the old values.
     """
@@ -100,25 +98,16 @@ def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> N
                 "SELECT column_name FROM duckdb_columns() WHERE database_name = 'src' AND schema_name = 'main' "
                 "AND table_name = ? "
                 "ORDER BY column_index", [table]).fetchall()]
-            select = ", ".join(_blanked(table, c) if without_contacts else c for c in cols)
             if table == "schema_migrations":
                 continue
-            con.execute(f"INSERT INTO main.{table} ({', '.join(cols)}) SELECT {select} FROM src.{table}")
+            select = redacted_select(con, "src", table) if without_contacts else f"SELECT * FROM src.{table}"
+            con.execute(f"INSERT INTO main.{table} ({', '.join(cols)}) {select}")
         if has_index(con, "src"):
             copy_index(con, "src")
         con.execute("DETACH src")
         con.execute("CHECKPOINT")
     finally:
         con.close()
-
-
-def _blanked(table: str, column: str) -> str:
-    if table in CONTACT_TABLES and column in CONTACT_COLUMNS:
-        return f"NULL AS {column}"
-    if table in ("project_field_problems", "warnings", "rejects") and column == "value":  # an unreadable e-mail
-        fields = ", ".join(f"'{c}'" for c in CONTACT_COLUMNS)
-        return f"CASE WHEN field IN ({fields}) THEN NULL ELSE value END AS value"
-    return column
 
 
 def _sql_str(path: Path) -> str:

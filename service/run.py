@@ -26,6 +26,7 @@ from load.quality import quality_report
 from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
 from service.pool import ParsePool, done
+from service.privacy import personal_values, redact_report
 from transform import ParsedPage
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates
 
@@ -278,6 +279,8 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             counts, problems = run.load(wh, report.run_id, started, collected)
             report.top_rejects = top_reasons(problems)
             report.quality = _quality(wh, report.run_id)
+            if settings.without_contacts:  # the report is printed and filed as an artifact: no personal data
+                redact_report(report, personal_values(collected.parsed))
             report.durations["load"] = perf_counter() - t0 - report.durations["read_parse"]
             wh.checkpoint()
             wh.disconnect()  # the lock stays held while the file is copied (the raw store is not published)
