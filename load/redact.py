@@ -55,8 +55,8 @@ def redacted_select(con: duckdb.DuckDBPyConnection, database: str, relation: str
                     leave_out: tuple[str, ...] = ()) -> str:
     """SELECT every column of `database`.main.`relation` (but `leave_out`) with personal data withheld:
     a personal column NULL (same type); in a problem table or view, a problem about a personal field with its
-    text withheld, any other problem text with its page's and project's personal values and anything shaped
-    like an address or phone number replaced."""
+    text withheld, any other problem text (and a field that is an unknown label as written) with its page's and
+    project's personal values and anything shaped like an address or phone number replaced."""
     cols = [(n, t) for n, t in columns(con, database, relation) if n not in leave_out]
     names = {n for n, _ in cols}
     source = f'"{database}".main."{relation}"'
@@ -66,6 +66,8 @@ def redacted_select(con: duckdb.DuckDBPyConnection, database: str, relation: str
     for name, sql_type in cols:
         if name in PERSONAL_COLUMNS:
             select.append(f"NULL::{sql_type} AS {name}")
+        elif problems and name == "field":  # a column's name, or an unknown label as the page wrote it
+            select.append(f"{_scrubbed('t.field', keys)} AS field")
         elif problems and name in PROBLEM_TEXT_COLUMNS:
             withheld = f"'{WITHHELD_PROBLEM}'" if name == "reason" else "NULL"
             select.append(f"CASE WHEN {personal_field_sql('t.field')} THEN {withheld}::{sql_type} "

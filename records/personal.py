@@ -7,7 +7,7 @@ Three rules, in this order:
 1. a column marked personal is emptied (NULL), wherever a table or view has a column of that name;
 2. a problem about a personal field (its `field` names one: `contact_email`, `projects.contact_email`, a list of
    fields with one among them) keeps its row but not its text: `reason` becomes WITHHELD_PROBLEM, `value` NULL;
-3. any other problem text (`reason`, `value`) has the personal values of its own page and project replaced by
+3. any other problem text (`reason`, `value`, and `field` where it is an unknown label as written) has the personal values of its own page and project replaced by
    WITHHELD (the values as the page wrote them, where a problem kept them, and as they were read), and anything
    shaped like an e-mail address or a Swedish phone number too (a contact written under a label nobody knows).
 """

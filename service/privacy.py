@@ -34,7 +34,7 @@ def redact_report(report: Any, values: dict[str, list[str]]) -> None:
     if quality is not None:
         report.quality = replace(
             quality,
-            top_warnings=[(field, redact_problem(field, reason, None, every)[0], n)
+            top_warnings=[(text(field), redact_problem(field, reason, None, every)[0], n)
                           for field, reason, n in quality.top_warnings],
             new_labels=[(text(label), text(page)) for label, page in quality.new_labels],
             rejects=[(text(reason), n) for reason, n in quality.rejects])
