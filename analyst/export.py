@@ -46,8 +46,8 @@ class CsvStyle:
         if isinstance(value, (Decimal, float)):
             text = format(value, "f") if isinstance(value, Decimal) else repr(value)
             return text.replace(".", ",") if self.excel else text
-        if isinstance(value, datetime):
-            return _spreadsheet_time(value).isoformat(sep=" ")
+        if isinstance(value, datetime):  # Excel reads a time without a zone, to the second
+            return _spreadsheet_time(value).strftime("%Y-%m-%d %H:%M:%S") if self.excel else value.isoformat()
         if isinstance(value, date):
             return value.isoformat()
         if isinstance(value, (int,)):
