@@ -243,12 +243,12 @@ def report_cmd(out_file: str, db: str, title: str) -> None:
       esf report --out report.html
       esf report --db /srv/esf/esf.duckdb --out /srv/www/esf/index.html
     """
-    from cli.fserrors import PathUnusable, reason, writable_dir
+    from cli.fserrors import failed_write, writable_dir
     from analyst.report import write
     _open_read_only(db).close()  # one line for a missing or unreadable database
     writable_dir(Path(out_file).parent)
     try:
         path = write(db, out_file, title)
-    except IsADirectoryError as exc:
-        raise PathUnusable(f"cannot write {out_file}: {reason(exc)}") from None
+    except OSError as exc:  # a folder in the way (exit 2), a full disk (exit 1): the path named either way
+        raise failed_write(out_file, exc) from None
     click.echo(f"report written: {path} (open it in a browser; it needs no network)")
