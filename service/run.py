@@ -62,6 +62,7 @@ class RunSettings:
     allow_shrink: bool = False
     rehash: bool = False  # read every saved file, whatever its stat says
     memory: str | None = None  # DuckDB's memory limit for the run's writer ('1GB'); None: load.memory_limit()
+    holder: str = "esf run"  # who this run is, in the lock file: a second writer's refusal names it
 
 
 @dataclass
@@ -246,7 +247,7 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
     """
     report, db, t0 = RunReport(), Path(settings.db), perf_counter()
     work = work_path_for(db)
-    with Warehouse(work, raw_path_for(db), memory=settings.memory) as wh, ParsePool(settings.parse_workers) as pool:
+    with Warehouse(work, raw_path_for(db), memory=settings.memory, holder=settings.holder) as wh, ParsePool(settings.parse_workers) as pool:
         if wh.stale_lock_of:
             report.notes.append(f"the previous run ({wh.stale_lock_of}) died without closing the warehouse")
         if wh.raw_missing:
