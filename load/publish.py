@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from load.redact import redacted_select
+from load.redact import personal_values_sql, redacted_select
 from load.search import build_index, copy_index, has_index
 from load.warehouse import migrate
 
@@ -93,6 +93,8 @@ def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> N
         con.execute(f"ATTACH '{_sql_str(source)}' AS src (READ_ONLY)")
         tables = [t for (t,) in con.execute(  # the search index (its own schema) is rebuilt below, not copied
             "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'main'").fetchall()]
+        if without_contacts:  # every page's personal values, once for all the tables that quote them
+            con.execute(f"CREATE TEMP TABLE esf_personal_values AS {personal_values_sql(con, 'src')}")
         for table in tables:
             cols = [c for (c,) in con.execute(
                 "SELECT column_name FROM duckdb_columns() WHERE database_name = 'src' AND schema_name = 'main' "
@@ -100,7 +102,8 @@ def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> N
                 "ORDER BY column_index", [table]).fetchall()]
             if table == "schema_migrations":
                 continue
-            select = redacted_select(con, "src", table) if without_contacts else f"SELECT * FROM src.{table}"
+            select = redacted_select(con, "src", table, values_table="esf_personal_values") if without_contacts \
+                else f"SELECT * FROM src.{table}"
             con.execute(f"INSERT INTO main.{table} ({', '.join(cols)}) {select}")
         if has_index(con, "src"):
             copy_index(con, "src")

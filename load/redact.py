@@ -47,16 +47,18 @@ def personal_values_sql(con: duckdb.DuckDBPyConnection, database: str) -> str:
     if not parts:
         return "SELECT NULL::VARCHAR AS key, []::VARCHAR[] AS vals WHERE false"
     union = "\n  UNION ALL ".join(parts)
-    return (f"SELECT key, list(DISTINCT trim(value) ORDER BY length(trim(value)) DESC, trim(value)) AS vals\n"
-            f"FROM ({union})\nWHERE key IS NOT NULL AND length(trim(value)) >= {MIN_QUOTED} GROUP BY key")
+    return (f"SELECT key, list(value ORDER BY length(value) DESC, value) AS vals\n"
+            f"FROM (SELECT DISTINCT key, trim(value) AS value FROM ({union})\n"
+            f"      WHERE key IS NOT NULL AND length(trim(value)) >= {MIN_QUOTED}) GROUP BY key")
 
 
 def redacted_select(con: duckdb.DuckDBPyConnection, database: str, relation: str,
-                    leave_out: tuple[str, ...] = ()) -> str:
+                    leave_out: tuple[str, ...] = (), values_table: str | None = None) -> str:
     """SELECT every column of `database`.main.`relation` (but `leave_out`) with personal data withheld:
     a personal column NULL (same type); in a problem table or view, a problem about a personal field with its
     text withheld, any other problem text (and a field that is an unknown label as written) with its page's and
-    project's personal values and anything shaped like an address or phone number replaced."""
+    project's personal values and anything shaped like an address or phone number replaced. `values_table`: a
+    table made of `personal_values_sql` once for many SELECTs (else each computes its own)."""
     cols = [(n, t) for n, t in columns(con, database, relation) if n not in leave_out]
     names = {n for n, _ in cols}
     source = f'"{database}".main."{relation}"'
@@ -74,8 +76,8 @@ def redacted_select(con: duckdb.DuckDBPyConnection, database: str, relation: str
                           f"ELSE {_scrubbed(f't.{name}', keys)} END AS {name}")
         else:
             select.append(f"t.{name}")
-    joins = "".join(f" LEFT JOIN {VALUES_CTE} AS pv_{k} ON pv_{k}.key = t.{k}" for k in keys)
-    with_values = f"WITH {VALUES_CTE} AS ({personal_values_sql(con, database)}) " if keys else ""
+    joins = "".join(f" LEFT JOIN {values_table or VALUES_CTE} AS pv_{k} ON pv_{k}.key = t.{k}" for k in keys)
+    with_values = f"WITH {VALUES_CTE} AS ({personal_values_sql(con, database)}) " if keys and not values_table else ""
     return f"{with_values}SELECT {', '.join(select)} FROM {source} AS t{joins}"
 
 

@@ -2,14 +2,15 @@
 how a text that may quote them is withheld under `--without-contacts`.
 
 Every place personal data could travel reads this module: the published file and exports (load/redact.py builds
-the SQL from it), the run report and its Prefect artifact (service/run.py), the data dictionary's example rows.
+the SQL from it), the run report and its Prefect artifact (service/privacy.py), the data dictionary's example rows.
 Three rules, in this order:
 1. a column marked personal is emptied (NULL), wherever a table or view has a column of that name;
 2. a problem about a personal field (its `field` names one: `contact_email`, `projects.contact_email`, a list of
    fields with one among them) keeps its row but not its text: `reason` becomes WITHHELD_PROBLEM, `value` NULL;
-3. any other problem text (`reason`, `value`, and `field` where it is an unknown label as written) has the personal values of its own page and project replaced by
-   WITHHELD (the values as the page wrote them, where a problem kept them, and as they were read), and anything
-   shaped like an e-mail address or a Swedish phone number too (a contact written under a label nobody knows).
+3. any other problem text (`reason`, `value`, and `field` where it is an unknown label as written) has the
+   personal values of its own page and project replaced by WITHHELD (the values as the page wrote them, where a
+   problem kept them, and as they were read), and anything shaped like an e-mail address or a Swedish phone number
+   too (a contact written under a label nobody knows).
 """
 from __future__ import annotations
 

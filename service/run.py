@@ -247,7 +247,8 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
     """
     report, db, t0 = RunReport(), Path(settings.db), perf_counter()
     work = work_path_for(db)
-    with Warehouse(work, raw_path_for(db), memory=settings.memory, holder=settings.holder) as wh, ParsePool(settings.parse_workers) as pool:
+    with Warehouse(work, raw_path_for(db), memory=settings.memory, holder=settings.holder) as wh, \
+            ParsePool(settings.parse_workers) as pool:
         if wh.stale_lock_of:
             report.notes.append(f"the previous run ({wh.stale_lock_of}) died without closing the warehouse")
         if wh.raw_missing:
