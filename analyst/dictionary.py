@@ -39,7 +39,7 @@ def _example(column: str, value: Any, row: Any, field: Any = None) -> str:
         return ""
     if value is not None and (column in PERSONAL or column in PROBLEM_TEXT_COLUMNS and is_personal_field(field)):
         return "(personal data, not shown)"
-    if column in PROBLEM_TEXT_COLUMNS and isinstance(value, str):
+    if isinstance(value, str):  # an address or phone number in any text (an unknown label as written, a reason)
         value = redact_text(value)
     if isinstance(value, (bytes, bytearray)):
         return f"({len(value):,} bytes)"

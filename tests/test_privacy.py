@@ -227,3 +227,13 @@ def test_address_and_phone_shapes_are_withheld_alike_in_python_and_sql(text, wit
 def test_a_page_s_own_values_are_withheld_wherever_quoted():
     assert redact_text("not a whole number: 'Greta Fejksdotter'", ["Greta Fejksdotter", "gr"]) == \
         f"not a whole number: '{WITHHELD}'"  # a value under three characters is not looked for
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html"])
+def test_the_data_dictionary_s_example_rows_hold_no_contact(runs, tmp_path, fmt):
+    """Even from the file with contacts: the first warning is the unknown line with an address and a phone."""
+    out = tmp_path / f"dictionary.{fmt}"
+    result = CliRunner().invoke(cli, ["describe", "--db", str(runs["full"][0]), "--format", fmt, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text(encoding="utf-8")
+    assert "Mejla oss på" in text and leaks(text) == []
