@@ -154,7 +154,6 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, select: str, target: Path, name: 
     rows a sheet, on further sheets `<name> (2)`, `(3)` … Text is stored as text, never as a formula; a text over
     32,767 characters is cut and ends `…[cut]`; time stamps are UTC without a zone (Excel has none)."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
     names, rows = _rows(con, select)
     book = Workbook(write_only=True)
     sheet, used, number = None, XLSX_ROWS, 0
@@ -164,17 +163,20 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, select: str, target: Path, name: 
             sheet = book.create_sheet(sheet_name(name, number))
             sheet.append(names)
             used = 1
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(sheet, value=_xlsx_value(value))
-            if isinstance(value, str) or cell.data_type == "f":
-                cell.data_type = "s"  # never a formula, whatever the text begins with
-            cells.append(cell)
-        sheet.append(cells)
+        values = [_xlsx_value(v) for v in row]
+        sheet.append([_text_cell(sheet, v) if isinstance(v, str) and v.startswith("=") else v for v in values])
         used += 1
     if sheet is None:  # an empty table: its heading alone
         book.create_sheet(sheet_name(name, 1)).append(names)
     book.save(target)
+
+
+def _text_cell(sheet: Any, text: str) -> Any:
+    """A cell that holds `text` as text: openpyxl would store a text beginning with '=' as a formula."""
+    from openpyxl.cell import WriteOnlyCell
+    cell = WriteOnlyCell(sheet, value=text)
+    cell.data_type = "s"
+    return cell
 
 
 def sheet_name(table: str, number: int) -> str:
