@@ -237,3 +237,29 @@ def test_the_data_dictionary_s_example_rows_hold_no_contact(runs, tmp_path, fmt)
     assert result.exit_code == 0, result.output
     text = out.read_text(encoding="utf-8")
     assert "Mejla oss på" in text and leaks(text) == []
+
+
+def test_real_pages_published_without_contacts_hold_none_of_theirs(real_samples, tmp_path):
+    """The real pages: every contact the full file holds (as read, or as a problem quoted it) is in no table of the
+    contact-free file, and no other problem text changed (no address or phone shape matched where none was)."""
+    dbs = {}
+    for name, without in (("full", False), ("private", True)):
+        dbs[name] = tmp_path / name / "esf.duckdb"
+        service.refresh(RunSettings(db=str(dbs[name]), sources=(str(real_samples),), without_contacts=without))
+    con = duckdb.connect(str(dbs["full"]), read_only=True)
+    try:
+        contacts = {v.lower() for c in PERSONAL for (v,) in con.execute(f"SELECT {c} FROM projects "
+                                                                        f"WHERE {c} IS NOT NULL").fetchall()}
+        others = con.execute("SELECT source_key, field, reason, value FROM warnings ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert contacts
+    texts = every_text(dbs["private"])
+    assert {t: [v for v in contacts if v in text.lower()] for t, text in texts.items()
+            if any(v in text.lower() for v in contacts)} == {}
+    con = duckdb.connect(str(dbs["private"]), read_only=True)
+    try:
+        kept = con.execute("SELECT source_key, field, reason, value FROM warnings ORDER BY ALL").fetchall()
+    finally:
+        con.close()
+    assert [r for r in kept if not is_personal_field(r[1])] == [r for r in others if not is_personal_field(r[1])]
