@@ -263,3 +263,14 @@ def test_real_pages_published_without_contacts_hold_none_of_theirs(real_samples,
     finally:
         con.close()
     assert [r for r in kept if not is_personal_field(r[1])] == [r for r in others if not is_personal_field(r[1])]
+
+
+def test_reprocess_without_contacts_publishes_none(runs, tmp_path):
+    """`esf reprocess --without-contacts` over a warehouse loaded with contacts: the published file holds none."""
+    import shutil
+    folder = tmp_path / "copy"
+    shutil.copytree(runs["full"][0].parent, folder)
+    report = service.reprocess(RunSettings(db=str(folder / "esf.duckdb"), without_contacts=True))
+    assert report.status == "succeeded"
+    assert {t: leaks(text) for t, text in every_text(folder / "esf.duckdb").items() if leaks(text)} == {}
+    assert leaks(every_text(folder / "esf.work.duckdb")["main.warnings"])  # the run's own file keeps them
