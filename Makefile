@@ -14,7 +14,7 @@ install: $(BIN)/python
 	$(BIN)/pip install --quiet -c constraints.txt -e .
 
 install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[test]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[test,analysis]'
 
 run: install
 	$(BIN)/esf run --report esf-report.html

@@ -8,8 +8,9 @@ from typing import Any
 import duckdb
 
 from load.sql import columns, identifier, relations, scalar
+from records.personal import PERSONAL_COLUMNS, PROBLEM_TEXT_COLUMNS, is_personal_field, redact_text
 
-PERSONAL = {"contact_name", "contact_email", "contact_phone"}  # never shown as an example
+PERSONAL = set(PERSONAL_COLUMNS)  # never shown as an example (the mark of records/project.py)
 EXAMPLE_WIDTH = 80
 
 
@@ -18,19 +19,26 @@ def objects(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     out = []
     for relation in relations(con):
         name = relation.name
+        cols = columns(con, name)
         rows = scalar(con, f"SELECT count(*) FROM {identifier(name)}")
         example = con.execute(f"SELECT * FROM {identifier(name)} LIMIT 1").fetchone()
+        field = dict(zip([c for c, _, _ in cols], example)).get("field") if example else None
         out.append({"name": name, "kind": relation.kind, "comment": relation.comment or "", "rows": rows, "columns": [
-            {"name": c, "type": t, "comment": d or "", "example": _example(c, example[i] if example else None, example)}
-            for i, (c, t, d) in enumerate(columns(con, name))]})
+            {"name": c, "type": t, "comment": d or "",
+             "example": _example(c, example[i] if example else None, example, field)}
+            for i, (c, t, d) in enumerate(cols)]})
     return out
 
 
-def _example(column: str, value: Any, row: Any) -> str:
+def _example(column: str, value: Any, row: Any, field: Any = None) -> str:
+    """One example value; personal data never shown (a personal column, a problem's text about a personal field,
+    an address or phone number inside a problem's text)."""
     if row is None:
         return ""
-    if column in PERSONAL and value is not None:
+    if value is not None and (column in PERSONAL or column in PROBLEM_TEXT_COLUMNS and is_personal_field(field)):
         return "(personal data, not shown)"
+    if isinstance(value, str):  # an address or phone number in any text (an unknown label as written, a reason)
+        value = redact_text(value)
     if isinstance(value, (bytes, bytearray)):
         return f"({len(value):,} bytes)"
     text = "" if value is None else " ".join(str(value).split())

@@ -18,6 +18,9 @@ _CONTROL_ESCAPES.update({0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"})
 _CONTROL_ESCAPES.update({c: f"\\u{c:04x}" for c in [0x2028, 0x2029, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]})
 _JSON_ESCAPES = {c: f"\\u{c:04x}" for c in _CONTROL_ESCAPES if c >= 0x7F}  # json.dumps escapes the C0 ones itself
 _MARKDOWN_SPECIALS = "\\`*_[]<>|#!~&"
+# A spreadsheet reads a cell that begins with one of these as a formula (OWASP, "CSV injection"): such a text cell
+# is neutralised by a leading apostrophe in the CSV meant for spreadsheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def escape_control(text: str) -> str:
@@ -61,10 +64,19 @@ def table(columns: list[str], rows: list[tuple]) -> str:
     return "\n".join(out)
 
 
-def as_csv(columns: list[str], rows: list[tuple], escape: bool = False) -> str:
-    """CSV with a header; the values as they are, or with control characters escaped (`escape`, for a terminal)."""
+def neutralise(text: str) -> str:
+    """A text cell a spreadsheet would take for a formula (`=HYPERLINK(...)`, `+1`, `@SUM`, a leading tab or CR),
+    prefixed with an apostrophe so that it stays text; any other text unchanged."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def as_csv(columns: list[str], rows: list[tuple], escape: bool = False, safe: bool = False) -> str:
+    """CSV with a header; the values as they are (byte-faithful), with control characters escaped (`escape`, for a
+    terminal), or with formula-like text cells neutralised (`safe`, to open in a spreadsheet)."""
     def cell(v: Any) -> Any:
         v = "" if v is None else (v.isoformat() if isinstance(v, (date, datetime)) else v)
+        if safe and isinstance(v, str):
+            v = neutralise(v)
         return escape_control(str(v)) if escape and isinstance(v, str) else v
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

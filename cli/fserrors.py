@@ -40,6 +40,15 @@ def writable_dir(path: str | os.PathLike) -> Path:
     return folder
 
 
+def failed_write(path: str | os.PathLike, exc: OSError) -> click.ClickException:
+    """The one line for a write to `path` that failed: exit 2 when the path cannot be used at all (a folder, no
+    permission), exit 1 when the write failed on the way (a full disk, a file-size limit, an I/O error)."""
+    line = f"cannot write {os.fsdecode(path)}: {reason(exc)}"
+    if isinstance(exc, (IsADirectoryError, NotADirectoryError, PermissionError)):
+        return PathUnusable(line)
+    return WriteFailed(line)
+
+
 def reason(exc: BaseException) -> str:
     """Why a file operation failed, short: the OS's strerror, or what a DuckDB I/O error says after the path."""
     if isinstance(exc, OSError) and exc.strerror:

@@ -8,7 +8,9 @@ import click
 
 from cli.options import EXIT_USAGE, UserError, _open_read_only, db_option
 
-PARTITIONED_EXPORTS = {"projects": "programme_period", "project_versions": "programme_period"}
+SAFE_CSV_HELP = ("With --format csv: a text cell beginning with = + - @, a tab or CR gets a leading ' so that a "
+                 "spreadsheet shows it as text instead of running it as a formula (the CSV is then not byte-faithful).")
+
 
 @click.command()
 @click.argument("sql")
@@ -17,7 +19,8 @@ PARTITIONED_EXPORTS = {"projects": "programme_period", "project_versions": "prog
 @click.option("--allow-files", "file_dirs", multiple=True, metavar="DIR",
               type=click.Path(exists=True, file_okay=False),
               help="Let the query read files under DIR (read_csv, read_parquet, ...). Repeatable. Nothing is written.")
-def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...]) -> None:
+@click.option("--safe-csv", is_flag=True, help=SAFE_CSV_HELP)
+def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...], safe_csv: bool) -> None:
     """Run one read-only SQL query against the published database.
 
     One statement of a read form (SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, EXPLAIN);
@@ -30,7 +33,7 @@ def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...]) -> None:
     """
     import duckdb
     from analyst.readonly import Refused, error_lines, run_query
-    from analyst.formats import FORMATTERS, as_csv
+    _check_safe_csv(safe_csv, fmt)
     con = _open_read_only(db, file_dirs)
     try:
         columns, rows = run_query(con, sql)
@@ -42,8 +45,22 @@ def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...]) -> None:
         sys.exit(EXIT_USAGE)
     finally:
         con.close()
-    terminal = sys.stdout.isatty()  # CSV is faithful when redirected; a terminal gets no raw control characters
-    text = as_csv(columns, rows, escape=True) if fmt == "csv" and terminal else FORMATTERS[fmt](columns, rows)
+    _print_result(columns, rows, fmt, safe_csv)
+
+
+def _check_safe_csv(safe_csv: bool, fmt: str) -> None:
+    if safe_csv and fmt != "csv":
+        raise UserError("--safe-csv changes CSV cells: use it with --format csv")
+
+
+def _print_result(columns: list[str], rows: list[tuple], fmt: str, safe_csv: bool) -> None:
+    """Print a result. CSV is faithful when redirected (or formula-safe with --safe-csv); a terminal gets no raw
+    control characters."""
+    from analyst.formats import FORMATTERS, as_csv
+    if fmt == "csv":
+        text = as_csv(columns, rows, escape=sys.stdout.isatty(), safe=safe_csv)
+    else:
+        text = FORMATTERS[fmt](columns, rows)
     click.echo(text, color=True)  # color=True: click would drop ANSI sequences from the data when piped
 
 
@@ -145,11 +162,15 @@ def quality(db: str, run_id: int | None, top: int) -> None:
 
 @click.command()
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder to write into.")
-@click.option("--format", "fmt", type=click.Choice(["parquet", "csv"]), default="parquet", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["parquet", "csv", "xlsx"]), default="parquet", show_default=True,
+              help="parquet; csv (byte-faithful, see --safe-csv and --excel); xlsx (one workbook per table).")
+@click.option("--excel", is_flag=True,
+              help="With --format csv: for Swedish Excel (UTF-8 with BOM, ';', decimal comma, formula-safe cells).")
+@click.option("--safe-csv", is_flag=True, help=SAFE_CSV_HELP)
 @db_option
 @click.option("--without-contacts", is_flag=True,
-              help="Leave contact names, e-mails and phones out (the columns stay, empty).")
-def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
+              help="Leave personal data out: contact columns empty, problem texts about them withheld.")
+def export(out_dir: str, fmt: str, excel: bool, safe_csv: bool, db: str, without_contacts: bool) -> None:
     """Write every table and view to files (raw page bodies are left out).
 
     A folder that cannot be written ends with one line and exit 2; a write that fails part-way
@@ -158,45 +179,23 @@ def export(out_dir: str, fmt: str, db: str, without_contacts: bool) -> None:
     \b
     Example:
       esf export --format parquet --out export/
+      esf export --format csv --excel --without-contacts --out till-excel/
+      esf export --format xlsx --out export/
     """
-    import duckdb
+    from analyst.export import ExportWriteError, export_all
     from cli.fserrors import WriteFailed, reason, writable_dir
+    if excel and fmt != "csv":
+        raise UserError("--excel is a kind of CSV: use it with --format csv (--format xlsx writes workbooks)")
+    _check_safe_csv(safe_csv, fmt)
     con = _open_read_only(db, [out_dir])  # DuckDB may write under the export folder and nowhere else
     try:
         out = writable_dir(out_dir)
-        for name in _exported(con):
-            target, copy = _export_statement(con, out, name, fmt, without_contacts)
-            try:
-                con.execute(copy)
-            except (duckdb.IOException, duckdb.PermissionException) as exc:
-                raise WriteFailed(f"cannot write {target}: {reason(exc)}") from None
-            click.echo(f"{target}")
+        export_all(con, out, fmt, without_contacts=without_contacts, safe_csv=safe_csv, excel=excel,
+                   on_written=lambda target: click.echo(f"{target}"))
+    except ExportWriteError as exc:
+        raise WriteFailed(f"cannot write {exc.path}: {reason(exc.error)}") from None
     finally:
         con.close()
-
-
-def _exported(con) -> list[str]:
-    """Every table and view of the published database, by name (the search index's own schema left out)."""
-    return [n for (n,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' UNION ALL "
-        "SELECT view_name FROM duckdb_views() WHERE NOT internal ORDER BY 1").fetchall()]
-
-
-def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: bool) -> tuple[Path, str]:
-    """Where one table or view goes (a file, or Hive-style folders analysts can prune by period) and the COPY."""
-    contact = {"contact_name", "contact_email", "contact_phone"}
-    cols = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                                      "ORDER BY column_index", [name]).fetchall()]
-    # Without contacts the columns stay and hold NULL, as in a database `esf run --without-contacts` published:
-    # one schema for a table, whichever way its contacts were left out.
-    keep = [f"NULL::VARCHAR AS {c}" if without_contacts and c in contact else c for c in cols if c != "body"]
-    target = out / f"{name}.{fmt}"
-    options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT csv, HEADER"
-    if fmt == "parquet" and name in PARTITIONED_EXPORTS:
-        target = out / name
-        options += f", PARTITION_BY ({PARTITIONED_EXPORTS[name]}), OVERWRITE_OR_IGNORE"
-    path = str(target).replace("'", "''")
-    return target, f"COPY (SELECT {', '.join(keep)} FROM {name}) TO '{path}' ({options})"
 
 
 @click.command()
@@ -207,7 +206,9 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
 @click.option("--area", metavar="CODE", help="Only this programme area: 1..5 (2007-2020) or A..F (2021-2027).")
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 10_000), help="At most this many projects.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True)
-def search(text: str, db: str, period: str | None, region: str | None, area: str | None, limit: int, fmt: str) -> None:
+@click.option("--safe-csv", is_flag=True, help=SAFE_CSV_HELP)
+def search(text: str, db: str, period: str | None, region: str | None, area: str | None, limit: int, fmt: str,
+           safe_csv: bool) -> None:
     """Search project titles and texts (summary, background, goals ...), best matches first.
 
     Ranked by BM25 over words in any form: "arbetsmarknad" also finds "arbetsmarknaden" and
@@ -222,9 +223,10 @@ def search(text: str, db: str, period: str | None, region: str | None, area: str
       esf search '"nyanlända kvinnor"' --region Västsverige
       esf search "psykisk ohälsa" --period 2014-2020 --region Västsverige --limit 5 --format csv
     """
-    from analyst.formats import FORMATTERS, escape_control
+    from analyst.formats import escape_control
     from load.search import SearchUnavailable, extension_path
     from analyst.search import NoIndex, search as run_search
+    _check_safe_csv(safe_csv, fmt)
     if not text.strip():
         raise UserError("nothing to search for: give a word or two, e.g. esf search \"nyanlända kvinnor\"")
     try:
@@ -238,7 +240,7 @@ def search(text: str, db: str, period: str | None, region: str | None, area: str
         raise UserError(str(exc)) from None
     finally:
         con.close()
-    click.echo(FORMATTERS[fmt](found.columns, found.rows), color=True)
+    _print_result(found.columns, found.rows, fmt, safe_csv)
     if found.note:  # why nothing was found: one line on stderr, and still exit 0
         click.echo(f"esf: {escape_control(found.note)}", err=True)
 
@@ -260,12 +262,12 @@ def report_cmd(out_file: str, db: str, title: str) -> None:
       esf report --out report.html
       esf report --db /srv/esf/esf.duckdb --out /srv/www/esf/index.html
     """
-    from cli.fserrors import PathUnusable, reason, writable_dir
+    from cli.fserrors import failed_write, writable_dir
     from analyst.report import write
     _open_read_only(db).close()  # one line for a missing or unreadable database
     writable_dir(Path(out_file).parent)
     try:
         path = write(db, out_file, title)
-    except IsADirectoryError as exc:
-        raise PathUnusable(f"cannot write {out_file}: {reason(exc)}") from None
+    except OSError as exc:  # a folder in the way (exit 2), a full disk (exit 1): the path named either way
+        raise failed_write(out_file, exc) from None
     click.echo(f"report written: {path} (open it in a browser; it needs no network)")

@@ -25,22 +25,32 @@ def open_current(path: str = "esf.duckdb") -> duckdb.DuckDBPyConnection:
     return con
 
 
+def frame(relation: duckdb.DuckDBPyRelation):
+    """A pandas DataFrame of a DuckDB result, through Arrow (pyarrow: `pip install -e '.[analysis]'`). DuckDB's own
+    `.df()` gives the same frame, but with pandas 3.1 it prints a Pandas4Warning for each time-zone column."""
+    return relation.to_arrow_table().to_pandas()
+
+
 def main() -> None:
     path = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("ESF_DB", "esf.duckdb")
     con = open_current(path)
-    # pandas: .df() turns any query into a DataFrame
-    regions = con.sql("SELECT region, projects, esf_grant_sek FROM region_summary ORDER BY esf_grant_sek DESC NULLS LAST").df()
+    # pandas: frame() turns any query into a DataFrame
+    regions = frame(con.sql("SELECT region, projects, esf_grant_sek FROM region_summary "
+                            "ORDER BY esf_grant_sek DESC NULLS LAST"))
     print("ESF grant by region (pandas):")
     print(regions.to_string(index=False))
-    by_year = con.sql("SELECT year, sum(esf_grant_sek) AS esf_grant_sek FROM funding_by_year GROUP BY year ORDER BY year").df()
+    by_year = frame(con.sql("SELECT year, sum(esf_grant_sek) AS esf_grant_sek FROM funding_by_year GROUP BY year "
+                            "ORDER BY year"))
     print(f"\nYears with ESF money: {len(by_year)}, total {int(by_year['esf_grant_sek'].sum()):,} SEK")
-    # Polars: .pl() does the same where polars (and pyarrow) are installed: pip install polars pyarrow
+    runs = frame(con.sql("SELECT run_id, started_at, status FROM runs ORDER BY run_id"))  # time stamps with a zone
+    print(f"Runs: {len(runs)}, the latest started {runs['started_at'].iloc[-1]:%Y-%m-%d %H:%M} UTC")
+    # Polars: .pl() does the same where polars is installed (pip install -e '.[analysis]')
     try:
         import polars  # noqa: F401
         areas = con.sql("FROM programme_area_summary").pl()
         print(f"\nProgramme areas (Polars): {areas.height} rows")
     except ImportError:
-        print("\n(Polars is not installed: `pip install polars pyarrow`, then `.pl()` instead of `.df()`.)")
+        print("\n(Polars is not installed: `pip install -e '.[analysis]'`, then `.pl()`.)")
     con.close()
 
 

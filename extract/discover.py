@@ -5,7 +5,7 @@ import html
 import re
 import xml.etree.ElementTree as ET
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 from urllib.parse import SplitResult, urljoin, urlsplit, urlunsplit
 
@@ -24,6 +24,7 @@ SITEMAP_NS = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
 MAX_LISTING_PAGES = 2000
 MAX_SITEMAPS = 200
 MAX_INFLATED_BYTES = 50 * 1024 * 1024  # the sitemap protocol's limit for one sitemap, uncompressed
+MAX_SITEMAP_URLS = 50_000  # the sitemap protocol's limit of URLs in one sitemap: more are read, with a note
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 256 * 1024  # a <link rel="canonical"> is looked for in the head, within this many bytes
 _HEAD_END = re.compile(rb"</head\s*>|<body[\s>]", re.I)
@@ -46,6 +47,7 @@ class Discovery:
     pages: list[Found]
     skipped_links: list[str]          # off-host or not project links (first few, for the log)
     problems: list[str]               # listing/sitemap fetches that failed
+    notes: list[str] = field(default_factory=list)  # what was read, but is worth saying (a sitemap past the limit)
 
 
 def _normalized_parts(url: str) -> SplitResult:
@@ -139,6 +141,7 @@ def _from_sitemaps(client: PoliteClient, url: str, body: bytes, on_progress: Pro
     found: dict[str, Found] = {}
     skipped: list[str] = []
     problems: list[str] = []
+    notes: list[str] = []
     queue: list[tuple[str, bytes | None]] = [(url, body)]
     queued, tried, read = {url}, 0, 0
     while queue:
@@ -163,20 +166,27 @@ def _from_sitemaps(client: PoliteClient, url: str, body: bytes, on_progress: Pro
                     queued.add(child)
                     queue.append((child, None))
         elif root is not None:
-            _sitemap_entries(client, root, found, skipped)
+            urls = _sitemap_entries(client, root, found, skipped)
+            if urls > MAX_SITEMAP_URLS:
+                notes.append(f"{url} lists {urls:,} URLs, more than the sitemap protocol's {MAX_SITEMAP_URLS:,} "
+                             "a sitemap: all were read")
         if on_progress:
             on_progress(read, len(found))
-    return Discovery(list(found.values()), skipped, problems)
+    return Discovery(list(found.values()), skipped, problems, notes)
 
 
-def _sitemap_entries(client: PoliteClient, root: ET.Element, found: dict[str, Found], skipped: list[str]) -> None:
+def _sitemap_entries(client: PoliteClient, root: ET.Element, found: dict[str, Found], skipped: list[str]) -> int:
+    """Add a urlset's project pages to `found`; → how many URLs it lists."""
+    urls = 0
     for entry in root.iter(f"{SITEMAP_NS}url"):
+        urls += 1
         loc = (entry.findtext(f"{SITEMAP_NS}loc") or "").strip()
         lastmod = (entry.findtext(f"{SITEMAP_NS}lastmod") or "").strip() or None
         if loc and client.same_host(loc) and is_project_url(loc):
             found[normalize_url(loc)] = Found(normalize_url(loc), lastmod=lastmod)
         elif loc and len(skipped) < 20:
             skipped.append(loc)
+    return urls
 
 
 def _from_listings(client: PoliteClient, start_url: str, body: bytes, on_progress: Progress | None) -> Discovery:

@@ -90,11 +90,20 @@ class WebSource:
         if not client.allowed(start_url):
             raise SourceError(f"robots.txt of {client.host} disallows {start_url}: nothing fetched")
         found = discover(client, start_url, on_progress=on_discovery)
-        notes = found.problems + [f"not followed (off the host or not a project page): {u}"
-                                  for u in found.skipped_links[:5]]
-        pages = [f for f in found.pages if client.allowed(f.url)]
+        notes = found.problems + found.notes + [f"not followed (off the host or not a project page): {u}"
+                                                for u in found.skipped_links[:5]]
+        pages: list[Found] = []
+        disallowed: list[str] = []
+        for f in found.pages:
+            if client.allowed(f.url):
+                pages.append(f)
+            else:
+                disallowed.append(f.url)
         if found.pages and not pages:
             raise SourceError(f"robots.txt of {client.host} disallows every project page: nothing fetched")
+        if disallowed:  # listed, but never read nor counted: say how many, and which
+            notes.append(f"robots.txt of {client.host} disallows {len(disallowed)} of the {len(found.pages)} "
+                         f"project pages listed: not fetched, not counted (e.g. {disallowed[0]})")
         source = cls(pages, politeness, notes, complete=not found.problems)
         source._clients[client.host] = client
         return source

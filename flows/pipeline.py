@@ -14,7 +14,7 @@ from prefect.utilities.annotations import quote
 from extract.polite import Politeness
 from records.pages import RawPage
 from extract.sources import Source
-from load import Warehouse, store_raw
+from load import Warehouse, WarehouseBusy, store_raw
 from service import run as service
 from service.pool import ParsePool
 from service.run import BATCH_SIZE, Collected, RunReport, RunSettings
@@ -108,8 +108,11 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
                             **({"user_agent": user_agent} if user_agent else {}))
     settings = RunSettings(db=db, sources=tuple(sources), batch_size=batch_size, politeness=politeness,
                            without_contacts=without_contacts, parse_workers=parse_workers,
-                           allow_shrink=allow_shrink, rehash=rehash, memory=memory)
-    return _reported(service.refresh, settings, report_html)
+                           allow_shrink=allow_shrink, rehash=rehash, memory=memory, holder=_holder("esf run"))
+    try:
+        return _reported(service.refresh, settings, report_html)
+    except WarehouseBusy as exc:
+        return _refused(exc)
 
 
 @flow(name="esf-reprocess", log_prints=True, on_failure=[_on_failure])
@@ -117,8 +120,25 @@ def reprocess(db: str = "esf.duckdb", batch_size: int = BATCH_SIZE, without_cont
               parse_workers: int = DEFAULT_PARSE_WORKERS, memory: str | None = None) -> RunReport:
     """Re-parse the latest stored version of every page with the current parser; no network."""
     settings = RunSettings(db=db, batch_size=batch_size, without_contacts=without_contacts,
-                           parse_workers=parse_workers, memory=memory)
+                           parse_workers=parse_workers, memory=memory, holder=_holder("esf reprocess"))
     return _reported(service.reprocess, settings)
+
+
+def _refused(exc: WarehouseBusy):
+    """Another writer holds the warehouse. Under `esf run` the CLI says so in one line; a night of `esf serve`
+    fails with that one line too, not with the traceback Prefect logs for an exception (the night did nothing)."""
+    from prefect.runtime import deployment
+    from prefect.states import Failed
+    if not deployment.id:
+        raise exc
+    log.error("the night did not run: %s", exc)
+    return Failed(message=f"the night did not run: {exc}")
+
+
+def _holder(command: str) -> str:
+    """Who this flow run is, for the lock file: a night of `esf serve` (a run of its deployment), or `command`."""
+    from prefect.runtime import deployment
+    return "an esf serve night" if deployment.id else command
 
 
 def _reported(run, settings: RunSettings, report_html: str | None = None) -> RunReport:

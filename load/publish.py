@@ -7,12 +7,10 @@ from pathlib import Path
 
 import duckdb
 
+from load.redact import personal_values_sql, redacted_select
 from load.search import build_index, copy_index, has_index
 from load.migrate import migrate
 from load.sql import columns, literal, relations, scalar
-
-CONTACT_COLUMNS = ("contact_name", "contact_email", "contact_phone")
-CONTACT_TABLES = ("projects", "project_versions")
 
 
 def publish(work_path: str | os.PathLike, target: str | os.PathLike, *, without_contacts: bool = False) -> Path:
@@ -86,7 +84,7 @@ def compact(path: str | os.PathLike) -> None:
 
 
 def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> None:
-    """A new file with the same schema and rows (contact columns empty if asked).
+    """A new file with the same schema and rows (personal data withheld if asked: load/redact.py).
 
     Built fresh rather than updated in place, so no page of the file keeps the old values.
     """
@@ -97,12 +95,15 @@ def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> N
         con.execute(f"ATTACH {literal(source)} AS src (READ_ONLY)")
         # the search index (its own schema) is rebuilt below, not copied
         tables = [r.name for r in relations(con, "src") if r.kind == "table"]
+        if without_contacts:  # every page's personal values, once for all the tables that quote them
+            con.execute(f"CREATE TEMP TABLE esf_personal_values AS {personal_values_sql(con, 'src')}")
         for table in tables:
             cols = [name for name, _, _ in columns(con, table, "src")]
-            select = ", ".join(_blanked(table, c) if without_contacts else c for c in cols)
             if table == "schema_migrations":
                 continue
-            con.execute(f"INSERT INTO main.{table} ({', '.join(cols)}) SELECT {select} FROM src.{table}")
+            select = redacted_select(con, "src", table, values_table="esf_personal_values") if without_contacts \
+                else f"SELECT * FROM src.{table}"
+            con.execute(f"INSERT INTO main.{table} ({', '.join(cols)}) {select}")
         if has_index(con, "src"):
             copy_index(con, "src")
         con.execute("DETACH src")
@@ -111,13 +112,6 @@ def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> N
         con.close()
 
 
-def _blanked(table: str, column: str) -> str:
-    if table in CONTACT_TABLES and column in CONTACT_COLUMNS:
-        return f"NULL AS {column}"
-    if table in ("project_field_problems", "warnings", "rejects") and column == "value":  # an unreadable e-mail
-        fields = ", ".join(f"'{c}'" for c in CONTACT_COLUMNS)
-        return f"CASE WHEN field IN ({fields}) THEN NULL ELSE value END AS value"
-    return column
 
 
 def _fsync_dir(directory: Path) -> None:

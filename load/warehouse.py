@@ -45,13 +45,27 @@ def raw_path_for(path: str | os.PathLike) -> Path:
     return path.with_name(f"{path.stem.removesuffix('.work')}.raw{path.suffix or '.duckdb'}")
 
 
-def _holder() -> str:
-    return f"pid {os.getpid()}"
+DEFAULT_HOLDER = "esf run"  # who a lock file names when the caller does not say (an old file names no one)
+
+
+def _holder(who: str = DEFAULT_HOLDER) -> str:
+    """What the lock file says while this process holds it: 'pid N' and, on a second line, who it is."""
+    return f"pid {os.getpid()}\n{who}"
+
+
+def _pid_of(holder: str) -> str:
+    """'pid N' of a lock file's text ('pid N' or 'pid N\nwho')."""
+    return holder.strip().splitlines()[0].strip() if holder.strip() else ""
+
+
+def _who_of(holder: str) -> str:
+    lines = holder.strip().splitlines()
+    return lines[1].strip() if len(lines) > 1 and lines[1].strip() else "another esf run"
 
 
 def _alive(holder: str) -> bool:
-    """Whether the process named in a lock file ('pid N') still exists."""
-    pid = holder.removeprefix("pid ").strip()
+    """Whether the process named in a lock file ('pid N', 'pid N\nwho') still exists."""
+    pid = _pid_of(holder).removeprefix("pid ").strip()
     if not pid.isdigit():
         return False
     try:
@@ -64,10 +78,14 @@ def _alive(holder: str) -> bool:
 
 
 def _busy_message(path: Path, holder: str, lock_path: Path) -> str:
+    """Who holds the lock, as the lock file says: `an esf serve night (pid 4242) is writing …`."""
+    pid = _pid_of(holder)
     if holder and not _alive(holder):  # the named run is dead, yet something it started holds the lock
-        return (f"{lock_path} is held, but the run that took it ({holder}) has ended: a process it started "
-                f"still holds it (`fuser {lock_path}` names it); stop that process and try again")
-    return f"another esf run ({holder or 'another process'}) is writing {path}; try again when it ends"
+        return (f"{lock_path} is held, but the run that took it ({_who_of(holder)}, {pid}) has ended: a process "
+                f"it started still holds it (`fuser {lock_path}` names it); stop that process and try again")
+    if not pid:
+        return f"another process is writing {path} (`fuser {lock_path}` names it); try again when it ends"
+    return f"{_who_of(holder)} ({pid}) is writing {path}; try again when it ends"
 
 
 def utcnow() -> datetime:
@@ -79,8 +97,9 @@ class Warehouse:
     manager. One connection holds both files and one lock guards both; closing it closes both."""
 
     def __init__(self, path: str | os.PathLike, raw_path: str | os.PathLike | None = None,
-                 memory: str | None = None):
+                 memory: str | None = None, holder: str = DEFAULT_HOLDER):
         self.path = Path(path)
+        self.holder = holder  # who this is, written in the lock file for a second writer's refusal
         self.memory = memory or memory_limit()  # DuckDB's memory limit, e.g. '1GB'; default: memory_limit()
         self.raw_path = Path(raw_path) if raw_path else raw_path_for(self.path)
         self.raw_missing = False  # the raw store was gone though the warehouse had used one (found at open)
@@ -106,10 +125,12 @@ class Warehouse:
         except BlockingIOError:
             fh.close()
             raise WarehouseBusy(_busy_message(self.path, previous, lock_path)) from None
-        self.stale_lock_of = previous if previous and not _alive(previous) and previous != _holder() else None
+        mine = _pid_of(_holder())
+        self.stale_lock_of = _pid_of(previous) if previous and not _alive(previous) and _pid_of(previous) != mine \
+            else None
         fh.seek(0)
         fh.truncate()
-        fh.write(_holder())
+        fh.write(_holder(self.holder))
         fh.flush()
         self._lock_fh = fh
         try:

@@ -19,6 +19,7 @@ class Column:
     origin: str = "page"         # page: read from the page | derived: computed by a named rule |
     #                              provenance: where the record came from | quality: what is missing
     sql: str | None = None       # when the SQL type is not the kind's
+    personal: bool = False       # personal data: withheld everywhere it could travel under --without-contacts
 
     @property
     def sql_type(self) -> str:
@@ -40,9 +41,9 @@ PROJECT_COLUMNS: tuple[Column, ...] = (
     Column("owner"),
     Column("owner_org", origin="derived"),
     Column("owner_org_number"),
-    Column("contact_name"),
-    Column("contact_email"),
-    Column("contact_phone"),
+    Column("contact_name", personal=True),
+    Column("contact_email", personal=True),
+    Column("contact_phone", personal=True),
     Column("esf_grant_sek", "int"),
     Column("total_budget_sek", "int"),
     Column("cofinancing_rate", "rate"),
@@ -72,6 +73,9 @@ PROVENANCE: tuple[str, ...] = tuple(c.name for c in PROJECT_COLUMNS if c.origin 
 # whenever a page is parsed, not a new version by themselves.
 ANNOTATIONS: tuple[str, ...] = tuple(c.name for c in PROJECT_COLUMNS
                                      if c.name.endswith("_source") and c.origin == "derived" or c.origin == "quality")
+# Personal data (contact persons): the one list, read by records/personal.py and from there by every place that
+# withholds it (publish, export, the run report, the data dictionary).
+PERSONAL: tuple[str, ...] = tuple(c.name for c in PROJECT_COLUMNS if c.personal)
 
 
 def names_of(kind: str) -> tuple[str, ...]:

@@ -27,6 +27,7 @@ from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
 from service.pool import ParsePool, done
 from records.project import ParsedPage
+from service.privacy import personal_values, redact_report
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates
 
 log = logging.getLogger("esf.run")
@@ -61,6 +62,7 @@ class RunSettings:
     allow_shrink: bool = False
     rehash: bool = False  # read every saved file, whatever its stat says
     memory: str | None = None  # DuckDB's memory limit for the run's writer ('1GB'); None: load.memory_limit()
+    holder: str = "esf run"  # who this run is, in the lock file: a second writer's refusal names it
 
 
 @dataclass
@@ -245,7 +247,8 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
     """
     report, db, t0 = RunReport(), Path(settings.db), perf_counter()
     work = work_path_for(db)
-    with Warehouse(work, raw_path_for(db), memory=settings.memory) as wh, ParsePool(settings.parse_workers) as pool:
+    with Warehouse(work, raw_path_for(db), memory=settings.memory, holder=settings.holder) as wh, \
+            ParsePool(settings.parse_workers) as pool:
         if wh.stale_lock_of:
             report.notes.append(f"the previous run ({wh.stale_lock_of}) died without closing the warehouse")
         if wh.raw_missing:
@@ -278,6 +281,8 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             counts, problems = run.load(wh, report.run_id, started, collected)
             report.top_rejects = top_reasons(problems)
             report.quality = _quality(wh, report.run_id)
+            if settings.without_contacts:  # the report is printed and filed as an artifact: no personal data
+                redact_report(report, personal_values(collected.parsed))
             report.durations["load"] = perf_counter() - t0 - report.durations["read_parse"]
             wh.checkpoint()
             wh.disconnect()  # the lock stays held while the file is copied (the raw store is not published)

@@ -232,3 +232,39 @@ def test_discovery_without_a_progress_callback_prints_nothing(capsys):
     with Site({"/lista": (200, listing(1, 1), {})}) as site:
         discover(client(site), site.url + "/lista")
     assert capsys.readouterr() == ("", "")
+
+
+# --- what a sitemap holds that the crawl does not read, said in the run's notes ---------------------
+def test_pages_robots_txt_disallows_are_counted_in_a_note():
+    from extract.sources import WebSource
+    routes = {"/robots.txt": (200, b"User-agent: *\nDisallow: /*dnr=2020/00002\nDisallow: /*dnr=2020/00003\n", {}),
+              "/sitemap.xml": (200, urlset(1, 2, 3, 4), {})}
+    with Site(routes) as site:
+        source = WebSource.crawl(site.url + "/sitemap.xml", Politeness(delay_seconds=0.0, retries=0))
+    assert sorted(f.url.split("dnr=")[1] for f in source.found) == ["2020/00001", "2020/00004"]
+    assert [n for n in source.notes if "robots.txt" in n] == [
+        f"robots.txt of 127.0.0.1:{site.url.rsplit(':', 1)[1]} disallows 2 of the 4 project pages listed: "
+        f"not fetched, not counted (e.g. {site.url}{project(2)})"]
+
+
+def test_nothing_disallowed_means_no_robots_note():
+    from extract.sources import WebSource
+    with Site({"/sitemap.xml": (200, urlset(1, 2), {})}) as site:
+        source = WebSource.crawl(site.url + "/sitemap.xml", Politeness(delay_seconds=0.0, retries=0))
+    assert len(source.found) == 2 and not [n for n in source.notes if "robots.txt" in n]
+
+
+def test_a_sitemap_over_the_protocol_s_50000_urls_is_read_with_a_note():
+    numbers = range(1, discover_module.MAX_SITEMAP_URLS + 2)
+    with Site({"/sitemap.xml": (200, urlset(*numbers), {})}) as site:
+        result = discover(client(site), site.url + "/sitemap.xml")
+    assert len(result.pages) == 50_001 and result.problems == []
+    assert result.notes == [f"{site.url}/sitemap.xml lists 50,001 URLs, more than the sitemap protocol's 50,000 "
+                            "a sitemap: all were read"]
+
+
+def test_a_sitemap_at_the_limit_has_no_note(monkeypatch):
+    monkeypatch.setattr(discover_module, "MAX_SITEMAP_URLS", 3)
+    with Site({"/sitemap.xml": (200, urlset(1, 2, 3), {})}) as site:
+        result = discover(client(site), site.url + "/sitemap.xml")
+    assert len(result.pages) == 3 and result.notes == []

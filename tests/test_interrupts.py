@@ -96,7 +96,7 @@ def test_after_kill_9_nothing_is_left_running_and_the_next_run_cleans_up(prefect
         proc.wait()
         assert children and wait_gone(children, 10) == []  # parse workers, forkserver, resource tracker
         lock = work_path_for(db).with_name(work_path_for(db).name + ".lock")
-        assert lock.read_text() == f"pid {proc.pid}"
+        assert lock.read_text() == f"pid {proc.pid}\nesf run"
         leftover = db.with_name(f".{db.name}.publishing-{proc.pid}")  # as a kill during publish leaves it
         leftover.write_bytes(b"half a database")
         report = refresh(RunSettings(db=str(db), sources=(site.url + LISTING,),

@@ -247,6 +247,26 @@ def test_report_without_a_database_is_one_line(tmp_path):
     assert result.exit_code == 2 and "no database at" in result.output
 
 
+def test_report_on_a_full_disk_names_the_path(published, tmp_path):
+    """A write that fails part-way (here a file-size limit, EFBIG, as a full disk's ENOSPC would): one line naming
+    the file, exit 1, no traceback, and no half-written file left (the old report, if any, stands)."""
+    import os
+    import resource
+    import signal
+    import sys
+
+    def small_files() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))  # the report is ≈ 4.9 MB
+    out = tmp_path / "www" / "report.html"
+    env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    result = subprocess.run([sys.executable, "-m", "cli", "report", "--db", str(published), "--out", str(out)],
+                            capture_output=True, text=True, preexec_fn=small_files, env=env, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr == f"esf: cannot write {out}: File too large\n"
+    assert list(out.parent.iterdir()) == []
+
+
 def test_report_into_a_folder_that_cannot_exist_is_one_line(published, tmp_path):
     (tmp_path / "file").write_text("x")
     result = CliRunner().invoke(cli, ["report", "--db", str(published), "--out", str(tmp_path / "file" / "r.html")])

@@ -282,3 +282,30 @@ def test_kill_9_of_esf_serve_mid_night_leaves_no_process_behind(tmp_path):
         for pid in left:  # do not leave them to the next test
             os.kill(pid, signal.SIGKILL)
         assert left == [], described
+
+
+def test_a_night_that_finds_the_warehouse_locked_says_who_in_one_line(tmp_path):
+    """A night of `esf serve` that finds another writer (here this test, as `esf run`) holding the warehouse:
+    one line naming that writer and its pid, no traceback (without --debug), and `esf serve` goes on."""
+    from load.warehouse import Warehouse, work_path_for
+    db = tmp_path / "esf.duckdb"
+    log = open(tmp_path / "serve.log", "w")
+    with Warehouse(work_path_for(db), holder="esf run"):
+        proc = subprocess.Popen(esf_command() + ["serve", "--cron", "* * * * *", "--timezone", "UTC", "--source",
+                                                 str(SAMPLES), "--db", str(db)],
+                                cwd=ROOT, env=serve_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            deadline, output = time.monotonic() + 150, ""
+            while time.monotonic() < deadline and proc.poll() is None and "Finished in state Failed" not in output:
+                time.sleep(2)
+                output = (tmp_path / "serve.log").read_text()
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(timeout=15)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    output = (tmp_path / "serve.log").read_text()
+    assert f"the night did not run: esf run (pid {os.getpid()}) is writing {work_path_for(db)}" in output, output
+    assert "Traceback" not in output and 'File "' not in output, output[-3000:]
+    assert "another esf run" not in output

@@ -195,9 +195,40 @@ def test_second_writer_stops_at_once(corpus, tmp_path):
     db = tmp_path / "esf.duckdb"
     with Warehouse(work_path_for(db)):
         started = time.monotonic()
-        with pytest.raises(WarehouseBusy, match="another esf run"):
+        with pytest.raises(WarehouseBusy, match=r"^esf run \(pid \d+\) is writing"):
             run(corpus, db)
         assert time.monotonic() - started < 10
+
+
+def test_the_refusal_names_who_holds_the_lock(tmp_path):
+    """The lock file records who holds it: a second writer is told it is an `esf serve` night, and its pid."""
+    import os
+    work = work_path_for(tmp_path / "esf.duckdb")
+    with Warehouse(work, holder="an esf serve night"):
+        lock = work.with_name(work.name + ".lock")
+        assert lock.read_text() == f"pid {os.getpid()}\nan esf serve night"
+        with pytest.raises(WarehouseBusy) as busy:
+            Warehouse(work).open()
+    assert str(busy.value) == f"an esf serve night (pid {os.getpid()}) is writing {work}; try again when it ends"
+
+
+def test_a_lock_file_from_before_the_holder_line_still_names_the_pid(tmp_path):
+    import fcntl
+    import os
+    work = work_path_for(tmp_path / "esf.duckdb")
+    lock = work.with_name(work.name + ".lock")
+    lock.write_text(f"pid {os.getpid()}")
+    with open(lock) as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(WarehouseBusy, match=rf"^another esf run \(pid {os.getpid()}\) is writing"):
+            Warehouse(work).open()
+
+
+def test_a_night_of_esf_serve_says_so_in_the_lock(monkeypatch):
+    from flows.pipeline import _holder
+    assert _holder("esf run") == "esf run"
+    monkeypatch.setenv("PREFECT__RUNTIME__DEPLOYMENT__ID", "5f0c2a9e-0000-4000-8000-000000000000")
+    assert _holder("esf run") == "an esf serve night"
 
 
 def test_killed_run_is_marked_aborted_by_the_next(corpus, tmp_path):
