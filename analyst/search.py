@@ -49,7 +49,8 @@ SELECT project_id, score, round(score, 3) FROM filtered ORDER BY score DESC, pro
 # A quoted phrase: its words' terms are required (above), and each phrase is a regular expression (its words in any
 # form the index has seen, in order) tried in Python on the texts of the best hits, window by window, until there
 # are enough: in SQL, DuckDB ran the expression over every document's text first (seconds where words are common).
-FIRST_WINDOW = 200
+FIRST_WINDOW = 200   # hits whose texts are read first; then 8×, 64× … as many
+WINDOW_PER_ROW = 10  # and at least this many a row asked for
 TEXTS = f"""SELECT project_id, lower(title || chr(10) || body) FROM {TABLE}
 WHERE project_id IN (SELECT unnest($ids::VARCHAR[]))"""
 SHOWN = f"""SELECT p.project_id, p.title, p.region, p.programme_period, p.programme_area_code, d.body
@@ -137,7 +138,7 @@ def _hits(con: duckdb.DuckDBPyConnection, params: dict, limit: int | None) -> li
     patterns = [re.compile(p) for p in params["phrases"]]
     ranked = con.execute(MATCHES, bound | {"window": None, "offset": 0}).fetchall()  # every hit, best first
     found: list[tuple[str, float, float]] = []
-    offset, window = 0, max(FIRST_WINDOW, 10 * (limit or 0))
+    offset, window = 0, max(FIRST_WINDOW, WINDOW_PER_ROW * (limit or 0))
     while offset < len(ranked) and (limit is None or len(found) < limit):
         batch = ranked[offset:offset + window]
         texts = dict(con.execute(TEXTS, {"ids": [b[0] for b in batch]}).fetchall())

@@ -267,3 +267,24 @@ def test_an_index_of_an_older_format_is_refused_then_rebuilt_by_the_next_load(co
     assert result.exit_code == 2 and "older format (1" in result.output and "next `esf run`" in result.output
     service.refresh(RunSettings(db=str(db), sources=(str(pages),)))  # nothing changed, the index is rebuilt
     assert search(db, "arbetsmarknad") == search(db, "arbetsmarknaden") != []
+
+
+def test_a_phrase_with_a_stop_word_is_found_window_by_window(published, monkeypatch):
+    """A phrase is checked on the hits' texts in rank order, a window at a time: with windows of one text (then 8,
+    64 …) it finds what one window of every hit finds; a stop word inside a phrase must stand there too."""
+    from analyst import search as searching
+    from analyst.readonly import open_published
+    from load.search import extension_path
+    phrase = "kvinnor och män"
+    holding = {pid for pid, text in texts(published).items() if phrase in " ".join(re.findall(r"\w+", text))}
+    assert len(holding) >= 2 and {r["project_id"] for r in search(published, f'"{phrase}"')} == holding
+    con = open_published(published, extensions=[extension_path()])
+    try:
+        whole = searching.search(con, f'"{phrase}"', limit=100).rows
+        monkeypatch.setattr(searching, "FIRST_WINDOW", 1)
+        monkeypatch.setattr(searching, "WINDOW_PER_ROW", 1)
+        assert searching.search(con, f'"{phrase}"', limit=100).rows == whole
+        assert searching.search(con, f'"{phrase}"', limit=1).rows == whole[:1]
+    finally:
+        con.close()
+    assert {r["project_id"] for r in search(published, '"kvinnor män"')} < {r["project_id"] for r in search(published, "kvinnor män")}
