@@ -102,7 +102,7 @@ def _period_html(section: Section, charts: list[dict[str, Any]]) -> str:
                                 _hbar([r[1] for r in rows], values, column, axis, by.capitalize(), "Organisation"),
                                 sub, column, empty=no_amounts if column != "projects" else None))
         if not roles:
-            parts.append(_chart(charts, f"{key}-orgs", "Top organisations by " + by, {"data": []}, result, column,
+            parts.append(_chart(charts, f"{key}-orgs-{column}", "Top organisations by " + by, {"data": []}, result, column,
                                 empty=no_orgs))
     muni = c["municipalities_per_county"]
     counts = muni.column("municipalities")

@@ -14,7 +14,6 @@ from load.search import FTS_SCHEMA, INDEX_FORMAT, TABLE, Terms, index_format, in
 
 COLUMNS = ["project_id", "title", "region", "period", "area", "score", "snippet"]
 SNIPPET_WORDS = 12  # words either side of the first match
-LETTERS = "0-9a-zåäöéüæø"  # as the index's tokenizer (load.search.IGNORE): anything else separates words
 WORD = re.compile(r"[0-9A-Za-zÅÄÖåäöÉéÜüÆæØø]+")
 QUERY_PART = re.compile(r'"(?P<phrase>[^"]*)"?|(?P<word>[0-9A-Za-zÅÄÖåäöÉéÜüÆæØø]+)(?P<star>\*)?')
 MIN_PREFIX = 2  # letters before a * (a* alone would be most of the index)
@@ -44,14 +43,18 @@ filtered AS (
     FROM hits h JOIN projects p USING (project_id)
     WHERE ($period IS NULL OR p.programme_period = $period)
       AND ($region IS NULL OR p.region = $region OR p.region_code = $region_code)
-      AND ($area IS NULL OR p.programme_area_code = upper($area)))
-SELECT project_id, score, round(score, 3) FROM filtered ORDER BY score DESC, project_id LIMIT $window OFFSET $offset"""
-# A quoted phrase: its words' terms are required (above), and each phrase is a regular expression (its words in any
-# form the index has seen, in order) tried in Python on the texts of the best hits, window by window, until there
-# are enough: in SQL, DuckDB ran the expression over every document's text first (seconds where words are common).
-FIRST_WINDOW = 200
-TEXTS = f"""SELECT project_id, lower(title || chr(10) || body) FROM {TABLE}
-WHERE project_id IN (SELECT unnest($ids::VARCHAR[]))"""
+      AND ($area IS NULL OR p.programme_area_code = upper($area)){{phrases}})
+SELECT project_id, score, round(score, 3) FROM filtered ORDER BY score DESC, project_id LIMIT $limit"""
+# A quoted phrase: its words' terms are required (above), and its words stand at the right distances: each word's
+# posting at the first word's position plus its place in the phrase (a stop word, not indexed, counts its place).
+PHRASE = f"""
+      AND h.project_id IN (SELECT docs.name FROM {FTS_SCHEMA}.docs docs WHERE docs.docid IN (
+          SELECT t0.docid FROM {FTS_SCHEMA}.terms t0{{joins}}
+          WHERE t0.termid = (SELECT termid FROM {FTS_SCHEMA}.dict WHERE term = ${{name}}_0){{conditions}}))"""
+PHRASE_JOIN = f"""
+          JOIN {FTS_SCHEMA}.terms t{{j}} ON t{{j}}.docid = t0.docid AND t{{j}}.fieldid = t0.fieldid AND t{{j}}.pos = t0.pos + {{offset}}"""
+PHRASE_CONDITION = f"""
+          AND t{{j}}.termid = (SELECT termid FROM {FTS_SCHEMA}.dict WHERE term = ${{name}}_{{j}})"""
 SHOWN = f"""SELECT p.project_id, p.title, p.region, p.programme_period, p.programme_area_code, d.body
 FROM projects p JOIN {TABLE} d USING (project_id) WHERE p.project_id IN (SELECT unnest($ids::VARCHAR[]))"""
 
@@ -118,7 +121,7 @@ def search(con: duckdb.DuckDBPyConnection, text: str, *, period: str | None = No
     place = resolve_region(con, region) if region is not None else None
     if place is not None and place.unknown:
         return Found(COLUMNS, [], place.unknown)
-    params = _params(con, query, terms, stop_words) | {"period": period, "area": area, "region": place and place.name,
+    params = _params(query, terms, stop_words) | {"period": period, "area": area, "region": place and place.name,
                                           "region_code": place and place.code}
     hits = _hits(con, params, limit)
     if hits:
@@ -129,39 +132,25 @@ def search(con: duckdb.DuckDBPyConnection, text: str, *, period: str | None = No
 
 
 def _hits(con: duckdb.DuckDBPyConnection, params: dict, limit: int | None) -> list[tuple[str, float, float]]:
-    """(project, score, rounded score) of the best `limit` hits (None: all), best first; phrases checked on the
-    texts of the hits in rank order, a window at a time, each window eight times the last."""
-    bound = {k: v for k, v in params.items() if k != "phrases"}
-    if not params["phrases"]:
-        return con.execute(MATCHES, bound | {"window": limit, "offset": 0}).fetchall()
-    patterns = [re.compile(p) for p in params["phrases"]]
-    ranked = con.execute(MATCHES, bound | {"window": None, "offset": 0}).fetchall()  # every hit, best first
-    found: list[tuple[str, float, float]] = []
-    offset, window = 0, max(FIRST_WINDOW, 10 * (limit or 0))
-    while offset < len(ranked) and (limit is None or len(found) < limit):
-        batch = ranked[offset:offset + window]
-        texts = dict(con.execute(TEXTS, {"ids": [b[0] for b in batch]}).fetchall())
-        found += [b for b in batch if all(p.search(texts[b[0]]) for p in patterns)]
-        offset, window = offset + window, window * 8
-    return found[:limit] if limit is not None else found
+    """(project, score, rounded score) of the best `limit` hits (None: all), best first."""
+    sql, bound = [], {k: v for k, v in params.items() if k != "phrases"} | {"limit": limit}
+    for i, phrase in enumerate(params["phrases"]):  # [(term, place in the phrase), …]
+        name = f"phrase{i}"
+        first = phrase[0][1]
+        joins = "".join(PHRASE_JOIN.format(j=j, offset=int(place - first)) for j, (_, place) in enumerate(phrase) if j)
+        conditions = "".join(PHRASE_CONDITION.format(j=j, name=name) for j in range(1, len(phrase)))
+        sql.append(PHRASE.format(joins=joins, conditions=conditions, name=name))
+        bound |= {f"{name}_{j}": term for j, (term, _) in enumerate(phrase)}
+    return con.execute(MATCHES.format(phrases="".join(sql)), bound).fetchall()
 
 
-def _params(con: duckdb.DuckDBPyConnection, query: Query, terms: Terms, stop_words: set[str]) -> dict:
-    """The query's terms (a phrase's are required: every hit holds them all) and its phrases' patterns."""
-    phrase_terms = [terms.term(w) for phrase in query.phrases for w in phrase if w not in stop_words]
-    return {"terms": sorted({terms.term(w) for w in query.words} | set(phrase_terms)),
-            "prefixes": query.prefixes, "required": sorted(set(phrase_terms)),
-            "phrases": [_phrase_pattern(con, phrase, terms) for phrase in query.phrases]}
-
-
-def _phrase_pattern(con: duckdb.DuckDBPyConnection, words: list[str], terms: Terms) -> str:
-    """A regular expression for the phrase: each word in any form the index has seen of its term, in order."""
-    forms = []
-    for word in words:
-        seen = {w for (w,) in con.execute(f"SELECT word FROM {FTS_SCHEMA}.words WHERE term = ?",
-                                          [terms.term(word)]).fetchall()}
-        forms.append("(" + "|".join(sorted(seen | {word})) + ")")  # words are letters and digits only
-    return f"(^|[^{LETTERS}])" + f"[^{LETTERS}]+".join(forms) + f"([^{LETTERS}]|$)"
+def _params(query: Query, terms: Terms, stop_words: set[str]) -> dict:
+    """The query's terms (a phrase's are required: every hit holds them all) and each phrase's terms with their places."""
+    phrases = [[(terms.term(w), place) for place, w in enumerate(phrase) if w not in stop_words]
+               for phrase in query.phrases]
+    phrase_terms = {term for phrase in phrases for term, _ in phrase}
+    return {"terms": sorted({terms.term(w) for w in query.words} | phrase_terms),
+            "prefixes": query.prefixes, "required": sorted(phrase_terms), "phrases": phrases}
 
 
 def _only_stop_words(query: Query) -> str:

@@ -17,8 +17,9 @@ import duckdb
 
 TABLE = "search_documents"
 FTS_SCHEMA = f"fts_main_{TABLE}"
-# 2: terms by the suffix table (1 was Snowball's stemmer); an index of another format is rebuilt by the next load.
-INDEX_FORMAT = 2
+# 3: terms by the suffix table, each posting with its word's position (2: without positions; 1: Snowball's stems);
+# an index of another format is rebuilt by the next load.
+INDEX_FORMAT = 3
 MIN_STEM = 3     # an ending is taken off only where at least this many letters stay
 ROUNDS = 8       # endings taken off one after another, at most (kompetensens → kompetensen → kompetens → kompeten → kompet)
 # Lower-cased, accents kept (å, ä, ö are letters of their own); anything else separates words.
@@ -114,19 +115,22 @@ SELECT (SELECT coalesce(max(docid), -1) FROM {s}.docs) + row_number() OVER (ORDE
        project_id, title, body
 FROM {t} WHERE project_id IN (SELECT project_id FROM esf_changed);
 CREATE OR REPLACE TEMP TABLE esf_tokens AS
-SELECT docid, fieldid, w
-FROM (SELECT docid, (SELECT fieldid FROM {s}.fields WHERE field = 'title') AS fieldid, unnest({s}.tokenize(title)) AS w
-      FROM esf_new
-      UNION ALL
-      SELECT docid, (SELECT fieldid FROM {s}.fields WHERE field = 'body'), unnest({s}.tokenize(body)) FROM esf_new)
+SELECT docid, fieldid, w, pos
+FROM (SELECT docid, fieldid, unnest(ws) AS w, generate_subscripts(ws, 1) AS pos
+      FROM (SELECT docid, (SELECT fieldid FROM {s}.fields WHERE field = 'title') AS fieldid, {s}.tokenize(title) AS ws
+            FROM esf_new
+            UNION ALL
+            SELECT docid, (SELECT fieldid FROM {s}.fields WHERE field = 'body'), {s}.tokenize(body) FROM esf_new))
 WHERE w IS NOT NULL AND len(w) > 0 AND w NOT IN (SELECT sw FROM {s}.stopwords);
 """
 POSTINGS = """
-CREATE OR REPLACE TEMP TABLE esf_words AS SELECT t.docid, t.fieldid, x.term FROM esf_tokens t JOIN {s}.words x ON x.word = t.w;
+CREATE OR REPLACE TEMP TABLE esf_words AS
+SELECT t.docid, t.fieldid, x.term, t.pos FROM esf_tokens t JOIN {s}.words x ON x.word = t.w;
 INSERT INTO {s}.dict (termid, term, df)
 SELECT (SELECT coalesce(max(termid), -1) FROM {s}.dict) + row_number() OVER (ORDER BY term), term, 0
 FROM (SELECT DISTINCT term FROM esf_words WHERE term NOT IN (SELECT term FROM {s}.dict));
-INSERT INTO {s}.terms (docid, fieldid, termid) SELECT w.docid, w.fieldid, d.termid FROM esf_words w JOIN {s}.dict d USING (term);
+INSERT INTO {s}.terms (docid, fieldid, termid, pos)
+SELECT w.docid, w.fieldid, d.termid, w.pos FROM esf_words w JOIN {s}.dict d USING (term);
 UPDATE {s}.dict SET df = df + a.n
 FROM (SELECT d.termid, count(DISTINCT w.docid) AS n FROM esf_words w JOIN {s}.dict d USING (term) GROUP BY d.termid) a
 WHERE dict.termid = a.termid;
@@ -193,6 +197,8 @@ def build_index(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"PRAGMA create_fts_index('{TABLE}', 'project_id', 'title', 'body', stemmer = 'none', "
                 f"stopwords = 'esf_stopwords', strip_accents = 0, lower = 1, ignore = '{IGNORE}', overwrite = 1)")
     con.execute("DROP TABLE esf_stopwords")
+    # a word's place in its field (stop words counted), for phrases: "nyanlända kvinnor" is kvinn one after nyanländ
+    con.execute(f"ALTER TABLE {FTS_SCHEMA}.terms ADD COLUMN pos INTEGER")
     con.execute(f"CREATE TABLE {FTS_SCHEMA}.words (word VARCHAR PRIMARY KEY, term VARCHAR NOT NULL)")
     con.execute(f"CREATE TABLE {FTS_SCHEMA}.format (format INTEGER, suffixes VARCHAR[], min_stem INTEGER, rounds INTEGER)")
     terms = Terms(suffixes())

@@ -211,8 +211,9 @@ def index_content(db: Path, rebuilt: bool = False) -> dict[str, list]:
         return {
             "docs": con.execute(f"SELECT name, len FROM {s}.docs ORDER BY ALL").fetchall(),
             "dict": con.execute(f"SELECT term, df FROM {s}.dict ORDER BY ALL").fetchall(),
-            "postings": con.execute(f"SELECT d.name, t.fieldid, w.term, count(*) FROM {s}.terms t JOIN {s}.docs d "
-                                    f"USING (docid) JOIN {s}.dict w USING (termid) GROUP BY ALL ORDER BY ALL").fetchall(),
+            "postings": con.execute(f"SELECT d.name, t.fieldid, w.term, list(t.pos ORDER BY t.pos) FROM {s}.terms t "
+                                    f"JOIN {s}.docs d USING (docid) JOIN {s}.dict w USING (termid) "
+                                    "GROUP BY ALL ORDER BY ALL").fetchall(),
             "stats": con.execute(f"SELECT num_docs, round(avgdl, 9) FROM {s}.stats").fetchall(),
             "words": con.execute(f"SELECT w.word, w.term FROM {s}.words w JOIN {s}.dict d USING (term) "
                                  f"JOIN {s}.terms t USING (termid) GROUP BY ALL ORDER BY ALL").fetchall(),
@@ -264,6 +265,18 @@ def test_an_index_of_an_older_format_is_refused_then_rebuilt_by_the_next_load(co
         con.execute("DROP TABLE fts_main_search_documents.format")
         con.close()
     result = CliRunner().invoke(cli, ["search", "arbete", "--db", str(db)])
-    assert result.exit_code == 2 and "older format (1" in result.output and "next `esf run`" in result.output
+    assert result.exit_code == 2 and "older format (1, this esf reads 3)" in result.output
+    assert "next `esf run`" in result.output
     service.refresh(RunSettings(db=str(db), sources=(str(pages),)))  # nothing changed, the index is rebuilt
     assert search(db, "arbetsmarknad") == search(db, "arbetsmarknaden") != []
+
+
+def test_a_phrase_with_a_stop_word_inside_keeps_its_place(published):
+    """Postings carry positions (stop words counted): "kvinnor och män" finds the pages that write it; "kvinnor män"
+    does not (och stands between), though both words are on those pages."""
+    phrase = "kvinnor och män"
+    holding = {pid for pid, text in texts(published).items() if phrase in " ".join(re.findall(r"\w+", text))}
+    assert len(holding) >= 2 and {r["project_id"] for r in search(published, f'"{phrase}"')} == holding
+    adjacent = {pid for pid, text in texts(published).items() if "kvinnor män" in " ".join(re.findall(r"\w+", text))}
+    assert {r["project_id"] for r in search(published, '"kvinnor män"')} == adjacent
+    assert holding - adjacent and holding <= {r["project_id"] for r in search(published, "kvinnor män")}
