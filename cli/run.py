@@ -96,6 +96,7 @@ def _import_pipeline() -> None:
 def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, **params):
     """Run a flow in this process against the Prefect API (ours unless PREFECT_API_URL is set); every way
     it can end becomes one line and an exit code."""
+    from extract.polite import StopRequests
     from extract.sources import SourceError
     from cli.console import EXIT_CODE_OF_SIGNAL, interrupts, setup_output
     from flows.server import ServerError, prefect_api
@@ -118,6 +119,10 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, **params):
         sys.exit(EXIT_FAILED)
     except (SourceError, SourceShrank) as exc:  # found out only once the run looked (robots.txt, an empty site)
         click.echo(f"esf: {exc}; nothing new published", err=True)
+        sys.exit(EXIT_FAILED)
+    except StopRequests as exc:  # the host stopped answering, or the night's deadline passed
+        click.echo(f"esf: {exc}; nothing new published (the pages read are kept: the next night goes on "
+                   f"from there)", err=True)
         sys.exit(EXIT_FAILED)
     except click.ClickException:
         raise

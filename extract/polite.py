@@ -41,6 +41,22 @@ class Politeness:
     max_wait_seconds: float = 300.0     # a Retry-After longer than this fails the request instead
     max_bytes: int = 5 * 1024 * 1024    # a body (after Content-Encoding) longer than this fails, not retried
     max_redirects: int = 5
+    breaker_pages: int = 4              # this many pages in a row failing as a dead host fails (timeouts,
+                                        # connection errors, 5xx after retries): stop asking the host tonight
+    stop_at: float | None = None        # time.monotonic() after which no request starts (the night's deadline,
+                                        # set by the run from RunSettings.night_seconds)
+
+
+class StopRequests(RuntimeError):
+    """No more requests to a host tonight: it stopped answering, or the night's deadline passed."""
+
+
+class HostDown(StopRequests):
+    """The circuit breaker: `breaker_pages` pages in a row failed the way a host that stopped answering fails."""
+
+
+class NightOver(StopRequests):
+    """The night's deadline passed: no new request is started."""
 
 
 class HostUnreachable(RuntimeError):
@@ -62,9 +78,12 @@ class _Answer:
 class _Failure(Exception):
     """No usable answer and why; `retry`: may trying again help; `status`: only when the status is the fault."""
 
-    def __init__(self, reason: str, retry: bool = True, status: int | None = None):
+    def __init__(self, reason: str, retry: bool = True, status: int | None = None, slow: bool = False,
+                 host: bool = False):
         super().__init__(reason)
         self.reason, self.retry, self.status = reason, retry, status
+        self.slow = slow  # a timeout or the deadline: not tried again at once (the page gets one try later)
+        self.host = host or (status is not None and status >= 500)  # the kind of fault that means the host
 
 
 class _HostSession(requests.Session):
@@ -103,6 +122,9 @@ class PoliteClient:
         self._sleep = sleep
         self._last_request_end = 0.0
         self.requests_made = 0
+        self.pages_answered = 0      # requests (after retries) that got an answer from the host
+        self.failures_in_row = 0     # pages in a row that failed as a dead host fails (the breaker's count)
+        self.stopped: StopRequests | None = None  # set when the breaker trips or the night's deadline passes
         self.robots = Protego.parse("")
         self.delay = self.settings.delay_seconds
         self._load_robots()
@@ -133,6 +155,7 @@ class PoliteClient:
         """GET a page (conditionally when etag/last_modified are known), following redirects on this host.
         `max_bytes` overrides the settings' size cap for this page (a sitemap may be larger than a page)."""
         key = key or url
+        self._may_ask()
         if not self.allowed(url):
             return failed_page(key, "disallowed by robots.txt", url)
         headers = {}
@@ -141,13 +164,35 @@ class PoliteClient:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         url, result = self._follow(url, headers, max_bytes or self.settings.max_bytes)
+        self._count(result)
         if isinstance(result, _Failure):
-            return failed_page(key, result.reason, url, result.status)
+            return failed_page(key, result.reason, url, result.status, slow=result.slow)
         ok = is_page_answer(result.status)
         return RawPage(source_key=key, url=url, fetched_at=now(), body=result.body, http_status=result.status,
                        etag=result.headers.get("etag"), last_modified=result.headers.get("last-modified"),
                        content_type=result.headers.get("content-type"),
                        error=None if ok else f"HTTP {result.status}")
+
+    # --- the circuit breaker and the night's deadline ----------------------------------------
+    def _may_ask(self) -> None:
+        """Raise StopRequests when this host is not to be asked again tonight."""
+        if self.stopped is None and self.settings.stop_at is not None and time.monotonic() >= self.settings.stop_at:
+            self.stopped = NightOver(f"the night's deadline passed after {self.pages_answered} pages from "
+                                     f"{self.host}; no new request was started")
+        if self.stopped is not None:
+            raise self.stopped
+
+    def _count(self, result: _Answer | _Failure) -> None:
+        """A page's outcome, for the breaker: any answer but a 5xx shows the host alive (a 404 too)."""
+        if isinstance(result, _Failure) and result.host:
+            self.failures_in_row += 1
+            if self.failures_in_row >= self.settings.breaker_pages:
+                self.stopped = HostDown(f"{self.host} stopped answering after {self.pages_answered} pages: "
+                                        f"{self.failures_in_row} in a row failed, the last with: {result.reason}")
+                log.error("%s", self.stopped)
+        else:
+            self.failures_in_row = 0
+            self.pages_answered += 1
 
     def _follow(self, url: str, headers: dict, limit: int,
                 check_robots: bool = True) -> tuple[str, _Answer | _Failure]:
@@ -187,8 +232,8 @@ class PoliteClient:
             result = self._attempt(url, headers, limit)
             if isinstance(result, _Answer) and result.status not in RETRYABLE:
                 return result
-            if isinstance(result, _Failure) and not result.retry:
-                return result
+            if isinstance(result, _Failure) and (not result.retry or result.slow):
+                return result  # a timeout is not waited out again now: the run tries the page once more later
             if attempt == tries:
                 break
             wait = self._retry_wait(url, result, attempt)
@@ -197,7 +242,8 @@ class PoliteClient:
                                 status=result.status)
             self._sleep(wait)
         reason = f"HTTP {result.status}" if isinstance(result, _Answer) else result.reason
-        return _Failure(f"{reason} after {tries} tries" if tries > 1 else reason, status=result.status)
+        host = isinstance(result, _Failure) and result.host
+        return _Failure(f"{reason} after {tries} tries" if tries > 1 else reason, status=result.status, host=host)
 
     def _attempt(self, url: str, headers: dict, limit: int) -> _Answer | _Failure:
         self._wait_turn()
@@ -243,14 +289,14 @@ class PoliteClient:
             if fired.is_set():
                 raise self._late() from None
             if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
-                raise _Failure("read timed out") from None
-            raise _Failure(_truncated(resp.raw.tell(), expected)) from None
+                raise _Failure("read timed out", slow=True, host=True) from None
+            raise _Failure(_truncated(resp.raw.tell(), expected), host=True) from None
         finally:
             watchdog.cancel()
         if fired.is_set():
             raise self._late()
         if expected is not None and resp.raw.tell() < expected:  # raw bytes: Content-Length counts those
-            raise _Failure(_truncated(resp.raw.tell(), expected))
+            raise _Failure(_truncated(resp.raw.tell(), expected), host=True)
         return body
 
     def _read_chunks(self, resp: requests.Response, deadline: float, limit: int) -> bytes:
@@ -266,7 +312,7 @@ class PoliteClient:
         return b"".join(chunks)
 
     def _late(self) -> _Failure:
-        return _Failure(f"no complete answer within {self.settings.deadline_seconds:g} s")
+        return _Failure(f"no complete answer within {self.settings.deadline_seconds:g} s", slow=True, host=True)
 
     def _wait_turn(self) -> None:
         delay = self.delay * (1 + random.uniform(0, self.settings.jitter)) if self.delay else 0.0
@@ -301,27 +347,28 @@ def _fault(exc: BaseException) -> _Failure:
     """What went wrong on the way to an answer, as a reason the run report can group by."""
     chain = _causes(exc)
     if _any(chain, ConnectionRefusedError):
-        return _Failure("connection refused")
+        return _Failure("connection refused", host=True)
     if _any(chain, http.client.RemoteDisconnected):
-        return _Failure("connection closed without an answer")
+        return _Failure("connection closed without an answer", host=True)
     if _any(chain, ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
-        return _Failure("connection reset")
+        return _Failure("connection reset", host=True)
     if _any(chain, urllib3.exceptions.NameResolutionError):
-        return _Failure("host name not found")
+        return _Failure("host name not found", host=True)
     if _any(chain, requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError):
         timed_out = _any(chain, TimeoutError) or not _any(chain, urllib3.exceptions.NewConnectionError)
-        return _Failure("connect timed out" if timed_out else "cannot connect")
+        return _Failure("connect timed out", slow=True, host=True) if timed_out else \
+            _Failure("cannot connect", host=True)
     if _any(chain, requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        return _Failure("read timed out")
+        return _Failure("read timed out", slow=True, host=True)
     if _any(chain, requests.exceptions.SSLError, urllib3.exceptions.SSLError):
-        return _Failure("TLS error")
+        return _Failure("TLS error", host=True)
     if _any(chain, requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
         return _Failure("body does not decode as its Content-Encoding says", retry=False)
     if _any(chain, ValueError) and not _any(chain, http.client.HTTPException):
         return _Failure("invalid URL", retry=False)
     if _any(chain, http.client.HTTPException):
         return _Failure("malformed answer")
-    return _Failure(f"connection failed ({type(chain[-1]).__name__})")
+    return _Failure(f"connection failed ({type(chain[-1]).__name__})", host=True)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

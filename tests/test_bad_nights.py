@@ -1,0 +1,228 @@
+"""The bad nights (issue #19, points 1-3) against a site on 127.0.0.1 and files the test damages itself: a host
+that stops answering ends the night in bounded time and publishes nothing, two slow pages are tried once more
+after the others, scattered faults never trip the breaker, the night's deadline ends a night that cannot finish.
+
+Timeouts are scaled down; each bound is the rule the real settings follow (shown beside it)."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import duckdb
+import pytest
+
+from demo.generator import page
+from demo.site import DemoSite, Faults
+from extract.polite import HostDown, NightOver, Politeness
+from load import work_path_for
+from load.warehouse import raw_path_for
+from service.run import RunSettings, refresh
+
+LISTING = "/resultat/projektbanken/"
+# scaled: a silent page costs READ_TIMEOUT, a dripping one DEADLINE (real settings: 30 s and 60 s)
+READ_TIMEOUT, DEADLINE = 0.4, 1.0
+
+
+def project_path(i: int) -> str:
+    return f"/Projektbanken-2014-2020/Alla-Projekt/projekt-{i}/"
+
+
+def good_page(i: int) -> bytes:
+    p = page(i, seed=19)
+    return p.html.replace(p.path, project_path(i)).encode()
+
+
+class NightSite:
+    """Raw sockets: `kinds` says how each project page answers ('ok', 'silent', 'drip'); after
+    `answered_before_outage` project pages the whole site goes silent (headers, then nothing) or refuses
+    connections (`outage` = 'silent' | 'refused')."""
+
+    def __init__(self, pages: int, kinds: dict[int, str] | None = None, outage: str | None = None,
+                 answered_before_outage: int = 0) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.sock.settimeout(0.05)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.kinds = {i: (kinds or {}).get(i, "ok") for i in range(pages)}
+        self.outage, self.before_outage = outage, answered_before_outage
+        self.log: list[tuple[float, str]] = []  # (arrival, path) of every request
+        self.served = 0
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        links = "".join(f"<li><a href='{project_path(i)}'>Projekt {i}</a></li>" for i in range(pages))
+        self.listing = f"<html><body><main><ul>{links}</ul></main></body></html>".encode()
+
+    def __enter__(self) -> "NightSite":
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.sock.close()
+
+    def requests_for(self, i: int) -> list[float]:
+        return [t for t, path in self.log if path == project_path(i)]
+
+    def _accept(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                path = conn.recv(65536).decode("latin-1").split(" ", 2)[1]
+                with self.lock:
+                    self.log.append((time.monotonic(), path))
+                    down = self.outage is not None and self.served >= self.before_outage
+                    if path.startswith("/Projektbanken") and not down:
+                        self.served += 1
+                        if self.outage == "refused" and self.served >= self.before_outage:
+                            self.sock.close()  # from now on every connection is refused
+                if path == "/robots.txt":
+                    return self._send(conn, "ok", b"User-agent: *\nAllow: /\n")
+                if down:
+                    return self._send(conn, "silent", good_page(0))
+                if path == LISTING:
+                    return self._send(conn, "ok", self.listing)
+                index = next((i for i in self.kinds if project_path(i) == path), None)
+                if index is None:
+                    return conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                self._send(conn, self.kinds[index], good_page(index))
+            except OSError:
+                pass
+
+    def _send(self, conn: socket.socket, kind: str, body: bytes) -> None:
+        conn.sendall(f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}"
+                     f"\r\nConnection: close\r\n\r\n".encode())
+        if kind == "ok":
+            conn.sendall(body)
+        elif kind == "silent":  # headers and a little, then nothing
+            conn.sendall(body[:100])
+            self.stop.wait(30)
+        elif kind == "drip":  # a byte now and then, never silent for long
+            for byte in body:
+                if self.stop.wait(0.1):
+                    return
+                conn.sendall(bytes([byte]))
+
+
+def scaled(**settings) -> Politeness:
+    return Politeness(**{"delay_seconds": 0.0, "backoff_seconds": 0.01, "read_timeout": READ_TIMEOUT,
+                         "deadline_seconds": DEADLINE, **settings})
+
+
+def night(db, url: str, politeness: Politeness, **settings):
+    return refresh(RunSettings(db=str(db), sources=(url + LISTING,), politeness=politeness, batch_size=10,
+                               **settings))
+
+
+def runs(db) -> list[tuple]:
+    con = duckdb.connect(str(work_path_for(db)), read_only=True)
+    try:
+        return con.execute("SELECT status, message FROM runs ORDER BY run_id").fetchall()
+    finally:
+        con.close()
+
+
+def stored_keys(db) -> int:
+    con = duckdb.connect(str(raw_path_for(db)), read_only=True)
+    try:
+        return con.execute("SELECT count(DISTINCT source_key) FROM raw_pages").fetchone()[0]
+    finally:
+        con.close()
+
+
+# --- 1. a host that stops answering ------------------------------------------------------------------
+@pytest.mark.parametrize("outage", ["silent", "refused"])
+def test_a_site_that_stops_answering_ends_the_night_after_the_breakers_pages(outage, tmp_path):
+    """200 pages; the site stops answering after 20. The breaker trips after 4 pages in a row, whatever the
+    site's size: a silent site costs 4 x read timeout (real settings: 4 x (30 s + 1.25 s delay) = 125 s,
+    under 5 minutes); a refusing one 4 pages x 4 quick tries. Nothing is published, what was read is stored,
+    and the next night resumes from it."""
+    db = tmp_path / "esf.duckdb"
+    politeness = scaled()
+    with NightSite(200, outage=outage, answered_before_outage=20) as site:
+        started = time.monotonic()
+        with pytest.raises(HostDown) as stopped:
+            night(db, site.url, politeness)
+        took = time.monotonic() - started
+        after_outage = [path for _, path in site.log[site.log.index(next(
+            (t, p) for t, p in site.log if p == project_path(19))) + 1:]]
+    last = "read timed out" if outage == "silent" else "connection refused after 4 tries"
+    assert str(stopped.value) == (f"{site.url.removeprefix('http://')} stopped answering after 21 pages: "
+                                  f"4 in a row failed, the last with: {last}")  # the listing and 20 pages
+    if outage == "silent":
+        assert len(after_outage) == politeness.breaker_pages  # one request each: a timeout is not waited out again
+        assert took < politeness.breaker_pages * READ_TIMEOUT + 15  # the run's own work is the rest
+    assert not db.exists()  # nothing published
+    assert runs(db)[-1][0] == "failed" and "stopped answering" in runs(db)[-1][1]
+    assert stored_keys(db) == 20  # kept
+
+
+def test_the_next_night_resumes_without_asking_again_for_what_was_stored(tmp_path):
+    """The same host, back after the outage: the 20 pages stored are parsed from the store, not fetched."""
+    db = tmp_path / "esf.duckdb"
+    site = NightSite(60, outage="silent", answered_before_outage=20)
+    with site:
+        with pytest.raises(HostDown):
+            night(db, site.url, scaled())
+        site.outage, site.log = None, []
+        report = night(db, site.url, scaled())
+    assert report.status == "succeeded" and report.counts.new == 60
+    assert [i for i in range(60) if site.requests_for(i)] == list(range(20, 60))
+    assert db.exists() and duckdb.connect(str(db), read_only=True).execute(
+        "SELECT count(*) FROM projects").fetchone() == (60,)
+
+
+def test_scattered_server_errors_never_trip_the_breaker(tmp_path):
+    """2 % of 300 pages answer 5xx to both their tries: each fails alone, the night goes on and publishes."""
+    db = tmp_path / "esf.duckdb"
+    faults = Faults(seed=3, server_error_share=0.02, server_error_burst=2)
+    with DemoSite(300, faults=faults) as site:
+        bad = [i for i in range(300) if faults.hits(i, "server_error", 0.02)]
+        report = night(db, site.url, scaled(retries=1))
+    assert len(bad) >= 3 and max(b - a for a, b in zip(bad, bad[1:])) > 1
+    assert report.status == "rejects" and report.counts.failed == len(bad)
+    assert report.counts.new == 300 - len(bad) and db.exists()
+
+
+# --- slow pages ------------------------------------------------------------------------------------------
+def test_two_slow_pages_are_tried_once_more_after_the_other_pages(tmp_path):
+    """A silent page and a dripping one among 34: each is asked twice, the second time after every other
+    page; the night publishes the rest. Their cost is 2 x (read timeout + deadline): at the real settings
+    2 x (30 s + 60 s) = 180 s, plus 36 requests x 1.125 s of delay, 220 s: under 4 minutes (it was 418 s)."""
+    db = tmp_path / "esf.duckdb"
+    with NightSite(34, kinds={3: "silent", 4: "drip"}) as site:
+        started = time.monotonic()
+        report = night(db, site.url, scaled(retries=3))
+        took = time.monotonic() - started
+    assert [len(site.requests_for(i)) for i in (3, 4)] == [2, 2]
+    last_good = max(t for i in range(34) if i not in (3, 4) for t in site.requests_for(i))
+    assert min(site.requests_for(3)[1], site.requests_for(4)[1]) > last_good
+    assert report.status == "rejects" and report.counts.failed == 2 and report.counts.new == 32
+    con = duckdb.connect(str(work_path_for(db)), read_only=True)
+    reasons = sorted(r for (r,) in con.execute("SELECT reason FROM rejects WHERE stage = 'fetch'").fetchall())
+    con.close()
+    assert reasons == ["no complete answer within 1 s (tried again after the other pages)",
+                       "read timed out (tried again after the other pages)"]
+    assert took < 2 * (READ_TIMEOUT + DEADLINE) + 15
+
+
+def test_the_nights_deadline_stops_new_requests_and_keeps_what_was_read(tmp_path):
+    """100 pages at 0.1 s apart (10 s) in a night of 5 s (the run's start-up counts): no request starts after
+    the deadline; the pages read by then are stored for the next night."""
+    db = tmp_path / "esf.duckdb"
+    with NightSite(100) as site:
+        started = time.monotonic()
+        with pytest.raises(NightOver, match=r"the night's deadline passed after \d+ pages from 127\.0\.0\.1"):
+            night(db, site.url, scaled(delay_seconds=0.1, jitter=0.0), night_seconds=5.0)
+        last_request = max(t for t, _ in site.log)
+    assert last_request - started < 5.0 + 0.2
+    assert runs(db)[-1][0] == "failed" and not db.exists()
+    assert 0 < stored_keys(db) < 100
