@@ -35,6 +35,71 @@ class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse."""
 
 
+class DamagedFile(RuntimeError):
+    """A file of the run does not read back: DuckDB found a block whose checksum does not match, or the file
+    ends before its blocks do. `role`: 'warehouse' (esf.work.duckdb) or 'raw store' (esf.raw.duckdb)."""
+
+    def __init__(self, path: Path, role: str, reason: str) -> None:
+        super().__init__(f"the {role} {path} is damaged: {reason}")
+        self.path, self.role, self.reason = Path(path), role, reason
+
+
+DAMAGE_SIGNS = ("corrupt database file", "could not read enough bytes", "not a valid duckdb database",
+                "checksum", "database has been invalidated")
+
+
+def is_damage(exc: BaseException) -> bool:
+    """Whether a DuckDB error says a file does not read back (rather than a mistake in a query)."""
+    return isinstance(exc, duckdb.Error) and any(sign in str(exc).lower() for sign in DAMAGE_SIGNS)
+
+
+def first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def read_through(con: duckdb.DuckDBPyConnection, database: str, skip_columns: tuple[str, ...] = ()) -> None:
+    """Read every value of every table and view of the attached `database`: DuckDB checks each block's
+    checksum as it reads it, so a damaged block raises (`count(*)` reads no column, so it is not enough).
+    `skip_columns` are not read (the raw store's page bodies, for the cheap check at the start of a run)."""
+    objects = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = $db UNION ALL "
+        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = $db AND NOT internal",
+        {"db": database}).fetchall()
+    for schema, name in objects:
+        columns = [c for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND schema_name = ? "
+            "AND table_name = ?", [database, schema, name]).fetchall() if c not in skip_columns]
+        if columns:
+            hashed = ", ".join(f'max(hash("{c}"))' for c in columns)
+            con.execute(f'SELECT count(*), {hashed} FROM "{database}"."{schema}"."{name}"').fetchall()
+
+
+HEADER_BYTES = 3 * 4096  # a DuckDB file's main header and its two database headers, before the first block
+
+
+def check_length(con: duckdb.DuckDBPyConnection, database: str, path: Path) -> str | None:
+    """Why the attached `database` (the file at `path`) is shorter than its blocks say, or None. A truncated
+    file opens, and its tail is read only when a query needs it (a page body, on some later night)."""
+    row = con.execute("SELECT block_size, total_blocks FROM pragma_database_size() WHERE database_name = ?",
+                      [database]).fetchone()
+    if not row or not row[0] or not path.exists():
+        return None
+    needed, size = HEADER_BYTES + row[0] * row[1], path.stat().st_size
+    return None if size >= needed else f"the file is {size:,} bytes; its {row[1]} blocks need {needed:,}"
+
+
+def verify_file(path: str | os.PathLike, role: str = "warehouse") -> None:
+    """Open a closed database file read-only and read it through; DamagedFile if it does not read back."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            read_through(con, con.execute("SELECT current_database()").fetchone()[0])
+        finally:
+            con.close()
+    except duckdb.Error as exc:
+        raise DamagedFile(Path(path), role, first_line(exc)) from None
+
+
 RAW = "raw"  # the catalog the raw store is attached under: raw.raw_pages, raw.file_state
 
 
@@ -121,16 +186,19 @@ class Warehouse:
             self.connect()
         except duckdb.IOException as exc:
             self.close()
+            if is_damage(exc):
+                raise DamagedFile(self.path, "warehouse", first_line(exc)) from None
             raise WarehouseBusy(f"cannot open {self.path}: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
 
     def connect(self) -> None:
         """(Re)open the database file under the lock this object already holds."""
         if self.con is None:
             had_raw = self.raw_path.exists()
-            self.con = duckdb.connect(str(self.path), config={"memory_limit": self.memory})
+            self.con = self._open_checked()
             try:
-                self.con.execute("SET TimeZone = 'UTC'")
-                self.con.execute(f"ATTACH '{_sql_str(self.raw_path)}' AS {RAW}")
                 version = _version(self.con)
                 self.raw_missing = not had_raw and version >= RAW_STORE_VERSION
                 applied = migrate(self.con)
@@ -142,6 +210,51 @@ class Warehouse:
                 self.disconnect()
                 compact(self.path)
                 self.connect()
+
+    def _open_checked(self) -> duckdb.DuckDBPyConnection:
+        """The connection with the raw store attached, after a cheap check of both: each opens, and the raw
+        store's tables read through, page bodies left out. A file that does not read back is DamagedFile."""
+        try:
+            con = duckdb.connect(str(self.path), config={"memory_limit": self.memory})
+            con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()
+            short = check_length(con, con.execute("SELECT current_database()").fetchone()[0], self.path)
+        except duckdb.Error as exc:
+            if is_damage(exc):
+                raise DamagedFile(self.path, "warehouse", first_line(exc)) from None
+            raise
+        if short:
+            con.close()
+            raise DamagedFile(self.path, "warehouse", short)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"ATTACH '{_sql_str(self.raw_path)}' AS {RAW}")
+            read_through(con, RAW, skip_columns=("body",))
+            short = check_length(con, RAW, self.raw_path)
+            if short:
+                raise DamagedFile(self.raw_path, "raw store", short)
+        except duckdb.Error as exc:
+            con.close()
+            if is_damage(exc):
+                raise DamagedFile(self.raw_path, "raw store", first_line(exc)) from None
+            raise
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def damage(self, exc: BaseException) -> DamagedFile | None:
+        """Which file a damage error met during the run came from (DuckDB's message names no file): the
+        warehouse if it does not read through, else the raw store. None when `exc` is not damage."""
+        if isinstance(exc, DamagedFile):
+            return exc
+        if not is_damage(exc):
+            return None
+        self.disconnect()
+        try:
+            verify_file(self.path)
+        except DamagedFile as damaged:
+            return damaged
+        return DamagedFile(self.raw_path, "raw store", first_line(exc))
 
     def disconnect(self) -> None:
         """Close the database file but keep the lock (to copy the file while no one can write it)."""

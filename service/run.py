@@ -269,7 +269,10 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             report.counts = counts
             report.status = counts.status
         except BaseException as exc:
-            record_failure(wh, report.run_id, exc)
+            damaged = wh.damage(exc)  # which file, when a file did not read back (DuckDB's error names none)
+            record_failure(wh, report.run_id, damaged or exc)
+            if damaged is not None and damaged is not exc:
+                raise damaged from exc
             raise
     report.durations["total"] = perf_counter() - t0
     return report

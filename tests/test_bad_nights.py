@@ -104,7 +104,7 @@ class NightSite:
             conn.sendall(body)
         elif kind == "silent":  # headers and a little, then nothing
             conn.sendall(body[:100])
-            self.stop.wait(30)
+            self.stop.wait(300)
         elif kind == "drip":  # a byte now and then, never silent for long
             for byte in body:
                 if self.stop.wait(0.1):
@@ -226,3 +226,78 @@ def test_the_nights_deadline_stops_new_requests_and_keeps_what_was_read(tmp_path
     assert last_request - started < 5.0 + 0.2
     assert runs(db)[-1][0] == "failed" and not db.exists()
     assert 0 < stored_keys(db) < 100
+
+
+# --- 2. a damaged file is never published -------------------------------------------------------------
+def _first_night(tmp_path):
+    from cli.options import _default_source
+    db = tmp_path / "esf.duckdb"
+    source = _default_source()
+    report = refresh(RunSettings(db=str(db), sources=(source,)))
+    assert report.published and report.counts.new == 13
+    return db, source
+
+
+def _damage(path, share: float, size: int = 64 * 1024) -> None:
+    """`size` bytes of garbage at `share` of the file, its header (the first 12 KB) kept."""
+    import random
+    offset = max(12 * 1024, int(path.stat().st_size * share))
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(random.Random(share).randbytes(size))
+
+
+def _digest(path) -> str:
+    import hashlib
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("share", [0.3, 0.6, 0.9])
+def test_a_damaged_working_file_is_never_published_and_the_message_names_it(share, tmp_path):
+    from load.warehouse import DamagedFile, verify_file
+    db, source = _first_night(tmp_path)
+    published = _digest(db)
+    _damage(work_path_for(db), share)
+    with pytest.raises(DamagedFile) as damaged:
+        refresh(RunSettings(db=str(db), sources=(source,), rehash=True))
+    assert damaged.value.path == work_path_for(db) and damaged.value.role == "warehouse"
+    assert str(work_path_for(db)) in str(damaged.value)
+    assert _digest(db) == published  # the last good file stays published
+    verify_file(db)  # and reads through
+    assert not list(tmp_path.glob(".esf.duckdb.publishing-*"))
+
+
+def test_the_advice_for_a_damaged_working_file_rebuilds_it_from_the_raw_store(tmp_path):
+    from cli.run import damage_advice
+    from load.warehouse import DamagedFile
+    from service.run import reprocess
+    db, source = _first_night(tmp_path)
+    work = work_path_for(db)
+    _damage(work, 0.3)
+    with pytest.raises(DamagedFile) as damaged:
+        refresh(RunSettings(db=str(db), sources=(source,)))
+    advice = damage_advice(damaged.value, str(db)).splitlines()
+    assert advice[0].startswith(f"esf: the warehouse {work} is damaged: ") and "nothing new published" in advice[0]
+    assert advice[1].endswith(f"mv {work} {work}.damaged && esf reprocess --db {db}")
+    assert advice[2].endswith(f"mv {work} {work}.damaged && esf run --db {db}")
+    work.rename(work.with_name(work.name + ".damaged"))  # what the advice says
+    report = reprocess(RunSettings(db=str(db)))
+    assert report.status == "succeeded" and report.counts.new == 13
+
+
+@pytest.mark.parametrize("share", [0.3, 0.6, 0.9])
+def test_a_truncated_raw_store_is_found_at_the_start_of_the_run(share, tmp_path):
+    """A quiet night (every file skipped by its stat) reads no body: the check at the start still finds it."""
+    from cli.run import damage_advice
+    from load.warehouse import DamagedFile
+    db, source = _first_night(tmp_path)
+    published, raw = _digest(db), raw_path_for(db)
+    with open(raw, "r+b") as fh:
+        fh.truncate(int(raw.stat().st_size * share))
+    with pytest.raises(DamagedFile) as damaged:
+        refresh(RunSettings(db=str(db), sources=(source,)))
+    assert damaged.value.path == raw and damaged.value.role == "raw store"
+    assert _digest(db) == published
+    advice = damage_advice(damaged.value, str(db)).splitlines()
+    assert advice[0].startswith(f"esf: the raw store {raw} is damaged: ")
+    assert advice[1].endswith(f"mv {raw} {raw}.damaged && esf run --db {db} --rehash")
