@@ -102,7 +102,7 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, **params):
     from cli.console import EXIT_CODE_OF_SIGNAL, interrupts, setup_output
     from flows.server import ServerError, prefect_api
     from load import WarehouseBusy
-    from load.warehouse import DamagedFile
+    from load.damage import DamagedFile
     from service.run import SourceShrank, interrupt_signal
     if runner != "threads":
         params["parse_workers"] = 1  # the runner's own workers parse; no second pool inside them

@@ -19,6 +19,7 @@ import urllib3.exceptions
 from protego import Protego
 from requests.adapters import HTTPAdapter
 
+from extract.faults import _Failure, _fault, _truncated
 from records.pages import RawPage, failed_page, now
 from records.status import OK, REDIRECTS, RETRYABLE, is_page_answer
 
@@ -73,17 +74,6 @@ class _Answer:
     url: str
     headers: dict = field(default_factory=dict)
     body: bytes = b""
-
-
-class _Failure(Exception):
-    """No usable answer and why; `retry`: may trying again help; `status`: only when the status is the fault."""
-
-    def __init__(self, reason: str, retry: bool = True, status: int | None = None, slow: bool = False,
-                 host: bool = False):
-        super().__init__(reason)
-        self.reason, self.retry, self.status = reason, retry, status
-        self.slow = slow  # a timeout or the deadline: not tried again at once (the page gets one try later)
-        self.host = host or (status is not None and status >= 500)  # the kind of fault that means the host
 
 
 class _HostSession(requests.Session):
@@ -151,9 +141,12 @@ class PoliteClient:
 
     # --- requests ----------------------------------------------------------------------------
     def fetch(self, url: str, key: str | None = None, etag: str | None = None,
-              last_modified: str | None = None, max_bytes: int | None = None) -> RawPage:
+              last_modified: str | None = None, max_bytes: int | None = None,
+              timeout_later: bool = False) -> RawPage:
         """GET a page (conditionally when etag/last_modified are known), following redirects on this host.
-        `max_bytes` overrides the settings' size cap for this page (a sitemap may be larger than a page)."""
+        `max_bytes` overrides the settings' size cap for this page (a sitemap may be larger than a page).
+        A timeout is tried once more at once (unless the host failed the page before too); with
+        `timeout_later` not at all: the page comes back `slow`, for the caller to try after its other pages."""
         key = key or url
         self._may_ask()
         if not self.allowed(url):
@@ -163,7 +156,8 @@ class PoliteClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        url, result = self._follow(url, headers, max_bytes or self.settings.max_bytes)
+        url, result = self._follow(url, headers, max_bytes or self.settings.max_bytes,
+                                   timeout_tries=1 if timeout_later or self.failures_in_row else 2)
         self._count(result)
         if isinstance(result, _Failure):
             return failed_page(key, result.reason, url, result.status, slow=result.slow)
@@ -194,12 +188,12 @@ class PoliteClient:
             self.failures_in_row = 0
             self.pages_answered += 1
 
-    def _follow(self, url: str, headers: dict, limit: int,
-                check_robots: bool = True) -> tuple[str, _Answer | _Failure]:
+    def _follow(self, url: str, headers: dict, limit: int, check_robots: bool = True,
+                timeout_tries: int = 2) -> tuple[str, _Answer | _Failure]:
         """GET with retries, following redirects on this host: (the last URL asked, its answer or failure)."""
         seen = [url]
         while True:
-            result = self._send(url, headers, limit)
+            result = self._send(url, headers, limit, timeout_tries)
             if isinstance(result, _Failure) or result.status not in REDIRECTS or "location" not in result.headers:
                 return url, result
             try:
@@ -224,7 +218,7 @@ class PoliteClient:
             return f"redirect to {target}, disallowed by robots.txt"
         return None
 
-    def _send(self, url: str, headers: dict, limit: int) -> _Answer | _Failure:
+    def _send(self, url: str, headers: dict, limit: int, timeout_tries: int = 2) -> _Answer | _Failure:
         """One request, tried again on faults worth retrying and on RETRYABLE statuses."""
         s = self.settings
         tries = s.retries + 1
@@ -232,8 +226,11 @@ class PoliteClient:
             result = self._attempt(url, headers, limit)
             if isinstance(result, _Answer) and result.status not in RETRYABLE:
                 return result
-            if isinstance(result, _Failure) and (not result.retry or result.slow):
-                return result  # a timeout is not waited out again now: the run tries the page once more later
+            if isinstance(result, _Failure) and not result.retry:
+                return result
+            if isinstance(result, _Failure) and result.slow and attempt >= timeout_tries:  # waited out enough
+                return result if attempt == 1 else _Failure(f"{result.reason} after {attempt} tries", slow=True,
+                                                            host=True)
             if attempt == tries:
                 break
             wait = self._retry_wait(url, result, attempt)
@@ -343,50 +340,6 @@ class PoliteClient:
         self.http.close()
 
 
-def _fault(exc: BaseException) -> _Failure:
-    """What went wrong on the way to an answer, as a reason the run report can group by."""
-    chain = _causes(exc)
-    if _any(chain, ConnectionRefusedError):
-        return _Failure("connection refused", host=True)
-    if _any(chain, http.client.RemoteDisconnected):
-        return _Failure("connection closed without an answer", host=True)
-    if _any(chain, ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
-        return _Failure("connection reset", host=True)
-    if _any(chain, urllib3.exceptions.NameResolutionError):
-        return _Failure("host name not found", host=True)
-    if _any(chain, requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError):
-        timed_out = _any(chain, TimeoutError) or not _any(chain, urllib3.exceptions.NewConnectionError)
-        return _Failure("connect timed out", slow=True, host=True) if timed_out else \
-            _Failure("cannot connect", host=True)
-    if _any(chain, requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        return _Failure("read timed out", slow=True, host=True)
-    if _any(chain, requests.exceptions.SSLError, urllib3.exceptions.SSLError):
-        return _Failure("TLS error", host=True)
-    if _any(chain, requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
-        return _Failure("body does not decode as its Content-Encoding says", retry=False)
-    if _any(chain, ValueError) and not _any(chain, http.client.HTTPException):
-        return _Failure("invalid URL", retry=False)
-    if _any(chain, http.client.HTTPException):
-        return _Failure("malformed answer")
-    return _Failure(f"connection failed ({type(chain[-1]).__name__})", host=True)
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and every exception it wraps (causes, contexts, urllib3 reasons and arguments)."""
-    found, todo = [], [exc]
-    while todo:
-        e = todo.pop(0)
-        if not isinstance(e, BaseException) or any(e is f for f in found):
-            continue
-        found.append(e)
-        todo += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
-    return found
-
-
-def _any(chain: list[BaseException], *kinds: type) -> bool:
-    return any(isinstance(e, kinds) for e in chain)
-
-
 def _shut(raw, fired: threading.Event) -> None:
     fired.set()
     try:
@@ -398,12 +351,6 @@ def _shut(raw, fired: threading.Event) -> None:
 def _content_length(headers) -> int | None:
     value = (headers.get("content-length") or "").strip()
     return int(value) if value.isdigit() else None
-
-
-def _truncated(received: int, expected: int | None) -> str:
-    if expected is None:
-        return f"truncated body: connection closed after {received} bytes"
-    return f"truncated body: {received} of {expected} bytes"
 
 
 def _seconds(value: float) -> str:

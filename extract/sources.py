@@ -149,7 +149,7 @@ class WebSource:
         it had last time, or its listed URL when it never had one."""
         url = item.found.url
         page = self._client(url).fetch(url, key=item.source_key or url, etag=item.etag,
-                                       last_modified=item.last_modified)
+                                       last_modified=item.last_modified, timeout_later=True)
         if page.failed or not has_body(page.http_status):
             return page
         key = page_key(page.url, page.body)

@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 
 from load.search import build_index, copy_index, has_index
-from load.warehouse import DamagedFile, first_line, is_damage, migrate, verify_file
+from load.damage import DamagedFile, first_line, is_damage, verify_file
+from load.warehouse import migrate
 
 CONTACT_COLUMNS = ("contact_name", "contact_email", "contact_phone")
 CONTACT_TABLES = ("projects", "project_versions")

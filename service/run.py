@@ -181,10 +181,10 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
                 for resumed in stored_pages(wh, plan.from_store, settings.batch_size, BATCH_BYTES):
                     progress.skip(len(resumed))  # bodies a batch at a time, by count and by bytes
                     yield resumed, []
-                for done, pages in read_planned(source, items, settings.batch_size, run.read, progress.advance,
+                for asked, pages in read_planned(source, items, settings.batch_size, run.read, progress.advance,
                                                 report.notes):
                     collected.counts.fetched += sum(1 for page in pages if has_body(page))
-                    yield pages, source.crawl_rows(done, pages, report.run_id)
+                    yield pages, source.crawl_rows(asked, pages, report.run_id)
             finally:
                 source.close()
 

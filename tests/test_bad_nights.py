@@ -254,7 +254,7 @@ def _digest(path) -> str:
 
 @pytest.mark.parametrize("share", [0.3, 0.6, 0.9])
 def test_a_damaged_working_file_is_never_published_and_the_message_names_it(share, tmp_path):
-    from load.warehouse import DamagedFile, verify_file
+    from load.damage import DamagedFile, verify_file
     db, source = _first_night(tmp_path)
     published = _digest(db)
     _damage(work_path_for(db), share)
@@ -269,7 +269,7 @@ def test_a_damaged_working_file_is_never_published_and_the_message_names_it(shar
 
 def test_the_advice_for_a_damaged_working_file_rebuilds_it_from_the_raw_store(tmp_path):
     from cli.run import damage_advice
-    from load.warehouse import DamagedFile
+    from load.damage import DamagedFile
     from service.run import reprocess
     db, source = _first_night(tmp_path)
     work = work_path_for(db)
@@ -289,7 +289,7 @@ def test_the_advice_for_a_damaged_working_file_rebuilds_it_from_the_raw_store(tm
 def test_a_truncated_raw_store_is_found_at_the_start_of_the_run(share, tmp_path):
     """A quiet night (every file skipped by its stat) reads no body: the check at the start still finds it."""
     from cli.run import damage_advice
-    from load.warehouse import DamagedFile
+    from load.damage import DamagedFile
     db, source = _first_night(tmp_path)
     published, raw = _digest(db), raw_path_for(db)
     with open(raw, "r+b") as fh:
@@ -301,3 +301,41 @@ def test_a_truncated_raw_store_is_found_at_the_start_of_the_run(share, tmp_path)
     advice = damage_advice(damaged.value, str(db)).splitlines()
     assert advice[0].startswith(f"esf: the raw store {raw} is damaged: ")
     assert advice[1].endswith(f"mv {raw} {raw}.damaged && esf run --db {db} --rehash")
+
+
+# --- 3. memory by bytes ------------------------------------------------------------------------------------
+def _big_pages(folder, count: int = 30) -> None:
+    folder.mkdir()
+    filler = ("Projektet arbetar med deltagarnas vägar till arbete och studier. " * 76_000)[:4_900_000]
+    for i in range(count):
+        (folder / f"c-{i:02d}.txt").write_text(
+            f"2019/{i:05d} - Långa projektet {i}\n\nProjektnummer:\n2019/{i:05d}\nProjektägare:\nKommun {i}\n"
+            f"Region:\nVästsverige\n\nSammanfattning\nSida {i}. {filler}\n", encoding="utf-8")
+
+
+def test_a_run_killed_after_storing_big_pages_resumes_under_the_same_limit(tmp_path):
+    """30 pages of 4.9 MB stored under the least memory esf allows, then the run dies before loading: the next
+    run, under the same limit, parses them from the store in batches bounded by bytes, reading no file again."""
+    from load import Warehouse, stored_pages
+    from load.warehouse import MEMORY_MINIMUM
+    from service.run import Steps
+    folder, db = tmp_path / "pages", tmp_path / "esf.duckdb"
+    _big_pages(folder)
+    limit = f"{MEMORY_MINIMUM // 10**6}MB"
+
+    class DiesBeforeLoading(Steps):
+        def load(self, *args):
+            raise RuntimeError("killed after storing")
+
+    with pytest.raises(RuntimeError, match="killed after storing"):
+        refresh(RunSettings(db=str(db), sources=(str(folder),), memory=limit), steps=DiesBeforeLoading)
+    assert stored_keys(db) == 30 and not db.exists()
+    with Warehouse(work_path_for(db), memory=limit) as wh:
+        keys = [k for (k,) in wh.con.execute("SELECT source_key FROM raw.raw_pages").fetchall()]
+        batches = [[p.source_key for p in batch] for batch in stored_pages(wh, keys, 500, 10 * 1024 * 1024)]
+    assert sorted(k for batch in batches for k in batch) == sorted(keys)
+    assert max(len(batch) for batch in batches) == 2  # 2 x 4.9 MB under 10 MB: by bytes, not by the count of 500
+
+    report = refresh(RunSettings(db=str(db), sources=(str(folder),), memory=limit))
+    assert report.status == "succeeded" and report.counts.new == 30
+    assert report.counts.fetched == 0  # every page came from the store

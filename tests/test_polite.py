@@ -166,15 +166,26 @@ def test_silence_mid_body_is_that_page_failing_not_an_exception():
     assert not after.failed and after.body == BODY
 
 
-def test_a_silence_is_not_waited_out_again_at_once_but_marked_for_later():
-    """A timeout costs its whole wait: the run tries the page once more after the night's other pages
+def test_a_project_page_silence_is_not_waited_out_again_at_once_but_marked_for_later():
+    """A timeout costs its whole wait: the run tries a project page once more after the night's other pages
     (service/reading.py), never at once (two slow pages cost 7 minutes when each had 4 tries)."""
     with RawServer({"/tyst": silent_after(10, 1000), "/fel": answer(503, b"upptagen")}) as server:
-        c = client(server, sleeps=[], read_timeout=1.0, retries=1)
-        page, busy = c.fetch(server.url + "/tyst"), c.fetch(server.url + "/fel")
-        assert server.count("/tyst") == 1 and server.count("/fel") == 2  # a quick fault is still retried
+        c = client(server, sleeps=[], read_timeout=1.0, retries=3)
+        page = c.fetch(server.url + "/tyst", timeout_later=True)
+        busy = c.fetch(server.url + "/fel", timeout_later=True)
+        assert server.count("/tyst") == 1 and server.count("/fel") == 4  # a quick fault is still retried
     assert page.error == "read timed out" and page.slow
-    assert busy.error == "HTTP 503 after 2 tries" and not busy.slow
+    assert busy.error == "HTTP 503 after 4 tries" and not busy.slow
+
+
+def test_a_listing_silence_is_tried_twice_at_most_and_once_after_a_failed_page():
+    """Pages fetched for discovery (listings, sitemaps) have no later: a timeout gets one more try at once,
+    unless the host failed the page before it too (then every try of an outage would cost a timeout twice)."""
+    with RawServer({"/tyst": silent_after(10, 1000), "/tyst2": silent_after(10, 1000)}) as server:
+        c = client(server, sleeps=[], read_timeout=0.5, retries=3)
+        first, second = c.fetch(server.url + "/tyst"), c.fetch(server.url + "/tyst2")
+        assert (server.count("/tyst"), server.count("/tyst2")) == (2, 1)
+    assert first.error == "read timed out after 2 tries" and second.error == "read timed out"
 
 
 def test_a_dripping_server_fails_at_the_deadline():
