@@ -339,3 +339,55 @@ def test_a_run_killed_after_storing_big_pages_resumes_under_the_same_limit(tmp_p
     report = refresh(RunSettings(db=str(db), sources=(str(folder),), memory=limit))
     assert report.status == "succeeded" and report.counts.new == 30
     assert report.counts.fetched == 0  # every page came from the store
+
+
+# --- what the operator sees --------------------------------------------------------------------------------
+@pytest.fixture
+def night_that_raises(monkeypatch):
+    """`esf run`'s handling of how a night ended, with the flow replaced by one that raises `error`."""
+    import contextlib
+    import flows.pipeline
+    import flows.server
+
+    def run(error: BaseException, db: str) -> int:
+        def flow(**params):
+            raise error
+        monkeypatch.setattr(flows.server, "prefect_api", lambda *a, **k: contextlib.nullcontext("http://unused"))
+        monkeypatch.setattr(flows.pipeline, "with_runner", lambda fn, runner: flow)
+        from cli.run import _run_flow
+        with pytest.raises(SystemExit) as ended:
+            _run_flow("refresh", "threads", quiet=True, debug=False, db=db)
+        return ended.value.code
+    return run
+
+
+def test_the_operator_reads_one_line_naming_the_host_and_exit_1(night_that_raises, capsys, tmp_path):
+    error = HostDown("www.esf.se stopped answering after 212 pages: 4 in a row failed, the last with: "
+                     "read timed out")
+    assert night_that_raises(error, str(tmp_path / "esf.duckdb")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["esf: www.esf.se stopped answering after 212 pages: 4 in a row failed, the last with: read timed "
+                   "out; nothing new published (the pages read are kept: the next night goes on from there)"]
+
+
+def test_a_damaged_file_prints_the_file_and_the_commands_and_exits_1(night_that_raises, capsys, tmp_path):
+    from load.damage import DamagedFile
+    db = tmp_path / "esf.duckdb"
+    error = DamagedFile(work_path_for(db), "warehouse", "IO Error: Corrupt database file")
+    assert night_that_raises(error, str(db)) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0] == f"esf: the warehouse {work_path_for(db)} is damaged: IO Error: Corrupt database file; nothing new published"
+    assert "esf reprocess --db" in err[1] and "esf run --db" in err[2] and len(err) == 3
+
+
+@pytest.mark.parametrize("memory, code", [("128MB", 2), ("255MB", 2), ("a lot", 2)])
+def test_too_little_memory_is_a_usage_error_naming_the_minimum(memory, code, tmp_path):
+    import subprocess
+    from conftest import ROOT, esf_command, esf_env
+    result = subprocess.run(esf_command() + ["run", "--memory", memory, "--db", str(tmp_path / "esf.duckdb")],
+                            capture_output=True, text=True, cwd=ROOT, env=esf_env("http://127.0.0.1:9/api"),
+                            timeout=60)
+    assert result.returncode == code and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert ("at least 256MB" if memory != "a lot" else "is not a size") in result.stderr
+    assert not (tmp_path / "esf.duckdb").exists() and not work_path_for(tmp_path / "esf.duckdb").exists()
