@@ -81,7 +81,8 @@ def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without
       esf reprocess --db esf.duckdb
     """
     from load import work_path_for
-    if not work_path_for(db).exists():
+    from load.warehouse import raw_path_for
+    if not work_path_for(db).exists() and not raw_path_for(db).exists():  # a raw store alone: rebuild from it
         raise UserError(f"no warehouse at {work_path_for(db)}: run `esf run` first")
     report = _run_flow("reprocess", runner, quiet=quiet, debug=debug, db=db, batch_size=batch_size,
                        without_contacts=without_contacts, parse_workers=parse_workers, memory=memory)
@@ -96,10 +97,12 @@ def _import_pipeline() -> None:
 def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, **params):
     """Run a flow in this process against the Prefect API (ours unless PREFECT_API_URL is set); every way
     it can end becomes one line and an exit code."""
+    from extract.polite import StopRequests
     from extract.sources import SourceError
     from cli.console import EXIT_CODE_OF_SIGNAL, interrupts, setup_output
     from flows.server import ServerError, prefect_api
     from load import WarehouseBusy
+    from load.damage import DamagedFile
     from service.run import SourceShrank, interrupt_signal
     if runner != "threads":
         params["parse_workers"] = 1  # the runner's own workers parse; no second pool inside them
@@ -116,8 +119,15 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, **params):
     except (WarehouseBusy, ServerError) as exc:
         click.echo(f"esf: {exc}", err=True)
         sys.exit(EXIT_FAILED)
+    except DamagedFile as exc:
+        click.echo(damage_advice(exc, params["db"]), err=True)
+        sys.exit(EXIT_FAILED)
     except (SourceError, SourceShrank) as exc:  # found out only once the run looked (robots.txt, an empty site)
         click.echo(f"esf: {exc}; nothing new published", err=True)
+        sys.exit(EXIT_FAILED)
+    except StopRequests as exc:  # the host stopped answering, or the night's deadline passed
+        click.echo(f"esf: {exc}; nothing new published (the pages read are kept: the next night goes on "
+                   f"from there)", err=True)
         sys.exit(EXIT_FAILED)
     except click.ClickException:
         raise
@@ -133,6 +143,22 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, **params):
             raise
         click.echo(f"esf: interrupted ({stopped_by}); nothing published", err=True)
         sys.exit(EXIT_CODE_OF_SIGNAL.get(stopped_by, EXIT_FAILED))
+
+
+def damage_advice(exc, db: str) -> str:
+    """What a damaged file's night prints: the file and why, then one line per way out, as commands."""
+    from shlex import quote
+    from load import work_path_for
+    from load.warehouse import raw_path_for
+    work, raw, aside = quote(str(work_path_for(db))), quote(str(raw_path_for(db))), ".damaged"
+    lines = [f"esf: {exc}; nothing new published"]
+    if exc.role == "raw store":
+        lines += [f"  store the pages afresh, keep the warehouse:  mv {raw} {raw}{aside} && esf run --db {quote(db)} --rehash",
+                  f"  or start fresh:  mv {raw} {raw}{aside} && mv {work} {work}{aside} && esf run --db {quote(db)}"]
+    else:
+        lines += [f"  rebuild it from the raw store:  mv {work} {work}{aside} && esf reprocess --db {quote(db)}",
+                  f"  or start fresh:  mv {work} {work}{aside} && esf run --db {quote(db)}"]
+    return "\n".join(lines)
 
 
 def _finish(report, db: str, summary: bool) -> None:

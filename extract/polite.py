@@ -19,6 +19,7 @@ import urllib3.exceptions
 from protego import Protego
 from requests.adapters import HTTPAdapter
 
+from extract.faults import _Failure, _fault, _truncated
 from records.pages import RawPage, failed_page, now
 from records.status import OK, REDIRECTS, RETRYABLE, is_page_answer
 
@@ -41,6 +42,22 @@ class Politeness:
     max_wait_seconds: float = 300.0     # a Retry-After longer than this fails the request instead
     max_bytes: int = 5 * 1024 * 1024    # a body (after Content-Encoding) longer than this fails, not retried
     max_redirects: int = 5
+    breaker_pages: int = 4              # this many pages in a row failing as a dead host fails (timeouts,
+                                        # connection errors, 5xx after retries): stop asking the host tonight
+    stop_at: float | None = None        # time.monotonic() after which no request starts (the night's deadline,
+                                        # set by the run from RunSettings.night_seconds)
+
+
+class StopRequests(RuntimeError):
+    """No more requests to a host tonight: it stopped answering, or the night's deadline passed."""
+
+
+class HostDown(StopRequests):
+    """The circuit breaker: `breaker_pages` pages in a row failed the way a host that stopped answering fails."""
+
+
+class NightOver(StopRequests):
+    """The night's deadline passed: no new request is started."""
 
 
 class HostUnreachable(RuntimeError):
@@ -57,14 +74,6 @@ class _Answer:
     url: str
     headers: dict = field(default_factory=dict)
     body: bytes = b""
-
-
-class _Failure(Exception):
-    """No usable answer and why; `retry`: may trying again help; `status`: only when the status is the fault."""
-
-    def __init__(self, reason: str, retry: bool = True, status: int | None = None):
-        super().__init__(reason)
-        self.reason, self.retry, self.status = reason, retry, status
 
 
 class _HostSession(requests.Session):
@@ -103,6 +112,9 @@ class PoliteClient:
         self._sleep = sleep
         self._last_request_end = 0.0
         self.requests_made = 0
+        self.pages_answered = 0      # requests (after retries) that got an answer from the host
+        self.failures_in_row = 0     # pages in a row that failed as a dead host fails (the breaker's count)
+        self.stopped: StopRequests | None = None  # set when the breaker trips or the night's deadline passes
         self.robots = Protego.parse("")
         self.delay = self.settings.delay_seconds
         self._load_robots()
@@ -129,10 +141,14 @@ class PoliteClient:
 
     # --- requests ----------------------------------------------------------------------------
     def fetch(self, url: str, key: str | None = None, etag: str | None = None,
-              last_modified: str | None = None, max_bytes: int | None = None) -> RawPage:
+              last_modified: str | None = None, max_bytes: int | None = None,
+              timeout_later: bool = False) -> RawPage:
         """GET a page (conditionally when etag/last_modified are known), following redirects on this host.
-        `max_bytes` overrides the settings' size cap for this page (a sitemap may be larger than a page)."""
+        `max_bytes` overrides the settings' size cap for this page (a sitemap may be larger than a page).
+        A timeout is tried once more at once (unless the host failed the page before too); with
+        `timeout_later` not at all: the page comes back `slow`, for the caller to try after its other pages."""
         key = key or url
+        self._may_ask()
         if not self.allowed(url):
             return failed_page(key, "disallowed by robots.txt", url)
         headers = {}
@@ -140,21 +156,44 @@ class PoliteClient:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        url, result = self._follow(url, headers, max_bytes or self.settings.max_bytes)
+        url, result = self._follow(url, headers, max_bytes or self.settings.max_bytes,
+                                   timeout_tries=1 if timeout_later or self.failures_in_row else 2)
+        self._count(result)
         if isinstance(result, _Failure):
-            return failed_page(key, result.reason, url, result.status)
+            return failed_page(key, result.reason, url, result.status, slow=result.slow)
         ok = is_page_answer(result.status)
         return RawPage(source_key=key, url=url, fetched_at=now(), body=result.body, http_status=result.status,
                        etag=result.headers.get("etag"), last_modified=result.headers.get("last-modified"),
                        content_type=result.headers.get("content-type"),
                        error=None if ok else f"HTTP {result.status}")
 
-    def _follow(self, url: str, headers: dict, limit: int,
-                check_robots: bool = True) -> tuple[str, _Answer | _Failure]:
+    # --- the circuit breaker and the night's deadline ----------------------------------------
+    def _may_ask(self) -> None:
+        """Raise StopRequests when this host is not to be asked again tonight."""
+        if self.stopped is None and self.settings.stop_at is not None and time.monotonic() >= self.settings.stop_at:
+            self.stopped = NightOver(f"the night's deadline passed after {self.pages_answered} pages from "
+                                     f"{self.host}; no new request was started")
+        if self.stopped is not None:
+            raise self.stopped
+
+    def _count(self, result: _Answer | _Failure) -> None:
+        """A page's outcome, for the breaker: any answer but a 5xx shows the host alive (a 404 too)."""
+        if isinstance(result, _Failure) and result.host:
+            self.failures_in_row += 1
+            if self.failures_in_row >= self.settings.breaker_pages:
+                self.stopped = HostDown(f"{self.host} stopped answering after {self.pages_answered} pages: "
+                                        f"{self.failures_in_row} in a row failed, the last with: {result.reason}")
+                log.error("%s", self.stopped)
+        else:
+            self.failures_in_row = 0
+            self.pages_answered += 1
+
+    def _follow(self, url: str, headers: dict, limit: int, check_robots: bool = True,
+                timeout_tries: int = 2) -> tuple[str, _Answer | _Failure]:
         """GET with retries, following redirects on this host: (the last URL asked, its answer or failure)."""
         seen = [url]
         while True:
-            result = self._send(url, headers, limit)
+            result = self._send(url, headers, limit, timeout_tries)
             if isinstance(result, _Failure) or result.status not in REDIRECTS or "location" not in result.headers:
                 return url, result
             try:
@@ -179,7 +218,7 @@ class PoliteClient:
             return f"redirect to {target}, disallowed by robots.txt"
         return None
 
-    def _send(self, url: str, headers: dict, limit: int) -> _Answer | _Failure:
+    def _send(self, url: str, headers: dict, limit: int, timeout_tries: int = 2) -> _Answer | _Failure:
         """One request, tried again on faults worth retrying and on RETRYABLE statuses."""
         s = self.settings
         tries = s.retries + 1
@@ -189,6 +228,9 @@ class PoliteClient:
                 return result
             if isinstance(result, _Failure) and not result.retry:
                 return result
+            if isinstance(result, _Failure) and result.slow and attempt >= timeout_tries:  # waited out enough
+                return result if attempt == 1 else _Failure(f"{result.reason} after {attempt} tries", slow=True,
+                                                            host=True)
             if attempt == tries:
                 break
             wait = self._retry_wait(url, result, attempt)
@@ -197,7 +239,8 @@ class PoliteClient:
                                 status=result.status)
             self._sleep(wait)
         reason = f"HTTP {result.status}" if isinstance(result, _Answer) else result.reason
-        return _Failure(f"{reason} after {tries} tries" if tries > 1 else reason, status=result.status)
+        host = isinstance(result, _Failure) and result.host
+        return _Failure(f"{reason} after {tries} tries" if tries > 1 else reason, status=result.status, host=host)
 
     def _attempt(self, url: str, headers: dict, limit: int) -> _Answer | _Failure:
         self._wait_turn()
@@ -243,14 +286,14 @@ class PoliteClient:
             if fired.is_set():
                 raise self._late() from None
             if isinstance(exc, urllib3.exceptions.ReadTimeoutError):
-                raise _Failure("read timed out") from None
-            raise _Failure(_truncated(resp.raw.tell(), expected)) from None
+                raise _Failure("read timed out", slow=True, host=True) from None
+            raise _Failure(_truncated(resp.raw.tell(), expected), host=True) from None
         finally:
             watchdog.cancel()
         if fired.is_set():
             raise self._late()
         if expected is not None and resp.raw.tell() < expected:  # raw bytes: Content-Length counts those
-            raise _Failure(_truncated(resp.raw.tell(), expected))
+            raise _Failure(_truncated(resp.raw.tell(), expected), host=True)
         return body
 
     def _read_chunks(self, resp: requests.Response, deadline: float, limit: int) -> bytes:
@@ -266,7 +309,7 @@ class PoliteClient:
         return b"".join(chunks)
 
     def _late(self) -> _Failure:
-        return _Failure(f"no complete answer within {self.settings.deadline_seconds:g} s")
+        return _Failure(f"no complete answer within {self.settings.deadline_seconds:g} s", slow=True, host=True)
 
     def _wait_turn(self) -> None:
         delay = self.delay * (1 + random.uniform(0, self.settings.jitter)) if self.delay else 0.0
@@ -297,50 +340,6 @@ class PoliteClient:
         self.http.close()
 
 
-def _fault(exc: BaseException) -> _Failure:
-    """What went wrong on the way to an answer, as a reason the run report can group by."""
-    chain = _causes(exc)
-    if _any(chain, ConnectionRefusedError):
-        return _Failure("connection refused")
-    if _any(chain, http.client.RemoteDisconnected):
-        return _Failure("connection closed without an answer")
-    if _any(chain, ConnectionResetError, BrokenPipeError, ConnectionAbortedError):
-        return _Failure("connection reset")
-    if _any(chain, urllib3.exceptions.NameResolutionError):
-        return _Failure("host name not found")
-    if _any(chain, requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError):
-        timed_out = _any(chain, TimeoutError) or not _any(chain, urllib3.exceptions.NewConnectionError)
-        return _Failure("connect timed out" if timed_out else "cannot connect")
-    if _any(chain, requests.ReadTimeout, urllib3.exceptions.ReadTimeoutError, TimeoutError):
-        return _Failure("read timed out")
-    if _any(chain, requests.exceptions.SSLError, urllib3.exceptions.SSLError):
-        return _Failure("TLS error")
-    if _any(chain, requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
-        return _Failure("body does not decode as its Content-Encoding says", retry=False)
-    if _any(chain, ValueError) and not _any(chain, http.client.HTTPException):
-        return _Failure("invalid URL", retry=False)
-    if _any(chain, http.client.HTTPException):
-        return _Failure("malformed answer")
-    return _Failure(f"connection failed ({type(chain[-1]).__name__})")
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    """The exception and every exception it wraps (causes, contexts, urllib3 reasons and arguments)."""
-    found: list[BaseException] = []
-    todo: list[object] = [exc]
-    while todo:
-        e = todo.pop(0)
-        if not isinstance(e, BaseException) or any(e is f for f in found):
-            continue
-        found.append(e)
-        todo += [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
-    return found
-
-
-def _any(chain: list[BaseException], *kinds: type) -> bool:
-    return any(isinstance(e, kinds) for e in chain)
-
-
 def _shut(raw, fired: threading.Event) -> None:
     fired.set()
     try:
@@ -352,12 +351,6 @@ def _shut(raw, fired: threading.Event) -> None:
 def _content_length(headers) -> int | None:
     value = (headers.get("content-length") or "").strip()
     return int(value) if value.isdigit() else None
-
-
-def _truncated(received: int, expected: int | None) -> str:
-    if expected is None:
-        return f"truncated body: connection closed after {received} bytes"
-    return f"truncated body: {received} of {expected} bytes"
 
 
 def _seconds(value: float) -> str:

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from extract.discover import Found, discover, is_project_url, normalize_url, page_key
 from extract.files import FileItem, SourceError, current_stat, list_items, read_item
 from extract.plan import Planned, plan
-from extract.polite import PoliteClient, Politeness
+from extract.polite import PoliteClient, Politeness, StopRequests
 from records.pages import FileStat, Known, Plan, RawPage, now
 from records.status import has_body
 
@@ -27,6 +27,7 @@ class Source(Protocol):
              unloaded: AbstractSet[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan: ...
     def read(self, items: list) -> list[RawPage]: ...
     def crawl_rows(self, items: list, pages: list[RawPage], run_id: int) -> list[dict]: ...
+    def stopped(self) -> StopRequests | None: ...
     def close(self) -> None: ...
 
 
@@ -65,6 +66,9 @@ class FileSource:
 
     def crawl_rows(self, items: list, pages: list[RawPage], run_id: int) -> list[dict]:
         return []
+
+    def stopped(self) -> StopRequests | None:
+        return None
 
     def close(self) -> None:
         pass
@@ -154,7 +158,7 @@ class WebSource:
         it had last time, or its listed URL when it never had one."""
         url = item.found.url
         page = self._client(url).fetch(url, key=item.source_key or url, etag=item.etag,
-                                       last_modified=item.last_modified)
+                                       last_modified=item.last_modified, timeout_later=True)
         if page.failed or not has_body(page.http_status):
             return page
         key = page_key(page.url or page.source_key, page.body)
@@ -171,6 +175,10 @@ class WebSource:
                          "http_status": page.http_status, "last_checked_at": page.fetched_at or now(),
                          "run_id": run_id})
         return rows
+
+    def stopped(self) -> StopRequests | None:
+        """Why a host is not asked again tonight (its breaker tripped, the night's deadline passed), or None."""
+        return next((c.stopped for c in self._clients.values() if c.stopped is not None), None)
 
     def close(self) -> None:
         for client in self._clients.values():

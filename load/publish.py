@@ -9,6 +9,7 @@ import duckdb
 
 from load.redact import personal_values_sql, redacted_select
 from load.search import build_index, copy_index, has_index
+from load.damage import DamagedFile, first_line, is_damage, verify_file
 from load.migrate import migrate
 from load.sql import columns, literal, relations, scalar
 
@@ -22,12 +23,7 @@ def publish(work_path: str | os.PathLike, target: str | os.PathLike, *, without_
     work_path, target = Path(work_path), Path(target)
     tmp = target.with_name(f".{target.name}.publishing-{os.getpid()}")
     try:
-        if without_contacts:
-            copy_fresh(work_path, tmp, without_contacts=True)
-        else:
-            shutil.copyfile(work_path, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        _copy_verified(work_path, tmp, without_contacts)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     finally:
@@ -35,6 +31,26 @@ def publish(work_path: str | os.PathLike, target: str | os.PathLike, *, without_
             tmp.unlink()
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     return target
+
+
+def _copy_verified(work_path: Path, tmp: Path, without_contacts: bool) -> None:
+    """The copy to publish, on disk and read through (every value of every table and view, each block's
+    checksum checked as DuckDB reads it): a copy that does not read back is never renamed into place."""
+    try:
+        if without_contacts:
+            copy_fresh(work_path, tmp, without_contacts=True)
+        else:
+            shutil.copyfile(work_path, tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        verify_file(tmp)
+    except DamagedFile as damaged:
+        raise DamagedFile(work_path, "warehouse", f"its copy for publishing does not read back: {damaged.reason}") \
+            from None
+    except duckdb.Error as exc:
+        if is_damage(exc):
+            raise DamagedFile(work_path, "warehouse", first_line(exc)) from None
+        raise
 
 
 def published_run_id(target: str | os.PathLike) -> int | None:

@@ -150,16 +150,17 @@ def unloaded_keys(wh: Warehouse) -> set[str]:
         """).fetchall()}
 
 
-def stored_pages(wh: Warehouse, keys: list[str]) -> list[RawPage]:
-    """The latest stored version of each of `keys`, to parse without fetching again."""
+def stored_pages(wh: Warehouse, keys: list[str], batch_size: int = 500,
+                 batch_bytes: int = 64 << 20) -> Iterator[list[RawPage]]:
+    """The latest stored version of each of `keys`, to parse without fetching again, in batches of at most
+    `batch_size` pages and about `batch_bytes` of bodies: row ids and sizes first (no body is read to choose
+    the versions), then each batch's bodies by row id."""
     if not keys:
-        return []
+        return
     rows = wh.con.execute("""
-        SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
-        FROM raw.raw_pages WHERE list_contains($keys, source_key)
-        QUALIFY row_number() OVER (PARTITION BY source_key ORDER BY fetched_at DESC) = 1
-        ORDER BY source_key""", {"keys": keys}).fetchall()
-    return [_raw_page(r) for r in rows]
+        SELECT arg_max(rowid, fetched_at), coalesce(arg_max(size_bytes, fetched_at), 0) FROM raw.raw_pages
+        WHERE source_key IN (SELECT unnest($keys)) GROUP BY source_key ORDER BY 1""", {"keys": keys}).fetchall()
+    yield from _bodies(wh, rows, batch_size, batch_bytes)
 
 
 def _raw_page(r: tuple) -> RawPage:
@@ -193,10 +194,16 @@ def latest_raw_pages(wh: Warehouse, batch_size: int = 500, batch_bytes: int = 64
         JOIN (SELECT source_key, max(fetched_at) AS fetched_at FROM raw.raw_pages GROUP BY source_key) latest
           USING (source_key, fetched_at)
         ORDER BY r.rowid""").fetchall()
+    yield from _bodies(wh, rows, batch_size, batch_bytes)
+
+
+def _bodies(wh: Warehouse, rows: list[tuple[int, int]], batch_size: int,
+            batch_bytes: int) -> Iterator[list[RawPage]]:
+    """The pages of (row id, size) rows, one batch of bodies in memory at a time."""
     for chunk in _chunks(rows, batch_size, batch_bytes):
-        rows = wh.con.execute("""
+        found = wh.con.execute("""
             SELECT source_key, url, fetched_at, body, http_status, etag, last_modified, content_type
             FROM raw.raw_pages WHERE rowid BETWEEN $lo AND $hi AND list_contains($ids, rowid)
             ORDER BY rowid""",
             {"lo": chunk[0], "hi": chunk[-1], "ids": chunk}).fetchall()
-        yield [_raw_page(r) for r in rows]
+        yield [_raw_page(r) for r in found]

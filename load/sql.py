@@ -70,13 +70,21 @@ def relations(con: duckdb.DuckDBPyConnection, database: str | None = None) -> li
     return [Relation(*row) for row in con.execute(_RELATIONS, [database, database]).fetchall()]
 
 
-def columns(con: duckdb.DuckDBPyConnection, relation: str,
-            database: str | None = None) -> list[tuple[str, str, str | None]]:
-    """(name, type, comment) of each column of a table or view of the main schema, in order."""
+def columns(con: duckdb.DuckDBPyConnection, relation: str, database: str | None = None,
+            schema: str = "main") -> list[tuple[str, str, str | None]]:
+    """(name, type, comment) of each column of a table or view (of the main schema unless named), in order."""
     return [(str(n), str(t), c) for n, t, c in con.execute(
-        "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE schema_name = 'main' "
+        "SELECT column_name, data_type, comment FROM duckdb_columns() WHERE schema_name = ? "
         "AND database_name = coalesce(?, current_database()) AND table_name = ? ORDER BY column_index",
-        [database, relation]).fetchall()]
+        [schema, database, relation]).fetchall()]
+
+
+def every_relation(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, str]]:
+    """(schema, name) of every table and view of a database, whatever its schema (the search index's too)."""
+    return [(str(s), str(n)) for s, n in con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = $db UNION ALL "
+        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = $db AND NOT internal",
+        {"db": database}).fetchall()]
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str, database: str | None = None) -> bool:

@@ -9,11 +9,15 @@ from typing import Any, TextIO
 
 import duckdb
 
+from load.damage import DamagedFile, check_length, first_line, is_damage, read_through, verify_file
 from load.migrate import RAW, RAW_STORE_VERSION, migrate, schema_version
 from load.sql import literal, scalar
 from records.run import RUNS_COLUMNS, RunCounts
 
 MEMORY_SHARE, MEMORY_FLOOR, MEMORY_CEILING = 1 / 8, 256 << 20, 2 << 30  # of the machine's memory, in bytes
+# the least --memory a run is allowed: 30 pages of 4.9 MB failed under 160MB and passed under 192MB (store,
+# checkpoint and a resume from the store); 256MB leaves room for the load and the search index
+MEMORY_MINIMUM = 256 * 10**6
 
 
 def memory_limit() -> str:
@@ -137,16 +141,19 @@ class Warehouse:
             self.connect()
         except duckdb.IOException as exc:
             self.close()
+            if is_damage(exc):
+                raise DamagedFile(self.path, "warehouse", first_line(exc)) from None
             raise WarehouseBusy(f"cannot open {self.path}: {exc}") from None
+        except BaseException:
+            self.close()
+            raise
 
     def connect(self) -> None:
         """(Re)open the database file under the lock this object already holds."""
         if self._con is None:
             had_raw = self.raw_path.exists()
-            self._con = duckdb.connect(str(self.path), config={"memory_limit": self.memory})
+            self._con = self._open_checked()
             try:
-                self.con.execute("SET TimeZone = 'UTC'")
-                self.con.execute(f"ATTACH {literal(self.raw_path)} AS {RAW}")
                 version = schema_version(self.con)
                 self.raw_missing = not had_raw and version >= RAW_STORE_VERSION
                 applied = migrate(self.con)
@@ -165,6 +172,51 @@ class Warehouse:
         if self._con is None:
             raise RuntimeError(f"{self.path} is not open")
         return self._con
+
+    def _open_checked(self) -> duckdb.DuckDBPyConnection:
+        """The connection with the raw store attached, after a cheap check of both: each opens, and the raw
+        store's tables read through, page bodies left out. A file that does not read back is DamagedFile."""
+        try:
+            con = duckdb.connect(str(self.path), config={"memory_limit": self.memory})
+            con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()
+            short = check_length(con, str(scalar(con, "SELECT current_database()")), self.path)
+        except duckdb.Error as exc:
+            if is_damage(exc):
+                raise DamagedFile(self.path, "warehouse", first_line(exc)) from None
+            raise
+        if short:
+            con.close()
+            raise DamagedFile(self.path, "warehouse", short)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            con.execute(f"ATTACH {literal(self.raw_path)} AS {RAW}")
+            read_through(con, RAW, skip_columns=("body",))
+            short = check_length(con, RAW, self.raw_path)
+            if short:
+                raise DamagedFile(self.raw_path, "raw store", short)
+        except duckdb.Error as exc:
+            con.close()
+            if is_damage(exc):
+                raise DamagedFile(self.raw_path, "raw store", first_line(exc)) from None
+            raise
+        except BaseException:
+            con.close()
+            raise
+        return con
+
+    def damage(self, exc: BaseException) -> DamagedFile | None:
+        """Which file a damage error met during the run came from (DuckDB's message names no file): the
+        warehouse if it does not read through, else the raw store. None when `exc` is not damage."""
+        if isinstance(exc, DamagedFile):
+            return exc
+        if not is_damage(exc):
+            return None
+        self.disconnect()
+        try:
+            verify_file(self.path)
+        except DamagedFile as damaged:
+            return damaged
+        return DamagedFile(self.raw_path, "raw store", first_line(exc))
 
     def disconnect(self) -> None:
         """Close the database file but keep the lock (to copy the file while no one can write it)."""

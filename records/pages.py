@@ -29,6 +29,7 @@ class RawPage:
     content_type: str | None = None
     error: str | None = None   # a failed fetch: no body, the reason here
     file_stat: FileStat | None = None  # a saved file's stat taken before it was read (None: racy or not a file)
+    slow: bool = False         # failed by a timeout or the deadline: tried once more, after the night's other pages
 
     @cached_property  # read several times per page on the way through the pipeline
     def sha256(self) -> str:
@@ -43,8 +44,10 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def failed_page(source_key: str, reason: str, url: str | None = None, status: int | None = None) -> RawPage:
-    return RawPage(source_key=source_key, url=url, fetched_at=now(), body=b"", http_status=status, error=reason)
+def failed_page(source_key: str, reason: str, url: str | None = None, status: int | None = None,
+                slow: bool = False) -> RawPage:
+    return RawPage(source_key=source_key, url=url, fetched_at=now(), body=b"", http_status=status, error=reason,
+                   slow=slow)
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ import logging
 import signal
 from collections import deque
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from time import perf_counter
+from time import monotonic, perf_counter
 from typing import Any, Protocol
 
 from extract.polite import Politeness
@@ -28,12 +28,13 @@ from schemas.validate import validate
 from service.pool import ParsePool, done
 from records.project import ParsedPage
 from service.privacy import personal_values, redact_report
+from service.reading import BATCH_BYTES, read_batch, read_planned
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates
 
 log = logging.getLogger("esf.run")
 
 BATCH_SIZE = 500
-BATCH_BYTES = 64 * 1024 * 1024  # and at most this much page text in a batch: memory by bytes, not by count
+NIGHT_SECONDS = 6 * 3600   # no request starts after this long: a night that cannot finish ends, the next resumes
 MAX_BATCHES_IN_FLIGHT = 4  # parse futures not yet collected: bounds memory to a few batches of bodies
 SHRINK_LIMIT = 0.5         # a source that finds fewer than half of last time's pages fails the run
 
@@ -63,6 +64,7 @@ class RunSettings:
     rehash: bool = False  # read every saved file, whatever its stat says
     memory: str | None = None  # DuckDB's memory limit for the run's writer ('1GB'); None: load.memory_limit()
     holder: str = "esf run"  # who this run is, in the lock file: a second writer's refusal names it
+    night_seconds: float | None = NIGHT_SECONDS  # the whole night's deadline for requests (None: none)
 
 
 @dataclass
@@ -106,24 +108,6 @@ class NoProgress:
 
     def skip(self, pages: int) -> None:
         pass
-
-
-def read_batch(source: Source, items: list, on_page: Callable[[], None] | None = None,
-               done_pages: dict[int, RawPage] | None = None, max_bytes: int = BATCH_BYTES) -> list[RawPage]:
-    """Read items one by one, until all are read or their bodies reach `max_bytes`: → the pages of the
-    first items (the caller reads the rest in the next batch). `done_pages` survives a retry of the whole
-    batch, so a retry never fetches again a page that was already read."""
-    got = {} if done_pages is None else done_pages
-    size = 0
-    for i, item in enumerate(items):
-        if i not in got:
-            (got[i],) = source.read([item])
-            if on_page:
-                on_page()
-        size += len(got[i].body)
-        if size >= max_bytes:
-            return [got[j] for j in range(i + 1)]
-    return [got[i] for i in range(len(items))]
 
 
 class Steps:
@@ -176,9 +160,13 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
     """Discover → read → store raw → parse → validate → load → publish."""
     progress = progress or NoProgress()
 
+    politeness = settings.politeness
+    if settings.night_seconds is not None:
+        politeness = replace(politeness, stop_at=monotonic() + settings.night_seconds)
+
     def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps):
         for spec in settings.sources:
-            source = open_source(spec, settings.politeness, rehash=settings.rehash,
+            source = open_source(spec, politeness, rehash=settings.rehash,
                                  on_discovery=lambda docs, found, spec=spec: progress.discovering(spec, docs, found))
             try:
                 plan = source.plan(known_pages(wh), unloaded=unloaded_keys(wh), stats=file_stats(wh))
@@ -192,17 +180,13 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
                 progress.skip(len(plan.skipped))
                 log.info("%s: %d pages found, %d to read, %d unchanged and skipped, %d resumed from the store",
                          spec, source.discovered, len(items), len(plan.skipped), len(plan.from_store))
-                for i in range(0, len(plan.from_store), settings.batch_size):  # bodies a batch at a time
-                    resumed = stored_pages(wh, plan.from_store[i:i + settings.batch_size])
-                    progress.skip(len(resumed))
+                for resumed in stored_pages(wh, plan.from_store, settings.batch_size, BATCH_BYTES):
+                    progress.skip(len(resumed))  # bodies a batch at a time, by count and by bytes
                     yield resumed, []
-                i = 0
-                while i < len(items):
-                    chunk = items[i:i + settings.batch_size]
-                    pages = run.read(source, chunk, progress.advance)  # may stop early at BATCH_BYTES
+                for asked, pages in read_planned(source, items, settings.batch_size, run.read, progress.advance,
+                                                report.notes):
                     collected.counts.fetched += sum(1 for page in pages if has_body(page))
-                    yield pages, source.crawl_rows(chunk[:len(pages)], pages, report.run_id)
-                    i += len(pages)
+                    yield pages, source.crawl_rows(asked, pages, report.run_id)
             finally:
                 source.close()
 
@@ -290,7 +274,10 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             report.counts = counts
             report.status = counts.status
         except BaseException as exc:
-            record_failure(wh, report.run_id, exc)
+            damaged = wh.damage(exc)  # which file, when a file did not read back (DuckDB's error names none)
+            record_failure(wh, report.run_id, damaged or exc)
+            if damaged is not None and damaged is not exc:
+                raise damaged from exc
             raise
     report.durations["total"] = perf_counter() - t0
     return report

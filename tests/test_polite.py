@@ -166,11 +166,26 @@ def test_silence_mid_body_is_that_page_failing_not_an_exception():
     assert not after.failed and after.body == BODY
 
 
-def test_silence_is_retried_and_the_reason_kept():
-    with RawServer({"/tyst": silent_after(10, 1000)}) as server:
-        page = client(server, sleeps=[], read_timeout=1.0, retries=1).fetch(server.url + "/tyst")
-        assert server.count("/tyst") == 2
-    assert page.error == "read timed out after 2 tries"
+def test_a_project_page_silence_is_not_waited_out_again_at_once_but_marked_for_later():
+    """A timeout costs its whole wait: the run tries a project page once more after the night's other pages
+    (service/reading.py), never at once (two slow pages cost 7 minutes when each had 4 tries)."""
+    with RawServer({"/tyst": silent_after(10, 1000), "/fel": answer(503, b"upptagen")}) as server:
+        c = client(server, sleeps=[], read_timeout=1.0, retries=3)
+        page = c.fetch(server.url + "/tyst", timeout_later=True)
+        busy = c.fetch(server.url + "/fel", timeout_later=True)
+        assert server.count("/tyst") == 1 and server.count("/fel") == 4  # a quick fault is still retried
+    assert page.error == "read timed out" and page.slow
+    assert busy.error == "HTTP 503 after 4 tries" and not busy.slow
+
+
+def test_a_listing_silence_is_tried_twice_at_most_and_once_after_a_failed_page():
+    """Pages fetched for discovery (listings, sitemaps) have no later: a timeout gets one more try at once,
+    unless the host failed the page before it too (then every try of an outage would cost a timeout twice)."""
+    with RawServer({"/tyst": silent_after(10, 1000), "/tyst2": silent_after(10, 1000)}) as server:
+        c = client(server, sleeps=[], read_timeout=0.5, retries=3)
+        first, second = c.fetch(server.url + "/tyst"), c.fetch(server.url + "/tyst2")
+        assert (server.count("/tyst"), server.count("/tyst2")) == (2, 1)
+    assert first.error == "read timed out after 2 tries" and second.error == "read timed out"
 
 
 def test_a_dripping_server_fails_at_the_deadline():
@@ -272,7 +287,7 @@ def test_one_client_through_every_fault_names_each_reason_apart():
               "/bruten": reset, "/tom": hang_up, "/droppar": drip(60, 0.1), "/fel": answer(503, b"upptagen"),
               "/bra": answer(200, b"ok")}
     with RawServer(routes) as server:
-        c = client(server, read_timeout=1.0, deadline_seconds=2.5, max_bytes=1000)
+        c = client(server, read_timeout=1.0, deadline_seconds=2.5, max_bytes=1000, breaker_pages=10)
         pages = {path: c.fetch(server.url + path) for path in routes}
     reasons = {path: page.error for path, page in pages.items()}
     assert reasons == {"/tyst": "read timed out", "/stor": "over the 1,000-byte size limit",
