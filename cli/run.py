@@ -248,21 +248,26 @@ def serve(cron: str, tz: str, name: str | None, sources: tuple[str, ...], urls_f
                 if own_server:
                     click.echo(f"Started a local Prefect server: {api.removesuffix('/api')} (UI and run history; "
                                f"state and server.log in {prefect_home_for(db)})")
-                click.echo(f"Serving esf-refresh/{name}. For your shell's prefect commands: export PREFECT_API_URL={api}\n"
-                           f"  then: prefect deployment run 'esf-refresh/{name}'   ·   "
-                           f"prefect flow-run ls --flow-name esf-refresh   ·   esf status --db {parameters['db']}")
                 note_serving(db, api, name)
-                serve_nightly(cron, tz, parameters, name, night_retries)  # returns when stopped
-        name = received[0] if received else "SIGTERM"
+                serve_nightly(cron, tz, parameters, name, night_retries,  # returns when stopped
+                              on_ready=lambda: click.echo(_serving_lines(name, api, parameters["db"])))
+        stopped_by = received[0] if received else "SIGTERM"
     except ServerError as exc:
         click.echo(f"esf: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     except click.ClickException:
         raise
     except BaseException as exc:  # SIGINT/SIGTERM before or after the runner, ours or Prefect's exception
-        name = interrupt_signal(exc)
-        if not name:
+        stopped_by = interrupt_signal(exc)
+        if not stopped_by:
             raise
-    click.echo(f"esf serve: stopped by {name}" + ("; the local Prefect server is stopped" if own_server else ""),
+    click.echo(f"esf serve: stopped by {stopped_by}" + ("; the local Prefect server is stopped" if own_server else ""),
                err=True)
-    sys.exit(130 if name == "SIGINT" else EXIT_OK)
+    sys.exit(130 if stopped_by == "SIGINT" else EXIT_OK)
+
+
+def _serving_lines(name: str, api: str, db: str) -> str:
+    """What to paste into a shell so that its `prefect` commands reach this API, and what to try then."""
+    return (f"Serving esf-refresh/{name}. For your shell's prefect commands: export PREFECT_API_URL={api}\n"
+            f"  then: prefect deployment run 'esf-refresh/{name}'   ·   prefect flow-run ls --flow-name esf-refresh"
+            f"   ·   esf status --db {db}")

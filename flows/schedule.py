@@ -2,11 +2,13 @@
 Prefect about it."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import os
 from datetime import datetime, timezone
+from collections.abc import Callable
 from pathlib import Path
 
 log = logging.getLogger("esf.serve")
@@ -139,23 +141,43 @@ def next_night(deployment: str, flow_name: str = FLOW) -> tuple[str | None, str]
     return runs[0].expected_start_time.astimezone(timezone.utc).isoformat(timespec="seconds"), full
 
 
-def serve_nightly(cron: str, tz: str, parameters: dict, name: str = "nightly", night_retries: int = 0) -> None:
+def _runner_class():
+    """Prefect's Runner, but SIGTERM stops it as SIGINT does: as our `Interrupted`, raised where the event loop
+    is, so the runner's own shutdown (pause the schedule, cancel the night in progress) runs as the loop ends.
+    Prefect's handler calls the async `stop()` without awaiting it ('coroutine Runner.astop was never awaited')."""
+    from prefect.runner import Runner
+    from service.run import Interrupted
+
+    class _Runner(Runner):
+        def handle_sigterm(self, *args: object, **kwargs: object) -> None:
+            raise Interrupted("SIGTERM")
+
+    return _Runner
+
+
+def serve_nightly(cron: str, tz: str, parameters: dict, name: str = "nightly", night_retries: int = 0,
+                  on_ready: Callable[[], object] | None = None) -> None:
     """Register the deployment `esf-refresh/<name>` and run its scheduled flow runs, one at a time, until
-    interrupted; a failed night is run again `night_retries` times."""
+    interrupted; a failed night is run again `night_retries` times. `on_ready` runs once it is registered."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.client.schemas.schedules import CronSchedule
     from flows.pipeline import refresh
+    _Runner = _runner_class()
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "esf")  # esf's log lines in the UI, for flow runs
     from flows.warm import warm_flow_runs
     from service.children import end_children
     drop_missed_runs(FLOW, name, parameters)
     nightly = refresh.with_options(retries=night_retries, retry_delay_seconds=60) if night_retries else refresh
+    runner = _Runner(name=name, pause_on_shutdown=True, limit=1)
+    runner.add_flow(nightly, name=name, schedule=CronSchedule(cron=cron, timezone=tz), parameters=parameters,
+                    concurrency_limit=ConcurrencyLimitConfig(limit=1,
+                                                             collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
+                    tags=["esf"], description="Nightly refresh of the ESF project bank warehouse.")
+    if on_ready:
+        on_ready()
     try:
         with warm_flow_runs():
-            nightly.serve(name=name, schedule=CronSchedule(cron=cron, timezone=tz), parameters=parameters,
-                          global_limit=ConcurrencyLimitConfig(
-                              limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
-                          limit=1, tags=["esf"], description="Nightly refresh of the ESF project bank warehouse.")
+            asyncio.run(runner.start())
     finally:  # a flow run the runner started (or prefetched) ends while the API can still record it
         serving_file(parameters["db"]).unlink(missing_ok=True)
         stopped = end_children()
