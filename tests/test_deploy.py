@@ -77,6 +77,7 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_completes_the_night
             assert time.monotonic() < deadline and worker.poll() is None, (tmp_path / "worker.log").read_text()[-3000:]
             time.sleep(2)
         assert state == "COMPLETED", (tmp_path / "worker.log").read_text()[-3000:]
+        the_readmes_automation_notifies_of_a_shrunk_night(api, env, elsewhere, tmp_path)
     finally:
         for proc in (worker, server):
             if proc is not None and proc.poll() is None:
@@ -87,6 +88,42 @@ def test_prefect_yaml_deploys_to_a_process_pool_and_a_worker_completes_the_night
                     os.killpg(proc.pid, signal.SIGKILL)
     con = duckdb.connect(str(db), read_only=True)
     try:
-        assert con.execute("SELECT status, new FROM runs").fetchall() == [("succeeded", 13)]
+        # the worker's good night published 13 projects; the shrunk one only its runs row
+        assert con.execute("SELECT status, new FROM runs ORDER BY run_id").fetchall() == [("succeeded", 13),
+                                                                                           ("failed", None)]
+        assert con.execute("SELECT count(*) FROM projects").fetchone()[0] == 13
     finally:
         con.close()
+
+
+def the_readmes_automation_notifies_of_a_shrunk_night(api: str, env: dict, cwd: Path, tmp_path: Path) -> None:
+    """The automation of README *Scheduling* (its YAML as written there), with a webhook notification block
+    pointing at a receiver on 127.0.0.1: a night whose source shrank reaches the receiver through Prefect."""
+    import re
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from test_alerts import Receiver
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"# prefect automation create --from-file esf-alerts.yaml\n(.*?)```", readme, re.S).group(1)
+    receiver = Receiver()
+    try:
+        with temporary_settings({PREFECT_API_URL: api}):
+            block_id = CustomWebhookNotificationBlock(name="ops", url=receiver.url,
+                                                      json_data={"text": "{{subject}} | {{body}}"}).save("ops-email")
+        automation = tmp_path / "esf-alerts.yaml"
+        automation.write_text("\n".join(line[2:] for line in example.replace("<id of ops-email>", str(block_id))
+                                         .splitlines()))
+        prefect(env, cwd, "automation", "create", "--from-file", str(automation))
+        empty = tmp_path / "empty"
+        empty.mkdir()
+        prefect(env, cwd, "deployment", "run", "esf-refresh/esf-nightly", "--param",
+                f"sources={json.dumps([str(empty)])}")
+        deadline = time.monotonic() + 240
+        while not receiver.received:
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-3000:]
+            time.sleep(1)
+    finally:
+        receiver.close()
+    text = receiver.received[0][2]["text"]
+    assert text.startswith("ESF night: esf.night.shrunk | SourceShrank: ")
+    assert f"{empty} yielded no project pages" in text and "(run 2, " in text
