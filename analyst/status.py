@@ -4,7 +4,7 @@ published data is. Read-only; the next scheduled night comes from Prefect, not f
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 import duckdb
@@ -22,7 +22,6 @@ class Status:
     data_age_hours: float | None = None   # since the last success finished
     next_night: str | None = None          # ISO time; None: no Prefect API to ask, or no schedule
     next_night_note: str = "unknown"       # why next_night is None, or which deployment it is of
-    extra: dict = field(default_factory=dict)
 
     @property
     def healthy(self) -> bool:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 
 from conftest import ROOT, SAMPLES, esf_command, esf_env
@@ -78,9 +79,14 @@ def test_a_run_shows_its_own_lines_not_prefects_task_states(prefect_api, tmp_pat
     result = esf(prefect_api, "run", "--db", str(tmp_path / "esf.duckdb"), "--no-summary")
     assert result.returncode == 0, result.stderr
     assert f"{SAMPLES}: 13 pages found, 13 to read" in result.stderr
-    assert "13 of 13 pages (100%)" in result.stderr
+    assert "13 of 13 pages read (100%)" in result.stderr
+    assert re.search(r"run 1 succeeded: 13 new, 0 changed, 0 unchanged, 0 skipped, 0 not modified, 0 failed, "
+                     r"0 rejected, \d+\.\d s\n", result.stderr)
     assert "Finished in state" not in result.stderr and "Task run" not in result.stderr
     assert result.stdout.startswith("Run 1: succeeded")
+    quiet = esf(prefect_api, "run", "--db", str(tmp_path / "esf.duckdb"), "--no-summary")  # nothing changed
+    assert "0 of 0 pages read (100%)" in quiet.stderr and "; 13 skipped" in quiet.stderr, quiet.stderr
+    assert "run 2 succeeded: 0 new, 0 changed, 0 unchanged, 13 skipped, 0 not modified" in quiet.stderr
 
 
 def test_quiet_leaves_the_report_and_nothing_else(prefect_api, tmp_path):

@@ -168,6 +168,14 @@ def test_the_catch_up_night_takes_the_parameters_of_the_command_now_running(pref
     assert after[1].parameters == new
 
 
+def test_two_warehouses_of_the_same_name_get_deployments_of_their_own(tmp_path):
+    from flows.schedule import deployment_name_for
+    a, b = tmp_path / "a" / "esf.duckdb", tmp_path / "b" / "esf.duckdb"
+    assert deployment_name_for(a) != deployment_name_for(b)
+    assert deployment_name_for(a) == deployment_name_for(tmp_path / "a" / ".." / "a" / "esf.duckdb")
+    assert re.fullmatch(r"esf-[0-9a-f]{6}", deployment_name_for(a))
+
+
 def test_no_deployment_yet_means_nothing_to_drop(prefect_api):
     from flows.schedule import drop_missed_runs
     assert drop_missed_runs("esf-never-deployed") == 0

@@ -4,6 +4,7 @@ another live process serves with other options is refused, and it stops without 
 background job of a script, and mid-night, where the night ends Cancelled and `interrupted`."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -72,6 +73,11 @@ def test_the_pasted_line_and_the_ui_reach_the_local_server(tmp_path):
     try:
         api = wait_for(proc, log, PASTE).group(1)
         name = wait_for(proc, log, r"prefect deployment run 'esf-refresh/(esf-[0-9a-f]{6})'").group(1)
+        # esf status, from a shell that knows nothing: the live serve's server says when the next night is
+        status_env = {k: v for k, v in serve_env(tmp_path).items() if k != "PREFECT_API_URL"}
+        before = subprocess.run(esf_command() + ["status", "--db", str(db)], cwd=ROOT, env=status_env,
+                                capture_output=True, text=True, timeout=120)
+        assert before.returncode == 2 and "nothing published yet" in before.stderr  # no night has run yet
         # the UI asks /ui-settings where its API is: this server, not Prefect's default port 4200
         settings = requests.get(api.removesuffix("/api") + "/ui-settings", timeout=10).json()
         assert settings["api_url"] == api
@@ -86,6 +92,11 @@ def test_the_pasted_line_and_the_ui_reach_the_local_server(tmp_path):
         while [status for _, status, _ in published_runs(db)] != ["succeeded"]:
             assert time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(1)
+        status = subprocess.run(esf_command() + ["status", "--db", str(db), "--format", "json"], cwd=ROOT,
+                                env=status_env, capture_output=True, text=True, timeout=120)
+        assert status.returncode == 0, status.stderr
+        found = json.loads(status.stdout)
+        assert (found["next_night"], found["next_night_note"]) == ("2027-01-01T03:00:00+00:00", f"esf-refresh/{name}")
         deployment = requests.get(f"{api}/deployments/name/esf-refresh/{name}", timeout=10).json()
         listed = subprocess.run(prefect + ["flow-run", "ls", "--flow-name", "esf-refresh"], env=shell,
                                 capture_output=True, text=True, timeout=120)
