@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from records.run import BATCH_RETRIES, NIGHT_RETRIES, QUALITY_MARGIN
 from cli.options import (EXIT_FAILED, EXIT_OK, EXIT_REJECTS, UserError, _default_source, _open_read_only,
                          db_option, memory_option, output_options, runner_options, shrink_option)
 
@@ -33,19 +34,29 @@ def night_options(command):
                      help="After publishing, write the HTML report (as `esf report`) to FILE and file it in Prefect."),
         click.option("--rehash", is_flag=True, help="Read and hash every saved file, even those whose size, mtime "
                                                      "and inode are unchanged since the last run (skipped otherwise)."),
-        click.option("--notify", "notify_url", metavar="URL",
+        click.option("--notify", "notify_url", metavar="URL", callback=_http_url,
                      help="POST a JSON alert (event, run_id, status, counts, message) to URL when a night fails, "
                           "its source shrinks, or a core field's fill rate falls by more than --quality-margin."),
-        click.option("--quality-margin", default=20.0, show_default=True, type=click.FloatRange(0, 100),
+        click.option("--quality-margin", default=QUALITY_MARGIN, show_default=True, type=click.FloatRange(0, 100),
                      help="Percentage points a core field's fill rate (per template) may fall before an alert."),
-        click.option("--batch-retries", default=2, show_default=True, type=click.IntRange(0, 20),
+        click.option("--batch-retries", default=BATCH_RETRIES, show_default=True, type=click.IntRange(0, 20),
                      help="How often reading a batch of pages is tried again after an error."),
-        click.option("--night-retries", default=0, show_default=True, type=click.IntRange(0, 10),
+        click.option("--night-retries", default=NIGHT_RETRIES, show_default=True, type=click.IntRange(0, 10),
                      help="How often a failed night is run again (a Prefect flow retry)."),
         memory_option,
     ]):
         command = option(command)
     return command
+
+
+def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--notify takes an http(s) URL with a host; anything else is a usage error (one line)."""
+    from urllib.parse import urlsplit
+    if value is not None:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise UserError(f"--notify needs an http:// or https:// URL, not {value!r}")
+    return value
 
 
 def _night_sources(sources: tuple[str, ...], urls_file: str | None) -> list[str]:
@@ -122,7 +133,8 @@ def _import_pipeline() -> None:
     import flows.pipeline  # noqa: F401
 
 
-def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, night_retries: int = 0, **params):
+def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, night_retries: int = NIGHT_RETRIES,
+              **params):
     """Run a flow in this process against the Prefect API (ours unless PREFECT_API_URL is set); every way
     it can end becomes one line and an exit code."""
     from prefect.exceptions import CancelledRun

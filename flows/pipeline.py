@@ -17,7 +17,8 @@ from extract.sources import Source
 from load import Warehouse, store_raw
 from service import run as service
 from service.pool import ParsePool
-from service.notify import QUALITY_MARGIN, failure_alert, night_alerts
+from records.run import BATCH_RETRIES, QUALITY_MARGIN
+from service.notify import failure_alert, night_alerts
 from service.run import BATCH_SIZE, Collected, RunReport, RunSettings
 
 DEFAULT_PARSE_WORKERS = os.cpu_count() or 1  # processes parsing beside the flow's own; 1: parse in the task
@@ -25,10 +26,6 @@ DEFAULT_PARSE_WORKERS = os.cpu_count() or 1  # processes parsing beside the flow
 log = logging.getLogger("esf.run")
 
 __all__ = ["RunReport", "refresh", "reprocess", "task_runner", "with_runner"]
-
-
-BATCH_RETRIES = 2   # default of --batch-retries: a batch's reading is tried again this often
-NIGHT_RETRIES = 0   # default of --night-retries: a failed night is run again this often (a flow retry)
 
 
 @task(retries=BATCH_RETRIES, retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_jitter_factor=0.5,

@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from collections.abc import Callable
 from pathlib import Path
 
+from records.run import NIGHT_RETRIES
+
 log = logging.getLogger("esf.serve")
 
 FLOW = "esf-refresh"
@@ -155,8 +157,8 @@ def _runner_class():
     return _Runner
 
 
-def serve_nightly(cron: str, tz: str, parameters: dict, name: str = "nightly", night_retries: int = 0,
-                  on_ready: Callable[[], object] | None = None) -> None:
+def serve_nightly(cron: str, tz: str, parameters: dict, name: str = "nightly",
+                  night_retries: int = NIGHT_RETRIES, on_ready: Callable[[], object] | None = None) -> None:
     """Register the deployment `esf-refresh/<name>` and run its scheduled flow runs, one at a time, until
     interrupted; a failed night is run again `night_retries` times. `on_ready` runs once it is registered."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy

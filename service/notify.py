@@ -10,12 +10,13 @@ from typing import Any
 
 import requests
 
+from records.run import QUALITY_MARGIN
+
 log = logging.getLogger("esf.notify")
 
 # Fields every template writes on nearly every page: one of them emptying out means the parser lost it.
 CORE_FIELDS: tuple[str, ...] = ("title", "case_number", "owner", "programme_area_code", "esf_grant_sek",
                                 "start_date", "end_date", "region")
-QUALITY_MARGIN = 20.0  # percentage points a core field's fill rate may fall from one night to the next
 WEBHOOK_TIMEOUT = 10.0
 
 

@@ -73,6 +73,13 @@ def test_a_webhook_that_fails_is_a_warning_not_an_error(caplog):
     assert any("could not send the esf.night.failed alert" in m for m in caplog.messages)
 
 
+def test_a_notify_that_is_not_a_url_is_a_usage_error(tmp_path):
+    result = subprocess.run(esf_command() + ["run", "--db", str(tmp_path / "esf.duckdb"), "--notify", "hooks.example.org"],
+                            cwd=ROOT, env=esf_env(""), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == "esf: --notify needs an http:// or https:// URL, not 'hooks.example.org'\n"
+
+
 def esf_run(prefect_api, *args):
     return subprocess.run(esf_command() + ["run", "--no-summary", "--quiet", *args], cwd=ROOT,
                           env=esf_env(prefect_api), capture_output=True, text=True, timeout=300)
