@@ -239,8 +239,12 @@ def serve(cron: str, tz: str, name: str | None, sources: tuple[str, ...], urls_f
         raise UserError(f"not a cron expression: {cron!r} (for example \"0 2 * * *\": 02:00 every night)") from None
     if name is not None and (not name.strip() or "/" in name or "%" in name):
         raise UserError(f"not a deployment name: {name!r} (no '/' or '%')")
-    from flows.schedule import deployment_name_for
+    from flows.schedule import deployment_name_for, serving_of
     name = name or deployment_name_for(db)
+    live = serving_of(db)
+    if live:
+        raise UserError(f"esf serve (pid {live['pid']}) already serves {Path(db).resolve()} as {live['deployment']}: "
+                        f"stop it first")
     sources = _night_sources(sources, urls_file)
     parameters = {"sources": sources, "db": str(Path(db).resolve()), "batch_size": batch_size,
                   "delay_seconds": delay_seconds, "user_agent": user_agent, "without_contacts": without_contacts,

@@ -41,6 +41,23 @@ def test_unknown_timezone_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "unknown time zone 'Mars/Olympus'" in result.stderr
 
 
+def test_a_second_serve_of_a_served_database_is_refused(tmp_path):
+    """What a live `esf serve` notes beside the warehouse stops a second one before it starts a server."""
+    import json
+    db = tmp_path / "esf.duckdb"
+    (tmp_path / "esf.prefect").mkdir()
+    (tmp_path / "esf.prefect" / "serving.json").write_text(json.dumps(
+        {"api_url": "http://127.0.0.1:9/api", "deployment": "esf-refresh/esf-abc123", "pid": os.getpid()}))
+    result = esf_serve(tmp_path, "--db", str(db))
+    assert result.returncode == 2
+    assert result.stderr == (f"esf: esf serve (pid {os.getpid()}) already serves {db} as esf-refresh/esf-abc123: "
+                             f"stop it first\n")
+    (tmp_path / "esf.prefect" / "serving.json").write_text(json.dumps(  # a serve that died: not in the way
+        {"api_url": "http://127.0.0.1:9/api", "deployment": "esf-refresh/esf-abc123", "pid": 2 ** 22 + 1}))
+    gone = esf_serve(tmp_path, "--db", str(db), PREFECT_API_URL="http://127.0.0.1:9/api")
+    assert gone.returncode == 1 and "does not answer" in gone.stderr
+
+
 def test_unreachable_api_says_how_to_fix_it(tmp_path):
     result = esf_serve(tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api")
     assert result.returncode == 1
