@@ -35,7 +35,7 @@ def start_serve(source: str, db: Path, log: Path) -> tuple[subprocess.Popen, str
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_RUNNER_POLL_FREQUENCY": "1",
            "PREFECT_LOGGING_LEVEL": "WARNING"}
     env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--cron", "0 3 1 1 *", "--source", source,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--name", "nightly", "--cron", "0 3 1 1 *", "--source", source,
                              "--db", str(db), "--delay", "0"], cwd=ROOT, env=env, stdout=log.open("w"),
                             stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli import dev, read, run
+from cli import dev, ops, read, run
 from cli.options import EXIT_FAILED, EXIT_OK, EXIT_USAGE
 
 
@@ -22,7 +22,7 @@ def cli() -> None:
     """
 
 
-for _command in (run.run, run.reprocess, run.serve, read.query, read.describe, read.quality, read.export,
+for _command in (run.run, run.reprocess, run.serve, ops.status, read.query, read.describe, read.quality, read.export,
                  read.search, read.report_cmd, dev.parse, dev.demo_site):
     cli.add_command(_command)
 

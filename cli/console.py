@@ -39,10 +39,11 @@ def quiet_prefect_console() -> None:
 
 
 @contextmanager
-def interrupts() -> Iterator[list[str]]:
+def interrupts(always: bool = False) -> Iterator[list[str]]:
     """SIGINT and SIGTERM raise `Interrupted` in the main thread, once: a second signal during the cleanup
     is noted and ignored, so the run can still record itself and close what it started. A SIGINT that was
-    ignored when we started (a background job) stays ignored. Yields the names of the signals received."""
+    ignored when we started (a background job) stays ignored, unless `always` (`esf serve &` from a script
+    must stop on SIGINT too). Yields the names of the signals received."""
     fired: list[str] = []
 
     def handler(signum, frame):
@@ -54,7 +55,7 @@ def interrupts() -> Iterator[list[str]]:
 
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     for sig, old in previous.items():
-        if not (sig == signal.SIGINT and old == signal.SIG_IGN):
+        if always or not (sig == signal.SIGINT and old == signal.SIG_IGN):
             signal.signal(sig, handler)
     try:
         yield fired

@@ -17,6 +17,8 @@ from extract.sources import Source
 from load import Warehouse, WarehouseBusy, store_raw
 from service import run as service
 from service.pool import ParsePool
+from records.run import BATCH_RETRIES, QUALITY_MARGIN
+from service.notify import failure_alert, night_alerts
 from service.run import BATCH_SIZE, Collected, RunReport, RunSettings
 
 DEFAULT_PARSE_WORKERS = os.cpu_count() or 1  # processes parsing beside the flow's own; 1: parse in the task
@@ -26,7 +28,7 @@ log = logging.getLogger("esf.run")
 __all__ = ["RunReport", "refresh", "reprocess", "task_runner", "with_runner"]
 
 
-@task(retries=2, retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_jitter_factor=0.5,
+@task(retries=BATCH_RETRIES, retry_delay_seconds=exponential_backoff(backoff_factor=5), retry_jitter_factor=0.5,
       cache_policy=NO_CACHE)
 def read_batch(source: Source, items: list, on_page, done_pages: dict) -> list[RawPage]:
     """Network and disk I/O only: the one step that retries, and a retry reads only the pages not yet read."""
@@ -52,10 +54,15 @@ def validate_and_load(wh: Warehouse, run_id: int, started: datetime, collected: 
 
 class TaskSteps(service.Steps):
     """The run's steps as Prefect tasks. Arguments are quoted: Prefect need not walk 500 pages looking
-    for futures, and every task runner passes them through unchanged."""
+    for futures, and every task runner passes them through unchanged. `batch_retries`: how often a batch's
+    reading is tried again (a setting of the run, `--batch-retries`)."""
+
+    batch_retries = BATCH_RETRIES
 
     def read(self, source, items, on_page):
-        return read_batch(quote(source), quote(items), quote(on_page), quote({}))
+        reader = read_batch if self.batch_retries == BATCH_RETRIES else read_batch.with_options(
+            retries=self.batch_retries)
+        return reader(quote(source), quote(items), quote(on_page), quote({}))
 
     def store(self, wh, pages, run_id, crawl_rows, stored):
         return store_raw_batch(quote(wh), quote(pages), run_id, quote(crawl_rows), quote(stored))
@@ -100,8 +107,14 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
             delay_seconds: float = 1.0, user_agent: str | None = None, retry_backoff_seconds: float = 2.0,
             without_contacts: bool = False, parse_workers: int = DEFAULT_PARSE_WORKERS,
             allow_shrink: bool = False, rehash: bool = False, report_html: str | None = None,
-            memory: str | None = None) -> RunReport:
-    """Discover → read → store raw → parse → validate → load → publish (→ the HTML report, with `report_html`)."""
+            memory: str | None = None, notify_url: str | None = None, batch_retries: int = BATCH_RETRIES,
+            quality_margin: float = QUALITY_MARGIN):
+    """Discover → read → store raw → parse → validate → load → publish (→ the HTML report, with `report_html`).
+
+    Parameters as `esf run`'s options: `sources` (folders, .zip files, URLs; `urls:FILE` for a URL list), `db`
+    (the published file; the run's own files sit beside it), `notify_url` (a webhook for alerts),
+    `batch_retries` (reading a batch again), `quality_margin` (points a core field's fill rate may fall before
+    an alert). An interrupted night ends Cancelled, a failed one Failed."""
     if delay_seconds < 0 or retry_backoff_seconds < 0 or batch_size < 1:
         raise ValueError("delay, retry backoff and batch size must not be negative")
     politeness = Politeness(delay_seconds=delay_seconds, backoff_seconds=retry_backoff_seconds,
@@ -110,21 +123,22 @@ def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_
                            without_contacts=without_contacts, parse_workers=parse_workers,
                            allow_shrink=allow_shrink, rehash=rehash, memory=memory, holder=_holder("esf run"))
     try:
-        return _reported(service.refresh, settings, report_html)
+        return _reported(service.refresh, settings, report_html, notify_url, batch_retries, quality_margin)
     except WarehouseBusy as exc:
         return _refused(exc)
 
 
 @flow(name="esf-reprocess", log_prints=True, on_failure=[_on_failure])
 def reprocess(db: str = "esf.duckdb", batch_size: int = BATCH_SIZE, without_contacts: bool = False,
-              parse_workers: int = DEFAULT_PARSE_WORKERS, memory: str | None = None) -> RunReport:
+              parse_workers: int = DEFAULT_PARSE_WORKERS, memory: str | None = None,
+              notify_url: str | None = None):
     """Re-parse the latest stored version of every page with the current parser; no network."""
     settings = RunSettings(db=db, batch_size=batch_size, without_contacts=without_contacts,
                            parse_workers=parse_workers, memory=memory, holder=_holder("esf reprocess"))
-    return _reported(service.reprocess, settings)
+    return _reported(service.reprocess, settings, notify_url=notify_url)
 
 
-def _refused(exc: WarehouseBusy):
+def _refused(exc: WarehouseBusy) -> object:
     """Another writer holds the warehouse. Under `esf run` the CLI says so in one line; a night of `esf serve`
     fails with that one line too, not with the traceback Prefect logs for an exception (the night did nothing)."""
     from prefect.runtime import deployment
@@ -141,32 +155,57 @@ def _holder(command: str) -> str:
     return "an esf serve night" if deployment.id else command
 
 
-def _reported(run, settings: RunSettings, report_html: str | None = None) -> RunReport:
-    """Run with progress shown (bar, log lines, Prefect artifact) and file the report as an artifact."""
+def _reported(run, settings: RunSettings, report_html: str | None = None, notify_url: str | None = None,
+              batch_retries: int = BATCH_RETRIES, quality_margin: float = QUALITY_MARGIN):
+    """Run with progress shown (bar, log lines, Prefect artifact), file the report as an artifact and send the
+    night's alerts. An interrupt ends the flow run Cancelled (a deliberate stop, not a crash); the caller
+    learns of it as Prefect's CancelledRun."""
+    from prefect.states import Cancelled
+    from flows.alerts import send
     from flows.progress import RunProgress
     esf = logging.getLogger("esf")
     if esf.level == logging.NOTSET:  # a flow-run process `esf serve` started: its lines at INFO, like Prefect's
         esf.setLevel(logging.INFO)
     progress = RunProgress(artifact=_progress_artifact())
+    steps = type("Steps", (TaskSteps,), {"batch_retries": batch_retries})
     try:
-        report = run(settings, TaskSteps, progress)
+        report = run(settings, steps, progress)
+    except BaseException as exc:
+        stopped_by = service.interrupt_signal(exc)
+        if stopped_by:
+            return Cancelled(message=f"interrupted by {stopped_by}; nothing published")
+        send([failure_alert(settings.db, _run_id_of(settings.db), exc, isinstance(exc, service.SourceShrank))],
+             notify_url)
+        raise
     finally:
         progress.close()
     _publish_report_artifact(report)
+    send(night_alerts(report, settings.db, quality_margin), notify_url)
     if report_html and report.published:
         _file_html_report(report.published, report_html)
     return report
 
 
+def _run_id_of(db: str) -> int | None:
+    """The failed night's run id, as the published file's `runs` now records it."""
+    from load.publish import published_run_id
+    return published_run_id(db)
+
+
 def _file_html_report(db: str, out: str) -> None:
-    """Write the analysts' HTML report from the published file and link it as a Prefect artifact ('esf-report')."""
-    from pathlib import Path
-    from prefect.artifacts import create_link_artifact
+    """Write the analysts' HTML report from the published file and file a Markdown artifact ('esf-report')
+    with where it is and how to open it (a file:// link would not open from the browser's UI)."""
+    from prefect.artifacts import create_markdown_artifact
     from analyst.report import write
     try:
         path = write(db, out).resolve()
-        create_link_artifact(key="esf-report", link=path.as_uri(), link_text=f"ESF report ({path.name})",
-                             description=f"The analysts' report, built from {db}")
+        size = path.stat().st_size
+        create_markdown_artifact(key="esf-report", markdown=(
+            f"### ESF report\n\nThe analysts' report of this night, built from `{db}`.\n\n"
+            f"- file: `{path}` ({size / 1024:.0f} KB, one self-contained HTML page that opens offline)\n"
+            f"- open it on the machine that ran the night: `xdg-open {path}`, or copy it where analysts "
+            f"read it\n- rebuild it at any time: `esf report --db {db} --out {path}`"),
+            description=f"The analysts' report, built from {db}")
         log.info("report written: %s", path)
     except Exception as exc:  # a report that cannot be written must not fail a published run
         log.warning("could not write the HTML report %s: %s", out, exc)

@@ -23,12 +23,14 @@ def eta_text(seconds: float | None) -> str:
 
 
 class RunProgress:
-    """Counts pages done of a total; `skip` counts pages that needed no work (they do not set the rate)."""
+    """Counts pages read of the pages to read: `total` is every page a run saw, `skip` takes the pages that
+    need no reading (unchanged files, pages resumed from the store) out of it, so a quiet night says
+    '11 of 11 pages read; 289 skipped', not '300 of 300'."""
 
     def __init__(self, bar: bool | None = None, artifact: Callable[[float], None] | None = None,
                  clock: Callable[[], float] = time.monotonic, every: float = LOG_EVERY_SECONDS) -> None:
         self.clock, self.every, self.artifact = clock, every, artifact
-        self.done = self.worked = self.pages_total = 0
+        self.done = self.worked = self.pages_total = self.skipped = 0
         self.started = clock()
         self._last_line = self.started
         self._last_share = -1.0
@@ -45,12 +47,16 @@ class RunProgress:
     def total(self, pages: int) -> None:
         self.pages_total = pages
         if self._bar:
-            self._bar.describe("pages")
-            self._bar.update(self.done, pages)
+            self._bar.describe("pages read")
+            self._bar.update(self.done, self.to_read)
 
     def skip(self, pages: int) -> None:
-        self.done += pages
+        self.skipped += pages
         self._moved()
+
+    @property
+    def to_read(self) -> int:
+        return max(self.pages_total - self.skipped, self.done)
 
     def advance(self, pages: int = 1) -> None:
         self.done += pages
@@ -60,7 +66,7 @@ class RunProgress:
     def close(self) -> None:
         if self._bar:
             self._bar.stop()
-        if self.pages_total:
+        if self.pages_total or self.done:
             log.info("%s", self.line())
 
     # --- what it shows -------------------------------------------------------------------------
@@ -69,19 +75,21 @@ class RunProgress:
         return self.worked / elapsed if self.worked and elapsed > 0 else None
 
     def line(self) -> str:
-        total = max(self.pages_total, self.done)
+        total = self.to_read
         share = self.done / total if total else 1.0
         rate = self.rate()
         left = (total - self.done) / rate if rate else None
         speed = f"{rate:.1f} pages/s" if rate else "rate unknown"
-        return f"{self.done} of {total} pages ({share:.0%}), {speed}, {eta_text(0 if share >= 1 else left)}"
+        skipped = f"; {self.skipped} skipped (unchanged or resumed from the store)" if self.skipped else ""
+        return (f"{self.done} of {total} pages read ({share:.0%}), {speed}, "
+                f"{eta_text(0 if share >= 1 else left)}{skipped}")
 
     def _moved(self) -> None:
         if self._bar:
-            self._bar.update(self.done, max(self.pages_total, self.done))
+            self._bar.update(self.done, self.to_read)
         elif self._due():
             log.info("%s", self.line())
-        total = max(self.pages_total, self.done)
+        total = self.to_read
         share = self.done / total if total else 1.0
         if self.artifact and (share >= 1.0 or share - self._last_share >= ARTIFACT_STEP - 1e-9):
             self._last_share = share

@@ -106,7 +106,9 @@ def local_server(home: Path, port: int | None = None, ui: bool = True,
     port = port or free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-           "PREFECT_UI_ENABLED": "true" if ui else "false"}
+           "PREFECT_UI_ENABLED": "true" if ui else "false",
+           # the UI asks /ui-settings where its API is: this server, not Prefect's default 127.0.0.1:4200
+           "PREFECT_UI_API_URL": api_url, "PREFECT_SERVER_API_HOST": "127.0.0.1", "PREFECT_SERVER_API_PORT": str(port)}
     env.pop("PREFECT_API_URL", None)
     if ui:
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]

@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass, replace
 # What became of a page seen: every page seen is exactly one of these, so they add up to `seen`.
 OUTCOMES: tuple[str, ...] = ("new", "changed", "unchanged", "duplicates", "rejected", "failed", "skipped",
                              "not_modified", "gone")
+# Defaults of the settings that say what a night does when something goes wrong (the CLI shows them in --help
+# before it imports anything heavy, the flow and the alert rules use them): reading a batch is tried again
+# BATCH_RETRIES times, a failed night NIGHT_RETRIES times, and a core field's fill rate may fall by
+# QUALITY_MARGIN percentage points before a quality alert.
+BATCH_RETRIES, NIGHT_RETRIES, QUALITY_MARGIN = 2, 0, 20.0
 # The columns of `runs` that hold counts, in the table's order.
 RUNS_COLUMNS: tuple[str, ...] = ("seen", "new", "changed", "unchanged", "duplicates", "rejected", "failed",
                                  "warnings", "skipped", "not_modified", "gone")

@@ -23,6 +23,7 @@ from load.raw import file_stats
 from load.warehouse import raw_path_for
 from load.publish import published_run_id, remove_leftovers
 from load.quality import quality_report
+from load.runs_log import publish_runs, runs_rows
 from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
 from service.pool import ParsePool, done
@@ -275,12 +276,28 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             report.status = counts.status
         except BaseException as exc:
             damaged = wh.damage(exc)  # which file, when a file did not read back (DuckDB's error names none)
-            record_failure(wh, report.run_id, damaged or exc)
+            record_failure(wh, report.run_id, damaged or exc, db)
+            log.info("%s", failure_line(report.run_id, damaged or exc, perf_counter() - t0))
             if damaged is not None and damaged is not exc:
                 raise damaged from exc
             raise
     report.durations["total"] = perf_counter() - t0
+    log.info("%s", counts_line(report))
     return report
+
+
+def counts_line(report: RunReport) -> str:
+    """The night in one line: what became of its pages, and how long it took."""
+    c = report.counts
+    return (f"run {report.run_id} {report.status}: {c.new} new, {c.changed} changed, {c.unchanged} unchanged, "
+            f"{c.skipped} skipped, {c.not_modified} not modified, {c.failed} failed, {c.rejected} rejected, "
+            f"{report.durations.get('total', 0.0):.1f} s")
+
+
+def failure_line(run_id: int | None, exc: BaseException, seconds: float) -> str:
+    stopped_by = interrupt_signal(exc)
+    how = f"interrupted by {stopped_by}" if stopped_by else f"failed: {type(exc).__name__}: {exc}"
+    return f"run {run_id} {how}; nothing published ({seconds:.1f} s)"
 
 
 def _tally(pages: list[RawPage], collected: Collected) -> None:
@@ -332,8 +349,9 @@ def interrupt_signal(exc: BaseException) -> str | None:
     return None
 
 
-def record_failure(wh: Warehouse, run_id: int, exc: BaseException) -> None:
-    """Say in `runs` how the run ended (failed or interrupted); the published database was not touched."""
+def record_failure(wh: Warehouse, run_id: int, exc: BaseException, db: str | Path | None = None) -> None:
+    """Say in `runs` how the run ended (failed or interrupted); the published database gets only its `runs`
+    rows (load/runs_log.py), so analysts see the night that failed beside the data of the last good one."""
     stopped_by = interrupt_signal(exc)
     if stopped_by:
         status, message = "interrupted", f"interrupted by {stopped_by}; nothing published"
@@ -344,3 +362,10 @@ def record_failure(wh: Warehouse, run_id: int, exc: BaseException) -> None:
         wh.finish_run(run_id, status, message=message)
     except Exception as second:  # the first failure is what matters; say that this one happened too
         log.warning("could not record the run's end in `runs`: %s", second)
+        return
+    if db is None:
+        return
+    try:
+        publish_runs(db, *runs_rows(wh.con))
+    except Exception as second:
+        log.warning("could not write the run's end into the published file's `runs`: %s", second)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 
 from conftest import ROOT, SAMPLES, esf_command, esf_env
@@ -22,14 +23,26 @@ def test_progress_logs_at_least_every_30_seconds_with_rate_and_eta(caplog):
     progress = RunProgress(bar=False, clock=clock)
     caplog.set_level(logging.INFO, logger="esf.progress")
     progress.total(1000)
-    progress.skip(400)                 # unchanged pages: counted as done, not in the rate
+    progress.skip(400)                 # unchanged pages: not read, so neither done nor still to read
     for _ in range(30):                # 30 pages in 29 s: no line yet
         clock.now += 29 / 30
         progress.advance()
     assert caplog.messages == []
     clock.now += 1.5
     progress.advance()                 # 31 pages read in 30.5 s: about one a second, 569 to go
-    assert caplog.messages == ["431 of 1000 pages (43%), 1.0 pages/s, ETA 9 min 19 s"]
+    assert caplog.messages == ["31 of 600 pages read (5%), 1.0 pages/s, ETA 9 min 19 s; "
+                               "400 skipped (unchanged or resumed from the store)"]
+
+
+def test_a_quiet_night_counts_the_pages_it_read_not_those_it_skipped(caplog):
+    progress = RunProgress(bar=False)
+    caplog.set_level(logging.INFO, logger="esf.progress")
+    progress.total(300)
+    progress.skip(289)
+    progress.advance(11)
+    progress.close()
+    assert caplog.messages[-1].startswith("11 of 11 pages read (100%)")
+    assert caplog.messages[-1].endswith("; 289 skipped (unchanged or resumed from the store)")
 
 
 def test_discovery_progress_is_logged_with_documents_and_pages(caplog):
@@ -66,9 +79,14 @@ def test_a_run_shows_its_own_lines_not_prefects_task_states(prefect_api, tmp_pat
     result = esf(prefect_api, "run", "--db", str(tmp_path / "esf.duckdb"), "--no-summary")
     assert result.returncode == 0, result.stderr
     assert f"{SAMPLES}: 13 pages found, 13 to read" in result.stderr
-    assert "13 of 13 pages (100%)" in result.stderr
+    assert "13 of 13 pages read (100%)" in result.stderr
+    assert re.search(r"run 1 succeeded: 13 new, 0 changed, 0 unchanged, 0 skipped, 0 not modified, 0 failed, "
+                     r"0 rejected, \d+\.\d s\n", result.stderr)
     assert "Finished in state" not in result.stderr and "Task run" not in result.stderr
     assert result.stdout.startswith("Run 1: succeeded")
+    quiet = esf(prefect_api, "run", "--db", str(tmp_path / "esf.duckdb"), "--no-summary")  # nothing changed
+    assert "0 of 0 pages read (100%)" in quiet.stderr and "; 13 skipped" in quiet.stderr, quiet.stderr
+    assert "run 2 succeeded: 0 new, 0 changed, 0 unchanged, 13 skipped, 0 not modified" in quiet.stderr
 
 
 def test_quiet_leaves_the_report_and_nothing_else(prefect_api, tmp_path):

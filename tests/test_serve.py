@@ -41,6 +41,23 @@ def test_unknown_timezone_is_a_usage_error(tmp_path):
     assert result.returncode == 2 and "unknown time zone 'Mars/Olympus'" in result.stderr
 
 
+def test_a_second_serve_of_a_served_database_is_refused(tmp_path):
+    """What a live `esf serve` notes beside the warehouse stops a second one before it starts a server."""
+    import json
+    db = tmp_path / "esf.duckdb"
+    (tmp_path / "esf.prefect").mkdir()
+    (tmp_path / "esf.prefect" / "serving.json").write_text(json.dumps(
+        {"api_url": "http://127.0.0.1:9/api", "deployment": "esf-refresh/esf-abc123", "pid": os.getpid()}))
+    result = esf_serve(tmp_path, "--db", str(db))
+    assert result.returncode == 2
+    assert result.stderr == (f"esf: esf serve (pid {os.getpid()}) already serves {db} as esf-refresh/esf-abc123: "
+                             f"stop it first\n")
+    (tmp_path / "esf.prefect" / "serving.json").write_text(json.dumps(  # a serve that died: not in the way
+        {"api_url": "http://127.0.0.1:9/api", "deployment": "esf-refresh/esf-abc123", "pid": 2 ** 22 + 1}))
+    gone = esf_serve(tmp_path, "--db", str(db), PREFECT_API_URL="http://127.0.0.1:9/api")
+    assert gone.returncode == 1 and "does not answer" in gone.stderr
+
+
 def test_unreachable_api_says_how_to_fix_it(tmp_path):
     result = esf_serve(tmp_path, PREFECT_API_URL="http://127.0.0.1:9/api")
     assert result.returncode == 1
@@ -146,6 +163,36 @@ def test_after_a_restart_only_the_latest_missed_night_runs(prefect_api):
     assert "missed while esf serve was stopped" in states[-4].message
 
 
+def test_the_catch_up_night_takes_the_parameters_of_the_command_now_running(prefect_api):
+    """A restart with other options: the night that catches up, and the nights already scheduled, run with
+    the new command's parameters, not with those the runs were created with."""
+    from datetime import datetime, timedelta, timezone
+    from prefect.client.orchestration import get_client
+    from prefect.states import Scheduled
+    from flows.schedule import drop_missed_runs
+    now = datetime.now(timezone.utc)
+    old, new = {"db": "/srv/old.duckdb", "report_html": "/srv/r.html"}, {"db": "/srv/old.duckdb", "report_html": None}
+    with get_client(sync_client=True) as client:
+        flow_id = client.create_flow_from_name("esf-new-options")
+        deployment = client.create_deployment(flow_id=flow_id, name="nightly", parameters=old)
+        runs = {days: client.create_flow_run_from_deployment(
+                    deployment, parameters=old, state=Scheduled(scheduled_time=now + timedelta(days=days))).id
+                for days in (-2, -1, 1)}
+        drop_missed_runs("esf-new-options", "nightly", new)
+        after = {days: client.read_flow_run(run_id) for days, run_id in runs.items()}
+    assert after[-2].state.type.value == "CANCELLED"
+    assert after[-1].state.type.value == "SCHEDULED" and after[-1].parameters == new  # the catch-up
+    assert after[1].parameters == new
+
+
+def test_two_warehouses_of_the_same_name_get_deployments_of_their_own(tmp_path):
+    from flows.schedule import deployment_name_for
+    a, b = tmp_path / "a" / "esf.duckdb", tmp_path / "b" / "esf.duckdb"
+    assert deployment_name_for(a) != deployment_name_for(b)
+    assert deployment_name_for(a) == deployment_name_for(tmp_path / "a" / ".." / "a" / "esf.duckdb")
+    assert re.fullmatch(r"esf-[0-9a-f]{6}", deployment_name_for(a))
+
+
 def test_no_deployment_yet_means_nothing_to_drop(prefect_api):
     from flows.schedule import drop_missed_runs
     assert drop_missed_runs("esf-never-deployed") == 0
@@ -245,7 +292,7 @@ def test_kill_9_of_esf_serve_mid_night_leaves_no_process_behind(tmp_path):
     db = tmp_path / "esf.duckdb"
     with DemoSite(400, seed=13) as site:
         log = open(tmp_path / "serve.log", "w")
-        proc = subprocess.Popen(esf_command() + ["serve", "--cron", "0 3 1 1 *", "--timezone", "UTC", "--source",
+        proc = subprocess.Popen(esf_command() + ["serve", "--name", "nightly", "--cron", "0 3 1 1 *", "--timezone", "UTC", "--source",
                                                  site.url + "/resultat/projektbanken/", "--db", str(db),
                                                  "--delay", "0.03"],
                                 cwd=ROOT, env=serve_env(tmp_path, PREFECT_RUNNER_POLL_FREQUENCY="1"), stdout=log,
