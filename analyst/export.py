@@ -18,6 +18,7 @@ import duckdb
 from analyst.formats import escape_control, neutralise
 from load.redact import columns, redacted_select
 from load.sql import literal, relations, scalar
+from records.errors import EsfError
 
 FORMATS = ("parquet", "csv", "xlsx")
 PARTITIONED_EXPORTS = {"projects": "programme_period", "project_versions": "programme_period"}
@@ -112,7 +113,7 @@ def export_one(con: duckdb.DuckDBPyConnection, out: Path, name: str, fmt: str, *
     return target
 
 
-class ExportWriteError(Exception):
+class ExportWriteError(EsfError):
     """A file of the export could not be written: `path` and the underlying error."""
 
     def __init__(self, path: Path, error: BaseException) -> None:

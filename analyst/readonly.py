@@ -16,6 +16,7 @@ from collections.abc import Iterable
 import duckdb
 
 from load.sql import scalar
+from records.errors import UsageError
 
 READ_FORMS = "SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, PIVOT … IN (…), EXPLAIN"
 # Functions a SELECT may call that change state or write (logging and profiling to files, checkpoints), run SQL
@@ -27,7 +28,7 @@ STATEFUL_FUNCTIONS = frozenset({
 })
 
 
-class Refused(ValueError):
+class Refused(UsageError, ValueError):
     """A statement `esf query` will not run; the message says why, in one line."""
 
 

@@ -11,6 +11,7 @@ import duckdb
 
 from analyst.places import resolve_region
 from load.search import FTS_SCHEMA, INDEX_FORMAT, TABLE, Terms, index_format, index_terms
+from records.errors import UsageError
 
 COLUMNS = ["project_id", "title", "region", "period", "area", "score", "snippet"]
 SNIPPET_WORDS = 12  # words either side of the first match
@@ -59,7 +60,7 @@ SHOWN = f"""SELECT p.project_id, p.title, p.region, p.programme_period, p.progra
 FROM projects p JOIN {TABLE} d USING (project_id) WHERE p.project_id IN (SELECT unnest($ids::VARCHAR[]))"""
 
 
-class NoIndex(LookupError):
+class NoIndex(UsageError, LookupError):
     """The published database has no search index of this version (the next `esf run` builds one)."""
 
 

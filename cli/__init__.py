@@ -7,10 +7,28 @@ import sys
 import click
 
 from cli import dev, ops, read, run
-from cli.options import EXIT_FAILED, EXIT_OK, EXIT_USAGE
+from records.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, EsfError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class Reported(click.ClickException):
+    """An EsfError as click reports it: its one line and its exit code."""
+
+    def __init__(self, error: EsfError) -> None:
+        super().__init__(error.line())
+        self.exit_code = error.exit_code
+
+
+class EsfGroup(click.Group):
+    """The one place an EsfError becomes a line and an exit code, for `esf` and for click's test runner alike."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except EsfError as exc:
+            raise Reported(exc) from None
+
+
+@click.group(cls=EsfGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="esf-projektbanken", prog_name="esf", message="%(prog)s %(version)s")
 def cli() -> None:
     """ESF project bank pipeline: scrape, normalize and load ESF project pages into DuckDB.

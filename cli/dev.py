@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import EXIT_OK, EXIT_REJECTS, UserError
+from cli.options import EXIT_OK, EXIT_REJECTS, EsfError, UsageError
 
 @click.command()
 @click.argument("page", metavar="PATH|URL")
@@ -25,21 +25,19 @@ def parse(page: str, fmt: str, user_agent: str | None) -> None:
       esf parse data/samples/b-steget-vidare.txt --format text
     """
     from extract.files import FileItem, read_item
-    from extract.polite import HostUnreachable, Politeness
+    from extract.polite import Politeness
     from extract.sources import WebSource, is_url
     from schemas.validate import validate
     from transform import parse_page
     if is_url(page):
-        try:  # fetched and keyed as a crawl would
-            raw = WebSource.single(page, Politeness(**({"user_agent": user_agent} if user_agent else {}))).read_one()
-        except HostUnreachable as exc:
-            raise click.ClickException(str(exc)) from None
+        # fetched and keyed as a crawl would (a host that cannot be reached is an EsfError: one line)
+        raw = WebSource.single(page, Politeness(**({"user_agent": user_agent} if user_agent else {}))).read_one()
     else:
         if not Path(page).is_file():
-            raise UserError(f"no such file: {page}")
+            raise UsageError(f"no such file: {page}")
         raw = read_item(FileItem(Path(page).name, page))
     if raw.failed:
-        raise click.ClickException(f"cannot read {page}: {raw.error}")
+        raise EsfError(f"cannot read {page}: {raw.error}")
     parsed = parse_page(raw.body, raw.source_key, url=raw.url, content_type=raw.content_type, sha256=raw.sha256)
     out = parsed.to_json()
     if parsed.ok:
@@ -97,7 +95,7 @@ def demo_site(pages: int, seed: int, site_version: int, port: int, faults: bool)
     try:
         site.start()
     except OSError as exc:
-        raise UserError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
+        raise UsageError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from None
     click.echo(f"Serving {pages} synthetic project pages on {site.url} (listing {site.url}/resultat/projektbanken/, "
                f"sitemap {site.url}/sitemap.xml). Ctrl-C stops.")
     try:

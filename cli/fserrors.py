@@ -11,19 +11,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import click
+from records.errors import EsfError, UsageError
 
 WRITE_ERRNOS = {errno.ENOSPC, errno.EROFS, errno.EFBIG, errno.EDQUOT}  # errors only a write gives
 
 
-class PathUnusable(click.ClickException):
+class PathUnusable(UsageError):
     """A path the user gave cannot be written: one line, exit 2."""
-    exit_code = 2
 
 
-class WriteFailed(click.ClickException):
+class WriteFailed(EsfError):
     """A write failed while working: one line, exit 1."""
-    exit_code = 1
 
 
 def writable_dir(path: str | os.PathLike) -> Path:
@@ -40,7 +38,7 @@ def writable_dir(path: str | os.PathLike) -> Path:
     return folder
 
 
-def failed_write(path: str | os.PathLike, exc: OSError) -> click.ClickException:
+def failed_write(path: str | os.PathLike, exc: OSError) -> EsfError:
     """The one line for a write to `path` that failed: exit 2 when the path cannot be used at all (a folder, no
     permission), exit 1 when the write failed on the way (a full disk, a file-size limit, an I/O error)."""
     line = f"cannot write {os.fsdecode(path)}: {reason(exc)}"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import EXIT_FAILED, EXIT_OK, UserError, db_option
+from cli.options import EXIT_FAILED, EXIT_OK, EsfError, UsageError, db_option
 
 
 @click.command()
@@ -32,11 +32,11 @@ def status(db: str, name: str | None, fmt: str) -> None:
     import duckdb
     from analyst.status import read_status, status_text
     if not Path(db).is_file():
-        raise UserError(f"no database at {db}: nothing published yet (run `esf run`, or pass --db)")
+        raise UsageError(f"no database at {db}: nothing published yet (run `esf run`, or pass --db)")
     try:
         found = read_status(db)
     except duckdb.Error as exc:
-        raise click.ClickException(f"cannot read the runs of {db}: {str(exc).splitlines()[0]}") from None
+        raise EsfError(f"cannot read the runs of {db}: {str(exc).splitlines()[0]}") from None
     found.next_night, found.next_night_note = _next_night(db, name)
     click.echo(json.dumps(found.as_dict(), indent=2, default=str) if fmt == "json" else status_text(found))
     sys.exit(EXIT_OK if found.healthy else EXIT_FAILED)

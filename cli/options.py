@@ -1,5 +1,5 @@
-"""What every `esf` command shares: exit codes, the one-line user error, the database options and how the
-published database is opened."""
+"""What every `esf` command shares: the database options and how the published database is opened (exit codes and
+errors are records/errors.py's)."""
 from __future__ import annotations
 
 import os
@@ -8,13 +8,10 @@ from pathlib import Path
 
 import click
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REJECTS = 0, 1, 2, 3
+from records.errors import EXIT_FAILED, EXIT_OK, EXIT_REJECTS, EXIT_USAGE, EsfError, UsageError
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_REJECTS", "EXIT_USAGE", "EsfError", "UsageError"]
 DEFAULT_DB = "esf.duckdb"
-
-
-class UserError(click.ClickException):
-    """A mistake in what the user asked for: one line, exit 2."""
-    exit_code = EXIT_USAGE
 
 
 def _default_db() -> str:
@@ -31,11 +28,11 @@ def _open_read_only(db: str, file_dirs: Sequence[str | Path] = (), extensions: S
     import duckdb
     from analyst.readonly import first_line, open_published
     if not Path(db).exists():
-        raise UserError(f"no database at {db}: run `esf run` first, or pass --db")
+        raise UsageError(f"no database at {db}: run `esf run` first, or pass --db")
     try:
         return open_published(db, file_dirs, extensions)
     except duckdb.Error as exc:
-        raise click.ClickException(f"cannot open {db} read-only: {first_line(exc)}") from None
+        raise EsfError(f"cannot open {db} read-only: {first_line(exc)}") from None
 
 
 db_option = click.option("--db", default=_default_db, show_default="$ESF_DB or ./esf.duckdb",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import EXIT_USAGE, UserError, _open_read_only, db_option
+from cli.options import EXIT_USAGE, UsageError, _open_read_only, db_option
 
 SAFE_CSV_HELP = ("With --format csv: a text cell beginning with = + - @, a tab or CR gets a leading ' so that a "
                  "spreadsheet shows it as text instead of running it as a formula (the CSV is then not byte-faithful).")
@@ -38,7 +38,7 @@ def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...], safe_csv: boo
     try:
         columns, rows = run_query(con, sql)
     except Refused as exc:
-        raise UserError(f"refused: {exc}") from None
+        raise UsageError(f"refused: {exc}") from None
     except duckdb.Error as exc:  # the message, then DuckDB's hints (Did you mean …, candidates) and the caret
         first, *hints = error_lines(exc)
         click.echo("\n".join([f"esf: query failed: {first}", *(f"  {line}" for line in hints)]), err=True)
@@ -50,7 +50,7 @@ def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...], safe_csv: boo
 
 def _check_safe_csv(safe_csv: bool, fmt: str) -> None:
     if safe_csv and fmt != "csv":
-        raise UserError("--safe-csv changes CSV cells: use it with --format csv")
+        raise UsageError("--safe-csv changes CSV cells: use it with --format csv")
 
 
 def _print_result(columns: list[str], rows: list[tuple], fmt: str, safe_csv: bool) -> None:
@@ -84,7 +84,7 @@ def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None
     """
     from analyst.formats import escape_control, table as fmt_table
     if out_file and fmt == "text":
-        raise UserError("--out writes a page: add --format markdown or --format html")
+        raise UsageError("--out writes a page: add --format markdown or --format html")
     con = _open_read_only(db)
     if fmt != "text":
         from analyst import dictionary
@@ -94,7 +94,7 @@ def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None
             names = [o["name"] for o in items]
             items = [o for o in items if o["name"] == table]
             if not items:
-                raise UserError(_unknown_table(table, names))
+                raise UsageError(_unknown_table(table, names))
         text = (dictionary.markdown if fmt == "markdown" else dictionary.page)(items, "ESF project bank: data dictionary")
         if out_file is None:
             click.echo(text, nl=False)
@@ -117,7 +117,7 @@ def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None
         click.echo(fmt_table(["name", "kind", "description"], objects))
         return
     if table not in {o[0] for o in objects}:
-        raise UserError(_unknown_table(table, [o[0] for o in objects]))
+        raise UsageError(_unknown_table(table, [o[0] for o in objects]))
     click.echo(escape_control(next(o[2] for o in objects if o[0] == table) or ""))
     click.echo(fmt_table(["column", "type", "description"], cols))
 
@@ -149,14 +149,14 @@ def quality(db: str, run_id: int | None, top: int) -> None:
     con = _open_read_only(db)
     try:
         if run_id is not None and not con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
-            raise UserError(f"no run {run_id} in {db}; `esf query \"from runs\"` lists them")
+            raise UsageError(f"no run {run_id} in {db}; `esf query \"from runs\"` lists them")
         report = quality_report(con, run_id, top)
     except duckdb.CatalogException as exc:
-        raise UserError(f"{db} has no quality tables yet (run `esf run` with this version): {first_line(exc)}") from None
+        raise UsageError(f"{db} has no quality tables yet (run `esf run` with this version): {first_line(exc)}") from None
     finally:
         con.close()
     if report.run_id is None:
-        raise UserError(f"no run has loaded {db} yet: run `esf run` first")
+        raise UsageError(f"no run has loaded {db} yet: run `esf run` first")
     click.echo("\n".join(quality_lines(report)))
 
 
@@ -185,7 +185,7 @@ def export(out_dir: str, fmt: str, excel: bool, safe_csv: bool, db: str, without
     from analyst.export import ExportWriteError, export_all
     from cli.fserrors import WriteFailed, reason, writable_dir
     if excel and fmt != "csv":
-        raise UserError("--excel is a kind of CSV: use it with --format csv (--format xlsx writes workbooks)")
+        raise UsageError("--excel is a kind of CSV: use it with --format csv (--format xlsx writes workbooks)")
     _check_safe_csv(safe_csv, fmt)
     con = _open_read_only(db, [out_dir])  # DuckDB may write under the export folder and nowhere else
     try:
@@ -224,20 +224,14 @@ def search(text: str, db: str, period: str | None, region: str | None, area: str
       esf search "psykisk ohälsa" --period 2014-2020 --region Västsverige --limit 5 --format csv
     """
     from analyst.formats import escape_control
-    from load.search import SearchUnavailable, extension_path
-    from analyst.search import NoIndex, search as run_search
+    from load.search import extension_path
+    from analyst.search import search as run_search
     _check_safe_csv(safe_csv, fmt)
     if not text.strip():
-        raise UserError("nothing to search for: give a word or two, e.g. esf search \"nyanlända kvinnor\"")
-    try:
-        extension = extension_path()
-    except SearchUnavailable as exc:
-        raise click.ClickException(str(exc)) from None
-    con = _open_read_only(db, extensions=[extension])
+        raise UsageError("nothing to search for: give a word or two, e.g. esf search \"nyanlända kvinnor\"")
+    con = _open_read_only(db, extensions=[extension_path()])  # SearchUnavailable, NoIndex: one line each
     try:
         found = run_search(con, text, period=period, region=region, area=area, limit=limit)
-    except NoIndex as exc:
-        raise UserError(str(exc)) from None
     finally:
         con.close()
     _print_result(found.columns, found.rows, fmt, safe_csv)

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from records.run import BATCH_RETRIES, NIGHT_RETRIES, QUALITY_MARGIN
-from cli.options import (EXIT_FAILED, EXIT_OK, EXIT_REJECTS, UserError, _default_source, _open_read_only,
+from cli.options import (EXIT_FAILED, EXIT_OK, EXIT_REJECTS, EsfError, UsageError, _default_source, _open_read_only,
                          db_option, memory_option, output_options, runner_options, shrink_option)
+from records.errors import RunFailed
 
 def night_options(command):
     """The options of a night, shared by `run` and `serve`: what to read, where to publish, how politely,
@@ -55,23 +56,20 @@ def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     if value is not None:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise UserError(f"--notify needs an http:// or https:// URL, not {value!r}")
+            raise UsageError(f"--notify needs an http:// or https:// URL, not {value!r}")
     return value
 
 
 def _night_sources(sources: tuple[str, ...], urls_file: str | None) -> list[str]:
     """The sources of a night, checked: one line for a source that cannot be."""
-    from extract.sources import SourceError, check_source
+    from extract.sources import check_source
     found = list(sources) or ([] if urls_file else [_default_source()])
     if urls_file:
         if not Path(urls_file).is_file():
-            raise UserError(f"URL list not found: {urls_file}")
+            raise UsageError(f"URL list not found: {urls_file}")
         found.append(f"urls:{urls_file}")
     for source in found:
-        try:
-            check_source(source)
-        except SourceError as exc:
-            raise UserError(str(exc)) from None
+        check_source(source)  # SourceError: a usage error, one line
     return found
 
 
@@ -123,7 +121,7 @@ def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without
     from load import work_path_for
     from load.warehouse import raw_path_for
     if not work_path_for(db).exists() and not raw_path_for(db).exists():  # a raw store alone: rebuild from it
-        raise UserError(f"no warehouse at {work_path_for(db)}: run `esf run` first")
+        raise UsageError(f"no warehouse at {work_path_for(db)}: run `esf run` first")
     report = _run_flow("reprocess", runner, quiet=quiet, debug=debug, db=db, batch_size=batch_size,
                        without_contacts=without_contacts, parse_workers=parse_workers, memory=memory)
     _finish(report, db, summary=False)
@@ -139,13 +137,11 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, night_retries
     """Run a flow in this process against the Prefect API (ours unless PREFECT_API_URL is set); every way
     it can end becomes one line and an exit code."""
     from prefect.exceptions import CancelledRun
-    from extract.polite import StopRequests
     from extract.sources import SourceError
     from cli.console import EXIT_CODE_OF_SIGNAL, interrupts, setup_output
-    from flows.server import ServerError, prefect_api
-    from load import WarehouseBusy
+    from flows.server import prefect_api
     from load.damage import DamagedFile
-    from service.run import SourceShrank, interrupt_signal
+    from service.run import interrupt_signal
     if runner != "threads":
         params["parse_workers"] = 1  # the runner's own workers parse; no second pool inside them
     try:
@@ -158,23 +154,15 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, night_retries
                     if night_retries:
                         flow_fn = flow_fn.with_options(retries=night_retries)
                 except ValueError as exc:
-                    raise UserError(str(exc)) from None
+                    raise UsageError(str(exc)) from None
                 return flow_fn(**params)
-    except (WarehouseBusy, ServerError) as exc:
-        click.echo(f"esf: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    except DamagedFile as exc:
+    except DamagedFile as exc:  # the file and why, then the commands that rebuild it: several lines
         click.echo(damage_advice(exc, params["db"]), err=True)
         sys.exit(EXIT_FAILED)
-    except (SourceError, SourceShrank) as exc:  # found out only once the run looked (robots.txt, an empty site)
-        click.echo(f"esf: {exc}; nothing new published", err=True)
-        sys.exit(EXIT_FAILED)
-    except StopRequests as exc:  # the host stopped answering, or the night's deadline passed
-        click.echo(f"esf: {exc}; nothing new published (the pages read are kept: the next night goes on "
-                   f"from there)", err=True)
-        sys.exit(EXIT_FAILED)
-    except click.ClickException:
-        raise
+    except SourceError as exc:  # found out only once the run looked (robots.txt): the run failed, not the usage
+        raise RunFailed(f"{exc}; nothing new published") from None
+    except (EsfError, click.ClickException):
+        raise  # one line and its exit code (cli/__init__.py)
     except CancelledRun as exc:  # the flow ended Cancelled: interrupted (its message names the signal)
         stopped_by = next((name for name in EXIT_CODE_OF_SIGNAL if name in str(exc)), "SIGINT")
         click.echo(f"esf: interrupted ({stopped_by}); nothing published", err=True)
@@ -252,24 +240,24 @@ def serve(cron: str, tz: str, name: str | None, sources: tuple[str, ...], urls_f
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
     from cli.console import interrupts, setup_output
-    from flows.server import ServerError, prefect_api, prefect_home_for
+    from flows.server import prefect_api, prefect_home_for
     from service.run import interrupt_signal
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise UserError(f"unknown time zone {tz!r}: use an IANA name such as Europe/Stockholm") from None
+        raise UsageError(f"unknown time zone {tz!r}: use an IANA name such as Europe/Stockholm") from None
     try:
         from prefect.client.schemas.schedules import CronSchedule
         CronSchedule(cron=cron, timezone=tz)
     except ValueError:
-        raise UserError(f"not a cron expression: {cron!r} (for example \"0 2 * * *\": 02:00 every night)") from None
+        raise UsageError(f"not a cron expression: {cron!r} (for example \"0 2 * * *\": 02:00 every night)") from None
     if name is not None and (not name.strip() or "/" in name or "%" in name):
-        raise UserError(f"not a deployment name: {name!r} (no '/' or '%')")
+        raise UsageError(f"not a deployment name: {name!r} (no '/' or '%')")
     from flows.schedule import deployment_name_for, serving_of
     name = name or deployment_name_for(db)
     live = serving_of(db)
     if live:
-        raise UserError(f"esf serve (pid {live['pid']}) already serves {Path(db).resolve()} as {live['deployment']}: "
+        raise UsageError(f"esf serve (pid {live['pid']}) already serves {Path(db).resolve()} as {live['deployment']}: "
                         f"stop it first")
     sources = _night_sources(sources, urls_file)
     parameters = {"sources": sources, "db": str(Path(db).resolve()), "batch_size": batch_size,
@@ -286,7 +274,7 @@ def serve(cron: str, tz: str, name: str | None, sources: tuple[str, ...], urls_f
                 try:
                     check_not_served_elsewhere(name, parameters)
                 except ServeConflict as exc:
-                    raise UserError(str(exc)) from None
+                    raise UsageError(str(exc)) from None
                 if own_server:
                     click.echo(f"Started a local Prefect server: {api.removesuffix('/api')} (UI and run history; "
                                f"state and server.log in {prefect_home_for(db)})")
@@ -294,11 +282,8 @@ def serve(cron: str, tz: str, name: str | None, sources: tuple[str, ...], urls_f
                 serve_nightly(cron, tz, parameters, name, night_retries,  # returns when stopped
                               on_ready=lambda: click.echo(_serving_lines(name, api, parameters["db"])))
         stopped_by = received[0] if received else "SIGTERM"
-    except ServerError as exc:
-        click.echo(f"esf: {exc}", err=True)
-        sys.exit(EXIT_FAILED)
-    except click.ClickException:
-        raise
+    except (EsfError, click.ClickException):
+        raise  # one line and its exit code (cli/__init__.py)
     except BaseException as exc:  # SIGINT/SIGTERM before or after the runner, ours or Prefect's exception
         stopped_by = interrupt_signal(exc)
         if not stopped_by:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from records.pages import FileStat, RawPage, failed_page, now
+from records.errors import UsageError
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
 # What one archive may expand to. The whole project bank saved as HTML is about 8,000 pages of ~40 KB (0.3 GB), and
@@ -33,7 +34,7 @@ class FileItem:
     refused: str | None = None  # why an archive member is not read (the archive's limits), if it is not
 
 
-class SourceError(ValueError):
+class SourceError(UsageError, ValueError):
     """A source the user named cannot be used (missing, unreadable, not a folder or .zip)."""
 
 

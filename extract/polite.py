@@ -22,6 +22,7 @@ from requests.adapters import HTTPAdapter
 from extract.faults import _Failure, _fault, _truncated
 from records.pages import RawPage, failed_page, now
 from records.status import OK, REDIRECTS, RETRYABLE, is_page_answer
+from records.errors import EsfError, RunFailed
 
 CHUNK_BYTES = 64 * 1024
 # The CLI reads $ESF_USER_AGENT (as --user-agent's default); nothing here reads the environment.
@@ -48,8 +49,9 @@ class Politeness:
                                         # set by the run from RunSettings.night_seconds)
 
 
-class StopRequests(RuntimeError):
+class StopRequests(RunFailed):
     """No more requests to a host tonight: it stopped answering, or the night's deadline passed."""
+    consequence = "nothing new published (the pages read are kept: the next night goes on from there)"
 
 
 class HostDown(StopRequests):
@@ -60,11 +62,11 @@ class NightOver(StopRequests):
     """The night's deadline passed: no new request is started."""
 
 
-class HostUnreachable(RuntimeError):
+class HostUnreachable(EsfError):
     """The host did not answer at all (robots.txt could not be fetched): the run cannot go on."""
 
 
-class RobotsDisallow(RuntimeError):
+class RobotsDisallow(EsfError):
     """robots.txt forbids the start URL."""
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from records.run import NIGHT_RETRIES
+from records.errors import UsageError
 
 log = logging.getLogger("esf.serve")
 
@@ -19,7 +20,7 @@ FLOW = "esf-refresh"
 LIVE_SECONDS = 60  # a served deployment polled within this long, and not paused, has a live `esf serve`
 
 
-class ServeConflict(RuntimeError):
+class ServeConflict(UsageError):
     """Another live process serves this deployment with other parameters."""
 
 

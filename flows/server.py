@@ -21,13 +21,14 @@ from pathlib import Path
 import requests
 
 from service.children import die_with_parent
+from records.errors import EsfError
 
 STARTUP_SECONDS = 120           # the first start creates Prefect's database
 STOP_SECONDS = 5                # then the server's process group is killed
 LOG_BYTES, LOG_BACKUPS = 5 * 1024 * 1024, 3
 
 
-class ServerError(RuntimeError):
+class ServerError(EsfError):
     """The Prefect API cannot be reached or started."""
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import duckdb
 
 from load import sql
+from records.errors import RunFailed
 
 
-class DamagedFile(RuntimeError):
+class DamagedFile(RunFailed):
     """A file of the run does not read back: DuckDB found a block whose checksum does not match, or the file
     ends before its blocks do. `role`: 'warehouse' (esf.work.duckdb) or 'raw store' (esf.raw.duckdb)."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+from records.errors import EsfError
 
 TABLE = "search_documents"
 FTS_SCHEMA = f"fts_main_{TABLE}"
@@ -27,7 +28,7 @@ IGNORE = r"(\.|[^a-z0-9åäöéüæø])+"
 DICTIONARY = Path(__file__).resolve().parent / "dictionary.csv"
 
 
-class SearchUnavailable(RuntimeError):
+class SearchUnavailable(EsfError):
     """The fts extension cannot be loaded here (its wheel is missing, or built for another DuckDB)."""
 
 

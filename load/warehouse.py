@@ -13,6 +13,7 @@ from load.damage import DamagedFile, check_length, first_line, is_damage, read_t
 from load.migrate import RAW, RAW_STORE_VERSION, migrate, schema_version
 from load.sql import literal, scalar
 from records.run import RUNS_COLUMNS, RunCounts
+from records.errors import RunFailed
 
 MEMORY_SHARE, MEMORY_FLOOR, MEMORY_CEILING = 1 / 8, 256 << 20, 2 << 30  # of the machine's memory, in bytes
 # the least --memory a run is allowed: 30 pages of 4.9 MB failed under 160MB and passed under 192MB (store,
@@ -31,7 +32,7 @@ def memory_limit() -> str:
     return f"{max(MEMORY_FLOOR, min(int(total * MEMORY_SHARE), MEMORY_CEILING)) >> 20}MB"
 
 
-class WarehouseBusy(RuntimeError):
+class WarehouseBusy(RunFailed):
     """Another process holds the warehouse."""
 
 

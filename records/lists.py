@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from records.errors import UsageError
 
 OPERATIONS, KOHESIO = "operations", "kohesio"
 LIST_KINDS: tuple[str, ...] = (OPERATIONS, KOHESIO)
@@ -60,5 +61,5 @@ class ListChunk:
     problems: list[ListProblem] = field(default_factory=list)
 
 
-class NotAList(ValueError):
+class NotAList(UsageError, ValueError):
     """A table whose headings are neither the list of operations' nor Kohesio's, or a file that is no table."""

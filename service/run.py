@@ -31,6 +31,7 @@ from records.project import ParsedPage
 from service.privacy import personal_values, redact_report
 from service.reading import BATCH_BYTES, read_batch, read_planned
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates
+from records.errors import RunFailed
 
 log = logging.getLogger("esf.run")
 
@@ -48,8 +49,9 @@ class Interrupted(KeyboardInterrupt):
         self.signal_name = signal_name
 
 
-class SourceShrank(RuntimeError):
+class SourceShrank(RunFailed):
     """A source found no project pages, or far fewer than last time: likely a redesign or an outage."""
+    consequence = "nothing new published"
 
 
 @dataclass(frozen=True)
