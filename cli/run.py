@@ -12,8 +12,8 @@ from cli.options import (EXIT_FAILED, EXIT_OK, EXIT_REJECTS, UserError, _default
 
 @click.command()
 @click.option("--source", "sources", multiple=True, metavar="PATH|URL",
-              help="Folder, .zip or file of saved pages; or a sitemap, listing page or project page URL. "
-                   "Repeatable. Default: the bundled samples.")
+              help="Folder, .zip or file of saved pages; ESF-rådet's list of operations or Kohesio's export (CSV or "
+                   "XLSX); or a sitemap, listing page or project page URL. Repeatable. Default: the bundled samples.")
 @click.option("--urls", "urls_file", type=click.Path(), metavar="FILE", help="A file of project page URLs, one a line.")
 @db_option
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
@@ -45,17 +45,12 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
       esf run --source saved-pages/ --db /srv/esf/esf.duckdb
       esf run --source https://www.esf.se/sitemap.xml --user-agent "esf-pipeline (data@example.org)"
     """
-    from extract.sources import SourceError, check_source
     sources = list(sources) or ([] if urls_file else [_default_source()])
     if urls_file:
         if not Path(urls_file).is_file():
             raise UserError(f"URL list not found: {urls_file}")
         sources.append(f"urls:{urls_file}")
-    for source in sources:
-        try:
-            check_source(source)
-        except SourceError as exc:
-            raise UserError(str(exc)) from None
+    check_sources(sources)
     report = _run_flow("refresh", runner, quiet=quiet, debug=debug, sources=sources, db=db, batch_size=batch_size,
                        delay_seconds=delay_seconds, user_agent=user_agent, without_contacts=without_contacts,
                        parse_workers=parse_workers, allow_shrink=allow_shrink, rehash=rehash, memory=memory,
@@ -86,6 +81,26 @@ def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without
     report = _run_flow("reprocess", runner, quiet=quiet, debug=debug, db=db, batch_size=batch_size,
                        without_contacts=without_contacts, parse_workers=parse_workers, memory=memory)
     _finish(report, db, summary=False)
+
+
+def check_sources(sources: list[str]) -> None:
+    """Every source usable, before any work: one line (exit 2) for one that is not. A file that is a table must
+    be one of the official lists (told by its headings: transform.lists.sniff)."""
+    from extract.files import table_probe
+    from extract.sources import SourceError, check_source, is_url
+    from records.lists import NotAList
+    from transform.lists import sniff
+    for source in sources:
+        try:
+            check_source(source)
+        except SourceError as exc:
+            raise UserError(str(exc)) from None
+        probe = None if is_url(source) or source.startswith("urls:") else table_probe(source)
+        if probe is not None:
+            try:
+                sniff(probe)
+            except NotAList as exc:
+                raise UserError(f"{source}: {exc}") from None
 
 
 def _import_pipeline() -> None:
@@ -178,7 +193,6 @@ def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: 
       esf serve --cron "0 2 * * *" --timezone Europe/Stockholm --source https://www.esf.se/sitemap.xml
     """
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-    from extract.sources import SourceError, check_source
     from cli.console import interrupts, setup_output
     from flows.server import ServerError, prefect_api, prefect_home_for
     from service.run import interrupt_signal
@@ -192,11 +206,7 @@ def serve(cron: str, tz: str, sources: tuple[str, ...], db: str, delay_seconds: 
     except ValueError:
         raise UserError(f"not a cron expression: {cron!r} (for example \"0 2 * * *\": 02:00 every night)") from None
     sources = list(sources) or [_default_source()]
-    for source in sources:
-        try:
-            check_source(source)
-        except SourceError as exc:
-            raise UserError(str(exc)) from None
+    check_sources(sources)
     parameters = {"sources": sources, "db": str(Path(db).resolve()), "delay_seconds": delay_seconds,
                   "user_agent": user_agent, "without_contacts": without_contacts, "allow_shrink": allow_shrink,
                   "memory": memory,

@@ -189,6 +189,10 @@ class Warehouse:
         self.con.execute(f"CHECKPOINT {RAW}")
 
 
+# table → the tables whose column comments it repeats, in order (load/dictionary.csv need not say them twice)
+SAME_COLUMNS_AS = {"project_versions": ("projects",), "operation_versions": ("operations",),
+                   "kohesio_operations": ("operations",),
+                   "kohesio_operation_versions": ("operation_versions", "operations")}
 RAW_STORE_VERSION = 11  # the migration that moved page bodies into the raw store
 
 
@@ -276,11 +280,11 @@ def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT table_name, column_name, comment FROM duckdb_columns() "
         "WHERE database_name IN (current_database(), ?)", [RAW]).fetchall())
     described = {(e["table"], e["column"]): e["comment"] for e in entries}
-    # project_versions repeats the projects columns; their meaning is the same.
+    # A table that repeats another's columns (versions, the second list) takes their meaning where it has none.
     for (t, column), _ in list(current.items()):
-        if t == "project_versions" and column and ("project_versions", column) not in described \
-                and ("projects", column) in described:
-            described[("project_versions", column)] = described[("projects", column)]
+        for base in SAME_COLUMNS_AS.get(t, ()):
+            if column and (t, column) not in described and (base, column) in described:
+                described[(t, column)] = described[(base, column)]
     for (table, column), comment in described.items():
         if table not in kinds or current.get((table, column)) == comment:
             continue
