@@ -241,7 +241,7 @@ def _operations_row(read: _Reader) -> dict[str, Any] | None:
     values.update(
         external_id=external, case_number=case, currency="SEK", programme_cci=cci,
         specific_objective=read("specific_objective", lv.objective, cached=True),
-        programme_period=lv.period_of_cci(cci) or (nz.case_number_period(case) if case else None),
+        programme_period=lv.period_of_cci(cci) or _case_period(case),
     )
     values["programme_area_code"] = _area(read, values["programme_period"])
     return values
@@ -263,7 +263,7 @@ def _kohesio_row(read: _Reader) -> dict[str, Any] | None:
     values = _common(read, _amount_dot)
     values.update(
         external_id=item or local, case_number=lv.kohesio_case_number(local), programme_cci=cci,
-        programme_period=period or stated,
+        programme_period=period or stated or _case_period(lv.kohesio_case_number(local)),
         currency=read("currency", lv.currency, cached=True),
         fund=values["fund"] or read("fund_name", lv.text, cached=True),
         country=values["country"] or read("country_code", lv.text, cached=True),
@@ -290,6 +290,10 @@ def _common(read: _Reader, amount: Callable[[Any], Decimal | None]) -> dict[str,
         summary=read("summary", lv.plain_text), summary_en=read("summary_en", lv.plain_text),
         fund=read("fund", lv.text, cached=True),
     )
+
+
+def _case_period(case: str | None) -> str | None:
+    return nz.case_number_period(case) if case else None
 
 
 def _area(read: _Reader, period: str | None) -> str | None:
