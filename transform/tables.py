@@ -105,11 +105,13 @@ def _open_csv(body: bytes) -> Table:
     stream = io.TextIOWrapper(io.BytesIO(body), encoding=encoding, errors="replace", newline="")
     first = stream.readline()
     delimiter = _delimiter(first)
-    headings = next(csv.reader([first], delimiter=delimiter), [])
+    headings = [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
+    while headings and not headings[-1]:  # a trailing delimiter: no column
+        headings.pop()
     stream.seek(0)
     reader = csv.reader(stream, delimiter=delimiter)
     next(reader, None)
-    return Table("csv", [h.strip() for h in headings], _csv_rows(reader), notes)
+    return Table("csv", headings, _csv_rows(reader), notes)
 
 
 def _csv_rows(reader) -> Iterator[Row]:
