@@ -85,7 +85,7 @@ def plain_text(cell: Cell) -> str | None:
         return None
     value = cell_text(cell)
     if _HTMLISH.search(value):
-        lines = html_fragment_lines(value)
+        lines = [" ".join(line.split()) for line in html_fragment_lines(value)]  # a newline in HTML is a space
     else:
         lines = text_to_lines(value)
     return "\n".join(lines) or None

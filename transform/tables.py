@@ -17,7 +17,7 @@ from transform.list_values import Cell, cell_text
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls (and other old Office files)
 DELIMITERS = (";", "\t", ",")  # on a tie the first wins: ESF-rådet's export is ';'-separated
-UTF8_CHECK_BYTES = 1 << 20  # the UTF-8 check decodes this much at a time (the file is never decoded whole)
+UTF8_CHECK_BYTES = 1 << 16  # the UTF-8 check decodes this much at a time (the file is never decoded whole)
 MAX_NUL_SHARE = 0.01
 # What a damaged workbook raises while openpyxl reads it: a truncated zip, a broken deflate stream, bad XML.
 XLSX_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ParseError, ValueError, TypeError, IndexError,
