@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from transform import normalize as nz
 from transform.limits import EARLIEST_DATE, LATEST_DATE, MAX_AMOUNT_SEK
-from transform.lines import html_to_page_text, text_to_lines
+from transform.lines import html_fragment_lines, text_to_lines
 
 Cell = str | int | float | date | datetime | None
 
@@ -28,6 +28,7 @@ MONTHS = {name: i for i, names in enumerate((
 
 _SPACES = re.compile(r"[\s\u00a0\u202f\u2007\u2009\u200a]+")
 _NUMBER = re.compile(r"^(?P<sign>[-\u2212+])?(?P<body>\d[\d.,]*)$")
+_PLAIN_AMOUNT = re.compile(r"^(\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](\d{1,2}))?$")  # '1 234,5', '7657289.97'
 _DIGIT_SPACE_DIGIT = re.compile(r"\d \d")
 _SPACE_GROUPED = re.compile(r"^[-\u2212+]? ?\d{1,3}(?: \d{3})+(?:[.,]\d+)?$")
 _GROUPED = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
@@ -72,7 +73,10 @@ def is_placeholder(cell: Cell) -> bool:
 
 def text(cell: Cell) -> str | None:
     """Free text with its whitespace normalised."""
-    return None if is_placeholder(cell) else nz.clean_text(cell_text(cell))
+    if cell is None:
+        return None
+    value = " ".join((cell if isinstance(cell, str) else cell_text(cell)).split())
+    return None if not value or value.casefold() in nz.MISSING else value
 
 
 def plain_text(cell: Cell) -> str | None:
@@ -81,7 +85,7 @@ def plain_text(cell: Cell) -> str | None:
         return None
     value = cell_text(cell)
     if _HTMLISH.search(value):
-        lines = html_to_page_text(f"<html><body>{value}</body></html>").lines
+        lines = [" ".join(line.split()) for line in html_fragment_lines(value)]  # a newline in HTML is a space
     else:
         lines = text_to_lines(value)
     return "\n".join(lines) or None
@@ -89,6 +93,8 @@ def plain_text(cell: Cell) -> str | None:
 
 def case_number(cell: Cell) -> str | None:
     """' 2015 / 00738' → '2015/00738', '22-002-s01' → '22-002-S01'; anything else raises."""
+    if isinstance(cell, str) and nz.case_number_period(cell):
+        return cell
     if is_placeholder(cell):
         return None
     value = _CASE_DASHES.sub("-", _SPACES.sub("", cell_text(cell))).upper()
@@ -126,7 +132,13 @@ def amount(cell: Cell, decimal_comma: bool) -> Decimal | None:
 
     `decimal_comma` settles '1,234': True (the list of operations, Swedish) reads it as 1.234, False (Kohesio,
     which writes dot decimals) as 1234. Two kinds of separator: the last is the decimal one. A separator that
-    occurs twice groups thousands. More than two decimals are rounded to öre/cents (a float's noise)."""
+    occurs twice groups thousands. The value is held to two decimals (more are a float's noise, rounded), so
+    '7657289.97', 7657289.97 and '7 657 289,970' are one Decimal('7657289.97')."""
+    if isinstance(cell, str) and (m := _PLAIN_AMOUNT.match(cell)):  # the common forms, read at once
+        whole = m.group(1) if len(m.group(1)) <= 3 else _SPACES.sub("", m.group(1))
+        number = Decimal(f"{whole}.{(m.group(2) or '').ljust(2, '0')}")
+        if number <= MAX_AMOUNT_SEK:
+            return number
     if is_placeholder(cell):
         return None
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
@@ -174,9 +186,7 @@ def _in_range(number: Decimal, written: str) -> Decimal:
     if number > MAX_AMOUNT_SEK:
         raise nz.ValueProblem(f"amount above the limit of {MAX_AMOUNT_SEK:,}".replace(",", " ")
                               + f": {nz.quoted(written)}")
-    if number.as_tuple().exponent < -2:
-        number = number.quantize(CENT, rounding=ROUND_HALF_UP)
-    return number
+    return number.quantize(CENT, rounding=ROUND_HALF_UP) + 0  # to öre/cents, always: one value, one form; no -0
 
 
 def rate(cell: Cell) -> Decimal | None:

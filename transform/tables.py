@@ -17,7 +17,7 @@ from transform.list_values import Cell, cell_text
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls (and other old Office files)
 DELIMITERS = (";", "\t", ",")  # on a tie the first wins: ESF-rådet's export is ';'-separated
-UTF8_CHECK_BYTES = 1 << 20  # the UTF-8 check decodes this much at a time (the file is never decoded whole)
+UTF8_CHECK_BYTES = 1 << 16  # the UTF-8 check decodes this much at a time (the file is never decoded whole)
 MAX_NUL_SHARE = 0.01
 # What a damaged workbook raises while openpyxl reads it: a truncated zip, a broken deflate stream, bad XML.
 XLSX_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ParseError, ValueError, TypeError, IndexError,
@@ -105,11 +105,13 @@ def _open_csv(body: bytes) -> Table:
     stream = io.TextIOWrapper(io.BytesIO(body), encoding=encoding, errors="replace", newline="")
     first = stream.readline()
     delimiter = _delimiter(first)
-    headings = next(csv.reader([first], delimiter=delimiter), [])
+    headings = [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
+    while headings and not headings[-1]:  # a trailing delimiter: no column
+        headings.pop()
     stream.seek(0)
     reader = csv.reader(stream, delimiter=delimiter)
     next(reader, None)
-    return Table("csv", [h.strip() for h in headings], _csv_rows(reader), notes)
+    return Table("csv", headings, _csv_rows(reader), notes)
 
 
 def _csv_rows(reader) -> Iterator[Row]:

@@ -1,0 +1,119 @@
+"""Reading an official list: rows/s and peak memory of transform.lists.read_list over a synthetic list of operations.
+
+    python bench/bench_lists.py [--rows 200000] [--runs 3]
+
+generate(path, rows) writes a list of operations as ESF-rådet exports it (BOM, ';', CRLF, bilingual headings,
+decimal commas, HTML summaries); time_read(path) reads it through every row (median of the runs) and measures the
+peak memory one more run allocates beyond the file's own bytes (tracemalloc, which slows that run; it is not timed).
+The issue's target is 20,000 rows/s for the whole ingest, so parsing alone should be well above it.
+"""
+from __future__ import annotations
+
+import argparse
+import codecs
+import resource
+import statistics
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.machine import machine  # noqa: E402
+from transform.lists import read_list  # noqa: E402
+
+HEADINGS = ["Diarienummer / Operation ID", "Stödmottagare / Beneficiary",
+            "Projektägare organisationsnummer / Beneficiary ID", "Projektägare ort / Beneficiary city",
+            "Stödmottagarens land / Beneficiary country", "Namn på insatsen / Operation Name",
+            "Programområde / Priority", "Specifikt mål / Specific objective concerned",
+            "Interventionsområde / Intervention field", "Total projektbudget / Total budget SEK",
+            "Unionens medfinansieringsgrad / Union co-financing rate", "EU-stöd i SEK / EU contribution SEK",
+            "Sammanfattning / Summary", "Sammanfattning engelsk / Summary in english", "Startdatum / Start date",
+            "Slutdatum / End date", "EU-fond / EU fund", "Program CCI / Program CCI"]
+OWNERS = ["Bänkeby kommun", "Region Exempelland", "Samordningsförbundet Mellanbygden", "Stiftelsen Lärlingsvägen",
+          "Föreningen Nya steg", "Arbetsmarknadsförbundet Norrdal", "UMEÅ KOMMUN", "Folkhögskolan i Åby"]
+CITIES = ["STOCKHOLM", "GÖTEBORG", "MALMÖ", "UMEÅ", "VETLANDA", "KIRUNA", "VISBY", "FALUN"]
+AREAS = [("A", "A1"), ("A", "A2A"), ("B", "B1"), ("C", "C1")]
+INTERVENTIONS = ["134", "136", "138", "146", "150", "163"]
+
+
+def row(i: int) -> list[str]:
+    case = f"{21 + i % 7}-{(i // 7) % 1000:03d}-S{(i // 7000) % 100:02d}"
+    total = 1_000_000 + (i * 7919) % 20_000_000
+    grant = total * 2 // 5
+    area, objective = AREAS[i % len(AREAS)]
+    start_year, month = 2022 + i % 4, 1 + i % 12
+    summary = (f"<p>Projektet {i} stärker deltagarnas väg till arbete genom <strong>vägledning</strong>, "
+               f"praktik och kortare utbildningar i samverkan med arbetsgivare.</p><p>Det pågår i tre år och når "
+               f"omkring {50 + i % 400} deltagare.</p>")
+    return [case, OWNERS[i % len(OWNERS)], f"{212000 + i % 999:06d}-{i % 10000:04d}", CITIES[i % len(CITIES)],
+            "Sverige", f"Insats nummer {i}", area, objective, INTERVENTIONS[i % len(INTERVENTIONS)],
+            f"{total:,}".replace(",", "\u00a0") + ",00", "40 %", f"{grant:,}".replace(",", " ") + ",00",
+            summary, f"Operation {i}: guidance, work practice and short courses.",
+            f"{start_year}-{month:02d}-01", f"{start_year + 3}-{month:02d}-01", "ESF+", "2021SE05SFPR001"]
+
+
+def generate(path: Path, rows: int) -> Path:
+    """A list of operations of `rows` rows at `path`, written as the export writes it."""
+    with open(path, "wb") as fh:
+        fh.write(codecs.BOM_UTF8)
+        fh.write((";".join(HEADINGS) + "\r\n").encode())
+        batch = []
+        for i in range(rows):
+            batch.append(";".join(row(i)))
+            if len(batch) == 10_000:
+                fh.write(("\r\n".join(batch) + "\r\n").encode())
+                batch = []
+        if batch:
+            fh.write(("\r\n".join(batch) + "\r\n").encode())
+    return path
+
+
+def read_all(body: bytes) -> tuple[int, int]:
+    reading = read_list(body)
+    rows = problems = 0
+    for chunk in reading.chunks:
+        rows += len(chunk.rows)
+        problems += len(chunk.problems)
+    return rows, problems
+
+
+def time_read(path: Path, runs: int = 3) -> dict[str, float]:
+    """Median seconds and rows/s over `runs` full reads; peak memory of one traced read beyond the file's bytes."""
+    body = path.read_bytes()
+    times, rows, problems = [], 0, 0
+    for _ in range(runs):
+        started = time.perf_counter()
+        rows, problems = read_all(body)
+        times.append(time.perf_counter() - started)
+    tracemalloc.start()
+    read_all(body)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    seconds = statistics.median(times)
+    return {"rows": rows, "problems": problems, "seconds": seconds, "rows_per_s": rows / seconds,
+            "file_mb": len(body) / 1e6, "peak_mb": peak / 1e6,
+            "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        path = generate(Path(folder) / "operations.csv", args.rows)
+        result = time_read(path, args.runs)
+    print(f"read_list over a {result['file_mb']:.1f} MB list of operations: {result['rows']:,} rows "
+          f"({result['problems']:,} problems) in {result['seconds']:.2f} s (median of {args.runs}) = "
+          f"{result['rows_per_s']:,.0f} rows/s")
+    print(f"peak memory of a read beyond the file's bytes (tracemalloc): {result['peak_mb']:.1f} MB; "
+          f"process max RSS {result['max_rss_mb']:.0f} MB")
+    print(f"machine: {machine()}")
+
+
+if __name__ == "__main__":
+    main()
