@@ -21,6 +21,9 @@ from records.project import ANNOTATIONS, ENRICHED, PROJECT_COLUMNS, PROVENANCE
 CHILD_TABLES = {"organisations": "project_organisations", "municipalities": "project_municipalities",
                 "sections": "project_sections"}
 ANNOTATION_UPDATE = ", ".join(f"{c} = i.{c}" for c in ANNOTATIONS)  # refreshed on unchanged rows too
+# Columns a later release added to the record: while empty they leave a project's hash as it was, so an upgrade
+# makes no new version of the projects whose pages do not write them.
+ADDED_LATER = ("intervention_type",)
 PROBLEM_COLUMNS = ["run_id", "source_key", "project_id", "stage", "field", "reason", "value", "row_number"]
 
 
@@ -37,7 +40,8 @@ def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> 
     content = [c for c in projects.columns if c not in PROVENANCE and c not in ANNOTATIONS]
     hashes = []
     for rec in projects[content].itertuples(index=False):
-        payload = json.dumps([list(rec), sorted(rows_of[rec.project_id], key=str)], default=str, ensure_ascii=False)
+        values = [v for name, v in zip(content, rec) if not (name in ADDED_LATER and (v is None or v != v))]
+        payload = json.dumps([values, sorted(rows_of[rec.project_id], key=str)], default=str, ensure_ascii=False)
         hashes.append(hashlib.sha256(payload.encode()).hexdigest())
     return hashes
 

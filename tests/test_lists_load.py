@@ -377,3 +377,12 @@ def test_a_table_that_is_neither_list_fails_esf_run_up_front(tmp_path):
     assert result.returncode == 2
     assert result.stderr.count("\n") <= 2 and "kommuner.csv" in result.stderr and "Kommun" in result.stderr
     assert not (tmp_path / "esf.duckdb").exists()
+
+
+def test_the_new_intervention_column_makes_no_version_of_a_page_without_it():
+    import pandas as pd
+    from load.projects import record_hashes
+    old = pd.DataFrame([{"project_id": "2016/00100", "title": "Gamla bron", "esf_grant_sek": 1}])
+    new = old.assign(intervention_type=[None])
+    written = old.assign(intervention_type=["109"])
+    assert record_hashes(new, {}) == record_hashes(old, {}) != record_hashes(written, {})
