@@ -386,3 +386,20 @@ def test_the_new_intervention_column_makes_no_version_of_a_page_without_it():
     new = old.assign(intervention_type=[None])
     written = old.assign(intervention_type=["109"])
     assert record_hashes(new, {}) == record_hashes(old, {}) != record_hashes(written, {})
+
+
+def test_the_samples_with_the_fixture_lists_in_both_formats(tmp_path):
+    """The bundled samples, the 2015/00738 page and the lists-read fixtures (XLSX list of operations, CSV
+    Kohesio): ESF+ amounts filled with their source, and 2015/00738's grant differs against Kohesio."""
+    from conftest import FIXTURES, SAMPLES
+    lists = FIXTURES / "lists"
+    db = tmp_path / "esf.duckdb"
+    report = run(db, SAMPLES, lists / "pages", lists / "operations.xlsx", lists / "kohesio.csv")
+    assert report.counts.lists == 2 and report.status == "succeeded"
+    assert query(db, "SELECT count(*) FROM projects WHERE programme_period = '2021-2027' "
+                     "AND esf_grant_sek_source = 'operations'") == [(3,)]
+    assert status_of(db, "2015/00738", "kohesio", "esf_grant_sek") == ("7623638", "page", "7657289.97", 33651.97,
+                                                                       "differs")
+    assert status_of(db, "2015/00738", "operations", "esf_grant_sek")[4] == "agrees"
+    assert ("25-007-S01", "kohesio", "org_name_start") in query(db, "SELECT project_id, source, method FROM project_links")
+    assert status_of(db, "2019/00512", "kohesio", "total_budget_sek")[4] == "not comparable"
