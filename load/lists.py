@@ -30,7 +30,7 @@ STAGE_COLUMNS = f"""kind VARCHAR, source_key VARCHAR, row_number INTEGER, extern
     country VARCHAR, programme_area_code VARCHAR, specific_objective VARCHAR, intervention_type VARCHAR,
     total_budget DECIMAL(18, 2), eu_grant DECIMAL(18, 2), currency VARCHAR, cofinancing_rate DECIMAL(9, 6),
     start_date DATE, end_date DATE, summary VARCHAR, summary_en VARCHAR, fund VARCHAR, programme_cci VARCHAR,
-    programme_period VARCHAR, sha256 VARCHAR, duplicate_of INTEGER"""
+    programme_period VARCHAR, sha256 VARCHAR, duplicate_of INTEGER, occurrence INTEGER"""
 
 
 @dataclass
@@ -79,11 +79,17 @@ def _amount(row: ListRow, name: str, problems: list[ListProblem]) -> str | None:
     return str(value)
 
 
-def stage_rows(con: duckdb.DuckDBPyConnection, source_key: str, rows: list[ListRow]) -> list[ListProblem]:
+def stage_rows(con: duckdb.DuckDBPyConnection, source_key: str, rows: list[ListRow],
+               seen: dict[str, int]) -> list[ListProblem]:
     """Add one chunk of a file's rows to the staging table; → the problems the load itself found (an amount
-    past DECIMAL(18, 2) is NULL plus a warning, never a failed load)."""
+    past DECIMAL(18, 2) is NULL plus a warning, never a failed load). `seen` counts the file's rows per external
+    id so far (one dict per file, carried from chunk to chunk): a row's occurrence."""
     if not rows:
         return []
+    occurrence = []
+    for r in rows:
+        seen[r.external_id] = seen.get(r.external_id, 0) + 1
+        occurrence.append(seen[r.external_id])
     problems: list[ListProblem] = []
     data: dict[str, list] = {n: [getattr(r, n) for r in rows] for n in ROW_FIELDS if n not in AMOUNTS}
     for name in AMOUNTS:
@@ -93,11 +99,12 @@ def stage_rows(con: duckdb.DuckDBPyConnection, source_key: str, rows: list[ListR
         data[name] = [None if d is None else d.isoformat() for d in data[name]]
     data["sha256"] = [row_sha256(r) for r in rows]
     data["source_key"] = [source_key] * len(rows)
+    data["occurrence"] = occurrence
     frame = pd.DataFrame({n: pd.Series(v, dtype=object) for n, v in data.items()})
     con.register("list_chunk", frame)
     try:
         con.execute("INSERT INTO list_in BY NAME SELECT * REPLACE (row_number::INTEGER AS row_number, "
-                    "duplicate_of::INTEGER AS duplicate_of, start_date::DATE AS start_date, end_date::DATE AS end_date, "
+                    "duplicate_of::INTEGER AS duplicate_of, occurrence::INTEGER AS occurrence, start_date::DATE AS start_date, end_date::DATE AS end_date, "
                     "total_budget::DECIMAL(18, 2) AS total_budget, eu_grant::DECIMAL(18, 2) AS eu_grant, "
                     "cofinancing_rate::DECIMAL(9, 6) AS cofinancing_rate) FROM list_chunk")
     finally:
@@ -123,10 +130,6 @@ def merge_lists(con: duckdb.DuckDBPyConnection, run_id: int, started: datetime) 
     truncated export must not empty the warehouse)."""
     if not has_staging(con):
         return {}
-    con.execute("""CREATE OR REPLACE TEMP TABLE list_cur AS
-                   SELECT *, row_number() OVER (PARTITION BY source_key, external_id ORDER BY row_number)::INTEGER
-                             AS occurrence
-                   FROM list_in""")
     con.execute("""CREATE OR REPLACE TEMP TABLE list_replaced AS
                    SELECT source_key FROM list_files_in WHERE rows_read > 0""")
     con.execute("CREATE OR REPLACE TEMP TABLE list_merged (source_key VARCHAR, change VARCHAR, n BIGINT)")
@@ -146,12 +149,12 @@ def _merge_kind(con: duckdb.DuckDBPyConnection, kind: str, table: str, versions:
         SELECT i.source_key, i.external_id, i.occurrence,
                CASE WHEN c.sha256 IS NULL THEN 'new' WHEN c.sha256 = i.sha256 THEN 'unchanged' ELSE 'changed' END
                    AS change
-        FROM list_cur i LEFT JOIN {table} c USING (source_key, external_id, occurrence)
+        FROM list_in i LEFT JOIN {table} c USING (source_key, external_id, occurrence)
         WHERE i.kind = $kind
         UNION ALL
         SELECT c.source_key, c.external_id, c.occurrence, 'removed' FROM {table} c
         WHERE c.source_key IN (SELECT source_key FROM list_replaced)
-          AND NOT EXISTS (SELECT 1 FROM list_cur i WHERE i.kind = $kind AND i.source_key = c.source_key
+          AND NOT EXISTS (SELECT 1 FROM list_in i WHERE i.kind = $kind AND i.source_key = c.source_key
                           AND i.external_id = c.external_id AND i.occurrence = c.occurrence)""", {"kind": kind})
     gone = "SELECT source_key, external_id, occurrence FROM list_cls WHERE change IN ('changed', 'removed')"
     con.execute(f"""UPDATE {versions} v SET valid_to = $ts FROM ({gone}) g
@@ -161,7 +164,7 @@ def _merge_kind(con: duckdb.DuckDBPyConnection, kind: str, table: str, versions:
     con.execute(f"""INSERT INTO {versions} BY NAME
         SELECT {columns}, coalesce(v.last_version, 0) + 1 AS version, $ts AS valid_from, NULL AS valid_to,
                $run AS run_id
-        FROM list_cur i JOIN list_cls c USING (source_key, external_id, occurrence)
+        FROM list_in i JOIN list_cls c USING (source_key, external_id, occurrence)
         LEFT JOIN (SELECT source_key, external_id, occurrence, max(version) AS last_version FROM {versions}
                    GROUP BY ALL) v USING (source_key, external_id, occurrence)
         WHERE i.kind = $kind AND c.change IN ('new', 'changed')""", params)
@@ -173,11 +176,11 @@ def _merge_kind(con: duckdb.DuckDBPyConnection, kind: str, table: str, versions:
                       AND t.occurrence = g.occurrence""")
     con.execute(f"""INSERT INTO {table} BY NAME
         SELECT {columns}, coalesce(f.first_seen, $ts) AS first_seen, $ts AS last_seen, $run AS run_id
-        FROM list_cur i JOIN list_cls c USING (source_key, external_id, occurrence)
+        FROM list_in i JOIN list_cls c USING (source_key, external_id, occurrence)
         LEFT JOIN list_first_seen f USING (source_key, external_id, occurrence)
         WHERE i.kind = $kind AND c.change IN ('new', 'changed')""", params)
     con.execute(f"""UPDATE {table} t SET last_seen = $ts, row_number = i.row_number, duplicate_of = i.duplicate_of
-        FROM list_cur i JOIN list_cls c USING (source_key, external_id, occurrence)
+        FROM list_in i JOIN list_cls c USING (source_key, external_id, occurrence)
         WHERE i.kind = $kind AND c.change = 'unchanged' AND t.source_key = i.source_key
           AND t.external_id = i.external_id AND t.occurrence = i.occurrence""", {"kind": kind, "ts": started})
     con.execute("INSERT INTO list_merged SELECT source_key, change, count(*) FROM list_cls GROUP BY ALL")

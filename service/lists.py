@@ -57,9 +57,10 @@ def read_and_stage(wh: Warehouse, page: RawPage,
                         notes=list(reading.notes))
     problems = [problem_row(page.source_key, ListProblem(None, heading, MISSING_COLUMN))
                 for heading in reading.missing_columns]
+    seen: dict[str, int] = {}
     for chunk in reading.chunks:
         loaded.rows += len(chunk.rows)
-        found = chunk.problems + stage_rows(wh.con, page.source_key, chunk.rows)
+        found = chunk.problems + stage_rows(wh.con, page.source_key, chunk.rows, seen)
         problems += [problem_row(page.source_key, p) for p in found]
     loaded.rejected = sum(1 for p in problems if p["severity"] == "error")
     loaded.warnings = len(problems) - loaded.rejected
