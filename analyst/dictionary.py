@@ -7,24 +7,22 @@ from typing import Any
 
 import duckdb
 
+from load.sql import columns, identifier, relations, scalar
+
 PERSONAL = {"contact_name", "contact_email", "contact_phone"}  # never shown as an example
 EXAMPLE_WIDTH = 80
 
 
 def objects(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     """Every table and view of the main schema: name, kind, comment, row count, columns, one example row."""
-    found = con.execute("""SELECT table_name, 'table', comment FROM duckdb_tables() WHERE schema_name = 'main'
-                           UNION ALL SELECT view_name, 'view', comment FROM duckdb_views()
-                           WHERE NOT internal AND schema_name = 'main' ORDER BY 2, 1""").fetchall()
     out = []
-    for name, kind, comment in found:
-        columns = con.execute("""SELECT column_name, data_type, comment FROM duckdb_columns()
-                                 WHERE schema_name = 'main' AND table_name = ? ORDER BY column_index""", [name]).fetchall()
-        rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]
-        example = con.execute(f'SELECT * FROM "{name}" LIMIT 1').fetchone()
-        out.append({"name": name, "kind": kind, "comment": comment or "", "rows": rows, "columns": [
+    for relation in relations(con):
+        name = relation.name
+        rows = scalar(con, f"SELECT count(*) FROM {identifier(name)}")
+        example = con.execute(f"SELECT * FROM {identifier(name)} LIMIT 1").fetchone()
+        out.append({"name": name, "kind": relation.kind, "comment": relation.comment or "", "rows": rows, "columns": [
             {"name": c, "type": t, "comment": d or "", "example": _example(c, example[i] if example else None, example)}
-            for i, (c, t, d) in enumerate(columns)]})
+            for i, (c, t, d) in enumerate(columns(con, name))]})
     return out
 
 

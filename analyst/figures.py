@@ -6,14 +6,18 @@ from typing import Any
 
 import duckdb
 
-PERIODS_SQL = "SELECT DISTINCT programme_period FROM projects ORDER BY 1"
+from load import sql
+
+# The periods the filter offers (projects of no known period are in "all periods" only).
+PERIODS_SQL = "SELECT DISTINCT programme_period FROM projects WHERE programme_period IS NOT NULL ORDER BY 1"
 
 # Every figure's SQL takes $period: NULL for all periods, else one programme period.
+# A programme area is of its period (area 2 of 2007-2013 is not area 2 of 2014-2020), so the period is a column.
 GRANT_BY_REGION_AREA = """
-SELECT region, programme_area_code AS area, sum(esf_grant_sek)::BIGINT AS esf_grant_sek
+SELECT region, programme_period, programme_area_code AS area, sum(esf_grant_sek)::BIGINT AS esf_grant_sek
 FROM region_programme_matrix
 WHERE $period IS NULL OR programme_period = $period
-GROUP BY ALL ORDER BY region, area"""
+GROUP BY ALL ORDER BY region, programme_period, area"""
 
 GRANT_BY_YEAR = """
 SELECT year, programme_period, sum(esf_grant_sek)::BIGINT AS esf_grant_sek
@@ -32,6 +36,18 @@ SELECT role, organisation, projects, esf_grant_sek FROM o
 QUALIFY row_number() OVER (PARTITION BY role ORDER BY projects DESC, esf_grant_sek DESC NULLS LAST, organisation) <= 10
 ORDER BY role, projects DESC, esf_grant_sek DESC NULLS LAST, organisation"""
 
+TOP_ORGANISATIONS_BY_GRANT = """
+WITH o AS (
+    SELECT o.role, o.organisation, count(*) AS projects, sum(p.esf_grant_sek)::BIGINT AS esf_grant_sek
+    FROM (SELECT DISTINCT project_id, role, organisation FROM project_organisations) o
+    JOIN projects p USING (project_id)
+    WHERE $period IS NULL OR p.programme_period = $period
+    GROUP BY ALL)
+SELECT role, organisation, projects, esf_grant_sek FROM o
+WHERE esf_grant_sek IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY role ORDER BY esf_grant_sek DESC, projects DESC, organisation) <= 10
+ORDER BY role, esf_grant_sek DESC, projects DESC, organisation"""
+
 MUNICIPALITIES_PER_COUNTY = """
 SELECT m.county, count(DISTINCT m.municipality_code) AS municipalities
 FROM project_municipalities m JOIN projects p USING (project_id)
@@ -39,7 +55,9 @@ WHERE m.municipality_code IS NOT NULL AND ($period IS NULL OR p.programme_period
 GROUP BY ALL ORDER BY municipalities DESC, county"""
 
 TOTALS = """
-SELECT count(*) AS projects, sum(esf_grant_sek)::BIGINT AS esf_grant_sek, sum(total_budget_sek)::BIGINT AS total_budget_sek
+SELECT count(*) AS projects, sum(esf_grant_sek)::BIGINT AS esf_grant_sek, sum(total_budget_sek)::BIGINT AS total_budget_sek,
+       count(esf_grant_sek) AS with_grant, count(esf_grant_sek) FILTER (WHERE start_date IS NOT NULL AND end_date IS NOT NULL)
+           AS with_grant_and_dates
 FROM projects WHERE $period IS NULL OR programme_period = $period"""
 
 # Not filtered by period: a run is not of one period.
@@ -132,13 +150,13 @@ def period_section(con: duckdb.DuckDBPyConnection, period: str | None) -> Sectio
         "grant_by_region_area": run(con, GRANT_BY_REGION_AREA, p),
         "grant_by_year": run(con, GRANT_BY_YEAR, p),
         "top_organisations": run(con, TOP_ORGANISATIONS, p),
+        "top_organisations_by_grant": run(con, TOP_ORGANISATIONS_BY_GRANT, p),
         "municipalities_per_county": run(con, MUNICIPALITIES_PER_COUNTY, p),
     })
 
 
 def has_view(con: duckdb.DuckDBPyConnection, name: str) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_views() WHERE view_name = ? AND NOT internal",
-                            [name]).fetchone()[0])
+    return sql.has_view(con, name)
 
 
 def run_section(con: duckdb.DuckDBPyConnection) -> dict[str, Result | None]:

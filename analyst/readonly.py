@@ -8,11 +8,14 @@ DuckDB's own parser), without the few table functions that change state.
 """
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Iterable
 
 import duckdb
+
+from load.sql import scalar
 
 READ_FORMS = "SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, PIVOT … IN (…), EXPLAIN"
 # Functions a SELECT may call that change state or write (logging and profiling to files, checkpoints), run SQL
@@ -103,7 +106,7 @@ def _explained(sql: str) -> duckdb.Statement:
 
 def _function_names(con: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
     """Every function a SELECT names, from DuckDB's own parse tree."""
-    tree = json.loads(con.execute("SELECT json_serialize_sql($1)", [sql]).fetchone()[0])
+    tree = json.loads(scalar(con, "SELECT json_serialize_sql($1)", [sql]))
     if tree.get("error"):
         raise Refused(f"cannot check this query: {tree.get('error_message', 'unknown error')}")
     return _names(tree)
@@ -129,3 +132,21 @@ def first_line(exc: BaseException) -> str:
     """An error's first line (DuckDB adds hints and a caret on later lines)."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def error_lines(exc: BaseException) -> list[str]:
+    """Every line of a DuckDB error, for the terminal: its message, then its hints (`Did you mean "projects"?`,
+    candidate columns and functions) and the LINE with its caret; blank lines dropped, tabs as two spaces, control
+    characters escaped (a query's text may hold them)."""
+    from analyst.formats import escape_control
+    lines = [line.replace("\t", "  ").rstrip() for line in str(exc).splitlines()]
+    return [escape_control(line) for line in lines if line.strip()] or [type(exc).__name__]
+
+
+def close_names(name: str, names: Iterable[str], limit: int = 3) -> list[str]:
+    """The names most like `name` (difflib), closest first: a misspelt table or view, or one singular for plural."""
+    names = list(names)
+    by_case = {n.lower(): n for n in names}
+    close = difflib.get_close_matches(name.lower(), list(by_case), n=limit, cutoff=0.6)
+    starting = [n for n in by_case if n.startswith(name.lower()) and n not in close] if len(name) >= 3 else []
+    return [by_case[n] for n in (close + starting)[:limit]]

@@ -13,9 +13,13 @@ import duckdb
 
 from analyst import figures
 from analyst.figures import Result, Section
+from analyst.numbers import SEPARATORS, count_axis, kr, mnkr, number, sek_axis
+from analyst.places import region_names
+from transform.reference import programme_areas
 
 ROLE_NAMES = {"owner": "project owners", "co_financier": "co-financiers", "partner": "partners"}
 CHART_HEIGHT = 420
+UNKNOWN = "(okänd)"  # a NULL or unknown value in a grouping column
 
 
 def build(con: duckdb.DuckDBPyConnection, title: str = "ESF project bank") -> str:
@@ -70,27 +74,45 @@ def write(db: str | os.PathLike, out: str | os.PathLike, title: str = "ESF proje
 
 def _period_html(section: Section, charts: list[dict[str, Any]]) -> str:
     key = _key(section.period)
-    projects, grant, budget = section.totals.rows[0]
+    projects, grant, budget, with_grant, with_dates = section.totals.rows[0]
     c = section.charts
+    of = f"of {section.period}" if section.period else "in the database"
     parts = [f'<section class="period" data-period="{key}"{"" if section.period is None else " hidden"}>',
              f'<h2>{_e(section.period or "All programme periods")}</h2>',
-             f'<p class="totals"><span data-total="projects">{projects or 0}</span> projects, '
-             f'<span data-total="esf_grant_sek">{_sek(grant)}</span> SEK ESF grant, '
-             f'{_sek(budget)} SEK total budget</p>']
-    parts.append(_chart(charts, f"{key}-heatmap", "ESF grant by region and programme area", _heatmap(c["grant_by_region_area"]),
-                        c["grant_by_region_area"], "esf_grant_sek"))
+             f'<p class="totals"><span data-total="projects">{projects or 0}</span> {_plural(projects or 0, "project")}, '
+             f'<span data-total="esf_grant_sek">{_e(kr(grant))}</span> ESF grant, {_e(kr(budget))} total budget</p>']
+    no_amounts = None if with_grant else (
+        f"No amounts: none of the {projects} {_plural(projects, 'project')} {of} has an ESF grant on record "
+        "(ESF+ pages show no amounts; they come from the list of operations where it is loaded).")
+    no_years = no_amounts or (None if with_dates else
+                              f"No years: the projects {of} with an ESF grant have no start or end date to spread it over.")
+    heat = c["grant_by_region_area"]
+    parts.append(_chart(charts, f"{key}-heatmap", "ESF grant by region and programme area",
+                        _heatmap(heat, section.period), heat, "esf_grant_sek", empty=no_amounts))
     parts.append(_chart(charts, f"{key}-years", "ESF grant by year and programme period (spread pro rata by days)",
-                        _stacked_years(c["grant_by_year"]), c["grant_by_year"], "esf_grant_sek"))
-    orgs = c["top_organisations"]
-    for role in sorted(set(orgs.column("role"))):
-        rows = [r for r in orgs.rows if r[0] == role]
-        sub = Result(orgs.sql, orgs.params | {"role": role}, orgs.columns, rows)
-        parts.append(_chart(charts, f"{key}-org-{role}", f"Top {ROLE_NAMES.get(role, role)} by projects",
-                            _hbar([r[1] for r in rows], [r[2] for r in rows], "projects"), sub, "projects"))
+                        _stacked_years(c["grant_by_year"]), c["grant_by_year"], "esf_grant_sek", empty=no_years))
+    no_orgs = f"No organisations: the projects {of} name none."
+    for by, result, column in (("projects", c["top_organisations"], "projects"),
+                               ("ESF grant", c["top_organisations_by_grant"], "esf_grant_sek")):
+        roles = sorted(set(c["top_organisations"].column("role")), key=_order)
+        for role in roles:
+            rows = [r for r in result.rows if r[0] == role]
+            sub = Result(result.sql, result.params | {"role": role}, result.columns, rows)
+            values = [r[result.columns.index(column)] for r in rows]
+            axis = count_axis(max(values, default=None)) if column == "projects" else sek_axis(max(values, default=None))
+            suffix = "" if column == "projects" else "-by-grant"
+            parts.append(_chart(charts, f"{key}-org-{role}{suffix}", f"Top {ROLE_NAMES.get(role, role or UNKNOWN)} by {by}",
+                                _hbar([r[1] for r in rows], values, column, axis, by.capitalize(), "Organisation"),
+                                sub, column, empty=no_amounts if column != "projects" else None))
+        if not roles:
+            parts.append(_chart(charts, f"{key}-orgs", "Top organisations by " + by, {"data": []}, result, column,
+                                empty=no_orgs))
     muni = c["municipalities_per_county"]
+    counts = muni.column("municipalities")
     parts.append(_chart(charts, f"{key}-counties", "Municipalities named by projects, per county",
-                        _hbar(muni.column("county"), muni.column("municipalities"), "municipalities"), muni,
-                        "municipalities"))
+                        _hbar(muni.column("county"), counts, "municipalities", count_axis(max(counts, default=None)),
+                              "Municipalities", "County"), muni, "municipalities",
+                        empty=None if muni.rows else f"No municipalities: the projects {of} name none that are known."))
     parts.append("</section>")
     return "\n".join(parts)
 
@@ -130,7 +152,11 @@ def _runs_html(runs: dict[str, Result | None], charts: list[dict[str, Any]]) -> 
              _table("Latest run", runs["latest_run"]), _table("What it changed", runs["change_counts"]),
              _table("Changed projects (first 50)", runs["changes"]),
              _chart(charts, "runs-history", "Projects new, changed, rejected and failed per run (last 30 runs)",
-                    {"data": traces, "layout": {"barmode": "group"}}, history, "new", "changed", "rejected", "failed"),
+                    {"data": traces, "layout": {
+                        "barmode": "group", "xaxis": {"title": {"text": "Run"}, "type": "category"},
+                        "yaxis": {"title": {"text": "Projects"},
+                                  **count_axis(max((v for t in traces for v in t["y"]), default=None))}}},
+                    history, "new", "changed", "rejected", "failed"),
              _table("Top reject reasons in the latest run", runs["reject_reasons"]),
              _table("Warnings by field in the latest run", runs["warning_fields"])]
     if runs["quality"] is not None:
@@ -140,43 +166,116 @@ def _runs_html(runs: dict[str, Result | None], charts: list[dict[str, Any]]) -> 
 
 
 def _chart(charts: list[dict[str, Any]], chart_id: str, title: str, figure: dict[str, Any], result: Result,
-           *total_of: str) -> str:
+           *total_of: str, empty: str | None = None) -> str:
     """A chart's place on the page; its figure goes to the page's chart list, drawn by the script.
-    data-expected-total: the sum of the `total_of` columns of its query, which the drawn values must add up to."""
-    total = sum(v for column in total_of for v in result.column(column) if v is not None)
+    data-expected-total: the sum of the `total_of` columns of its query, which the drawn values must add up to.
+    A chart with nothing to draw is a line saying why (`empty`, or that its query found no rows) instead."""
+    values = [v for column in total_of for v in result.column(column) if v is not None]
+    sql = (f'<details><summary>SQL ({_e(_params(result.params))}; {len(result.rows)} {_plural(len(result.rows), "row")})</summary>'
+           f'<pre>{_e(result.sql)}</pre></details>')
+    if empty is not None or not values:
+        why = empty or "No rows: the query below finds nothing for this period."
+        return f'<figure><h3>{_e(title)}</h3><p class="empty" data-chart="{_e(chart_id)}">{_e(why)}</p>{sql}</figure>'
     layout = {"title": {"text": _label(title)}, "height": CHART_HEIGHT, "margin": {"l": 160, "r": 20, "t": 50, "b": 60},
               "font": {"family": "system-ui, sans-serif", "size": 12}, "paper_bgcolor": "white",
-              "plot_bgcolor": "#f7f7f7", **figure.get("layout", {})}
+              "plot_bgcolor": "#f7f7f7", "separators": SEPARATORS, **figure.get("layout", {})}
     charts.append({"id": chart_id, "data": figure["data"], "layout": layout})
-    params = ", ".join(f"{k} = {v!r}" for k, v in result.params.items())
-    empty = '<p class="empty">No rows.</p>' if not result.rows else ""
-    return (f'<figure><div class="chart" id="{_e(chart_id)}" data-expected-total="{total}" data-rows="{len(result.rows)}">'
-            f'</div>{empty}<details><summary>SQL ({_e(params) or "no parameters"}; {len(result.rows)} rows)</summary>'
-            f'<pre>{_e(result.sql)}</pre></details></figure>')
+    return (f'<figure><div class="chart" id="{_e(chart_id)}" data-expected-total="{sum(values)}" '
+            f'data-rows="{len(result.rows)}"></div>{sql}</figure>')
 
 
-def _heatmap(result: Result) -> dict[str, Any]:
-    regions = sorted(set(result.column("region")))
-    areas = sorted(set(result.column("area")))
-    cell = {(r[0], r[1]): r[2] for r in result.rows}
-    z = [[cell.get((region, area)) for area in areas] for region in regions]
-    return {"data": [{"type": "heatmap", "x": [f"area {a}" for a in areas], "y": [_label(r) for r in regions], "z": z,
-                      "colorscale": "Blues", "reversescale": True, "hoverongaps": False,
-                      "texttemplate": "%{z:,.0f}", "colorbar": {"title": {"text": "SEK"}}}],
-            "layout": {"yaxis": {"automargin": True}}}
+def _params(params: dict[str, Any]) -> str:
+    """The query's parameters as SQL values: $period = '2014-2020', or $period = NULL (all periods)."""
+    shown = [f"${k} = NULL" if v is None else f"${k} = '{v}'" for k, v in params.items()]
+    return ", ".join(shown) or "no parameters"
+
+
+def _plural(n: int, word: str) -> str:
+    """`word` for one, `words` for any other count: "1 row", "2 rows"."""
+    return word if n == 1 else word + "s"
+
+
+def _order(value: Any) -> tuple[bool, Any]:
+    """Sort key with NULL last."""
+    return (value is None, value if value is not None else "")
+
+
+def _regions(names: list[Any]) -> list[Any]:
+    """Regions north to south (data/reference/regions.csv), then others by name, then NULL."""
+    rank = {name: i for i, name in enumerate(region_names())}
+    return sorted(set(names), key=lambda r: (r is None, rank.get(r, len(rank)), r or ""))
+
+
+def _area_label(period: str | None, code: str | None, with_period: bool) -> str:
+    """`2 Öka övergångarna till arbete` (with its period where the chart shows several), wrapped for the axis."""
+    name = programme_areas().get((period, code)) if period and code else None
+    text = f"{code or UNKNOWN} {name or ''}".strip()
+    if with_period:
+        text = f"{period or UNKNOWN}: {text}"
+    return _label(_wrap(text, 22))
+
+
+def _wrap(text: str, width: int) -> str:
+    lines, line = [], ""
+    for word in text.split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return "\n".join(lines + [line])
+
+
+def _heatmap(result: Result, period: str | None) -> dict[str, Any]:
+    amounts = [r for r in result.rows if r[3] is not None]  # an area or region with no amount is no column or row
+    regions = _regions([r[0] for r in amounts])
+    areas = sorted({(r[1], r[2]) for r in amounts}, key=lambda pa: (_order(pa[0]), _order(pa[1])))
+    cell = {(r[0], r[1], r[2]): r[3] for r in result.rows}
+    z = [[cell.get((region, *area)) for area in areas] for region in regions]
+    text = [[mnkr(v) if v is not None else "" for v in row] for row in z]
+    largest = max((v for row in z for v in row if v is not None), default=None)
+    return {"data": [{"type": "heatmap", "x": [_area_label(*a, with_period=period is None).replace("\n", "<br>")
+                                               for a in areas],
+                      "y": [_label(r if r is not None else UNKNOWN) for r in regions], "z": z, "text": text,
+                      "colorscale": "Blues", "reversescale": True, "hoverongaps": False, "texttemplate": "%{text}",
+                      "hovertemplate": "%{y}<br>%{x}<br>%{z:,.0f} kr<extra></extra>",
+                      "colorbar": {"title": {"text": "ESF grant"}, **_ticks(sek_axis(largest))}}],
+            "layout": {"yaxis": {"automargin": True, "autorange": "reversed", "title": {"text": "ESF region (north to south)"}},
+                       "xaxis": {"automargin": True, "title": {"text": "Programme area"}}}}
+
+
+def _ticks(axis: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in axis.items() if k in ("tickmode", "tickvals", "ticktext")}
 
 
 def _stacked_years(result: Result) -> dict[str, Any]:
-    traces = []
-    for period in sorted(set(result.column("programme_period"))):
+    traces, totals = [], {}
+    years = sorted(set(result.column("year")), key=_order)
+    for period in sorted(set(result.column("programme_period")), key=_order):
         rows = [r for r in result.rows if r[1] == period]
-        traces.append({"type": "bar", "name": period, "x": [r[0] for r in rows], "y": [r[2] for r in rows]})
-    return {"data": traces, "layout": {"barmode": "stack", "xaxis": {"type": "category", "title": {"text": "year"}}}}
+        for r in rows:
+            totals[r[0]] = totals.get(r[0], 0) + (r[2] or 0)
+        traces.append({"type": "bar", "name": period or UNKNOWN, "x": [_year(r[0]) for r in rows],
+                       "y": [r[2] for r in rows], "hovertemplate": "%{x}: %{y:,.0f} kr<extra>%{fullData.name}</extra>"})
+    return {"data": traces, "layout": {
+        "barmode": "stack",
+        "xaxis": {"type": "category", "title": {"text": "Year"}, "categoryorder": "array",
+                  "categoryarray": [_year(y) for y in years]},
+        "yaxis": {"title": {"text": "ESF grant"}, **sek_axis(max(totals.values(), default=None))}}}
 
 
-def _hbar(labels: list[Any], values: list[Any], name: str) -> dict[str, Any]:
-    return {"data": [{"type": "bar", "orientation": "h", "name": name, "y": [_label(v) for v in labels], "x": values}],
-            "layout": {"yaxis": {"autorange": "reversed", "automargin": True, "type": "category"}}}
+def _year(year: int | None) -> str:
+    return str(year) if year is not None else UNKNOWN
+
+
+def _hbar(labels: list[Any], values: list[Any], name: str, axis: dict[str, Any], value_title: str,
+          label_title: str) -> dict[str, Any]:
+    hover = "%{y}: %{x:,.0f} kr<extra></extra>" if name == "esf_grant_sek" else "%{y}: %{x}<extra></extra>"
+    return {"data": [{"type": "bar", "orientation": "h", "name": name, "x": values, "hovertemplate": hover,
+                      "y": [_label(v if v is not None else UNKNOWN) for v in labels]}],
+            "layout": {"yaxis": {"autorange": "reversed", "automargin": True, "type": "category",
+                                 "title": {"text": label_title}},
+                       "xaxis": {"title": {"text": value_title}, **axis}}}
 
 
 def _table(caption: str, result: Result | None) -> str:
@@ -195,12 +294,12 @@ def _cell(value: Any) -> str:
     if isinstance(value, (datetime, date)):
         return value.isoformat(sep=" ", timespec="minutes") if isinstance(value, datetime) else value.isoformat()
     if isinstance(value, int) and not isinstance(value, bool):
-        return _sek(value)
+        return number(value)
     return str(value)
 
 
 def _sek(value: Any) -> str:
-    return "–" if value is None else f"{int(value):,}".replace(",", "\u202f")
+    return number(value)
 
 
 def _label(text: Any) -> str:
@@ -234,6 +333,7 @@ body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:0 1
 header{position:sticky;top:0;background:white;border-bottom:1px solid #ddd;padding:.5em 0;z-index:10}
 h1{margin:.2em 0}h2{margin-top:1.5em;border-bottom:2px solid #2a6ebb}
 figure{margin:1em 0}.chart{min-height:%dpx}.totals{font-size:1.2em}.errors{color:#b00;font-weight:bold}
+h3{font-size:1em;margin:.5em 0}.empty{color:#555;font-style:italic;border-left:3px solid #ccc;padding-left:.5em}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}caption{text-align:left;font-weight:bold;padding:.3em 0}
 td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}pre{background:#f4f4f4;padding:.5em;overflow:auto}
 """ % CHART_HEIGHT

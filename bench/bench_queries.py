@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.bench import machine  # noqa: E402
 from load.summaries import refresh_summaries  # noqa: E402
-from load.warehouse import migrate  # noqa: E402
+from load.migrate import migrate  # noqa: E402
 
 FILL = """
 INSERT INTO projects BY NAME

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bench import machine  # noqa: E402
 from bench.bench_queries import FILL  # noqa: E402
 from load.summaries import refresh_summaries  # noqa: E402
-from load.warehouse import migrate  # noqa: E402
+from load.migrate import migrate  # noqa: E402
 from analyst.report import write  # noqa: E402
 
 

@@ -1,7 +1,10 @@
-"""Full-text search at scale: index build time and query time on 100,000 synthetic projects.
+"""Full-text search: how well it finds word forms on the real pages, and index build and query time on 100,000
+synthetic projects.
 
     python bench/bench_search.py [--projects 100000] [--runs 3]
 
+First the word-form test set (tests/fixtures/wordforms.csv, bench/wordforms.py) on the real pages in
+../shared/samples, where present: recall and precision of the terms, and of `esf search` on a warehouse of them.
 The warehouse is the one bench_queries.py builds (real schema, filled by SQL), plus three sections per project
 of 80 words each: a third stop words, a third from a Swedish vocabulary of ~1,500 inflected forms (common
 ones far more often than rare), a third from a long tail of 50,000 other words. Two costs of a load are
@@ -27,8 +30,9 @@ from bench.bench import machine  # noqa: E402
 from bench.bench_queries import FILL  # noqa: E402
 from analyst.readonly import open_published  # noqa: E402
 from load.search import extension_path, refresh_search  # noqa: E402
-from load.warehouse import migrate  # noqa: E402
+from load.migrate import migrate  # noqa: E402
 from analyst.search import search  # noqa: E402
+from bench import wordforms  # noqa: E402
 
 STEMS = ("arbet arbetsmarknad arbetsgivar deltagar kvinn män ungdom nyanländ utbildning kompetens språk "
          "validering hälsa sjukskriv rehabilitering kommun region företag samverkan handledning praktik "
@@ -56,7 +60,7 @@ FROM projects, range(3) s(j)"""
 
 QUERIES = [("kvinnor arbetsmarknad", {}), ("ungdomar utbildning", {"period": "2014-2020"}),
            ("validering språk", {"region": "Västsverige"}), ("funktionsnedsättningar rehabilitering", {"area": "2"}),
-           ("lärlingar", {})]
+           ("lärlingar", {}), ("arbetsmark*", {}), ('"nyanlända kvinnor"', {}), ("zebrafinkar", {})]
 
 
 def build(projects: int) -> Path:
@@ -71,11 +75,32 @@ def build(projects: int) -> Path:
     return path
 
 
+def word_forms() -> None:
+    """Recall and precision on the word-form test set, where ../shared/samples is present."""
+    if not wordforms.REAL_SAMPLES.is_dir():
+        print("word forms: ../shared/samples is absent, not measured\n")
+        return
+    from load.search import Terms, suffixes
+    from service import run as service
+    from service.run import RunSettings
+    cases = wordforms.word_forms()
+    print(wordforms.by_words(Terms(suffixes()).term, wordforms.page_words(), cases).line(
+        f"word forms ({len(cases)} words, {sum(len(c.queries) for c in cases)} query forms), terms"))
+    db = Path(tempfile.mkdtemp(prefix="esf-wf-")) / "esf.duckdb"
+    service.refresh(RunSettings(db=str(db), sources=(str(wordforms.REAL_SAMPLES),)))
+    con = open_published(db, extensions=[extension_path()])
+    texts = dict(con.execute("SELECT project_id, title || ' ' || body FROM search_documents").fetchall())
+    score = wordforms.by_projects(lambda q: {r[0] for r in search(con, q, limit=1000).rows}, texts, cases)
+    con.close()
+    print(score.line(f"word forms, esf search on the {len(texts)} real pages") + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--projects", type=int, default=100_000)
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
+    word_forms()
     started = time.perf_counter()
     path = build(a.projects)
     con = duckdb.connect(str(path))
@@ -111,7 +136,7 @@ def main() -> None:
         times, rows = [], []
         for _ in range(a.runs * 5):
             t = time.perf_counter()
-            _, rows = search(con, text, limit=20, **filters)
+            rows = search(con, text, limit=20, **filters).rows
             times.append((time.perf_counter() - t) * 1000)
         label = ", ".join(f"--{k} {v}" for k, v in filters.items()) or "none"
         print(f"| `{text}` | {label} | {len(rows)} | {statistics.median(times):.0f} |")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from cli.options import UserError, _open_read_only, db_option
+from cli.options import EXIT_USAGE, UserError, _open_read_only, db_option
 
 PARTITIONED_EXPORTS = {"projects": "programme_period", "project_versions": "programme_period"}
 
@@ -29,15 +29,17 @@ def query(sql: str, db: str, fmt: str, file_dirs: tuple[str, ...]) -> None:
       esf query "from read_csv('extra/regions.csv') join region_summary using (region_code)" --allow-files extra
     """
     import duckdb
-    from analyst.readonly import Refused, first_line, run_query
+    from analyst.readonly import Refused, error_lines, run_query
     from analyst.formats import FORMATTERS, as_csv
     con = _open_read_only(db, file_dirs)
     try:
         columns, rows = run_query(con, sql)
     except Refused as exc:
         raise UserError(f"refused: {exc}") from None
-    except duckdb.Error as exc:
-        raise UserError(f"query failed: {first_line(exc)}") from None
+    except duckdb.Error as exc:  # the message, then DuckDB's hints (Did you mean …, candidates) and the caret
+        first, *hints = error_lines(exc)
+        click.echo("\n".join([f"esf: query failed: {first}", *(f"  {line}" for line in hints)]), err=True)
+        sys.exit(EXIT_USAGE)
     finally:
         con.close()
     terminal = sys.stdout.isatty()  # CSV is faithful when redirected; a terminal gets no raw control characters
@@ -72,9 +74,10 @@ def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None
         items = dictionary.objects(con)
         con.close()
         if table is not None:
+            names = [o["name"] for o in items]
             items = [o for o in items if o["name"] == table]
             if not items:
-                raise UserError(f"no table or view named {table!r}; `esf describe` lists them")
+                raise UserError(_unknown_table(table, names))
         text = (dictionary.markdown if fmt == "markdown" else dictionary.page)(items, "ESF project bank: data dictionary")
         if out_file is None:
             click.echo(text, nl=False)
@@ -84,19 +87,29 @@ def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None
         Path(out_file).write_text(text, encoding="utf-8")
         click.echo(f"data dictionary written: {out_file}")
         return
-    objects = con.execute("""
-        SELECT table_name, 'table' AS kind, comment FROM duckdb_tables() WHERE schema_name = 'main'
-        UNION ALL SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal
-        ORDER BY kind, table_name""").fetchall()
+    try:  # closed before any error: a later open of the file in this process must not find it locked
+        objects = con.execute("""
+            SELECT table_name, 'table' AS kind, comment FROM duckdb_tables() WHERE schema_name = 'main'
+            UNION ALL SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal
+            ORDER BY kind, table_name""").fetchall()
+        cols = con.execute("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? "
+                           "ORDER BY column_index", [table]).fetchall() if table is not None else []
+    finally:
+        con.close()
     if table is None:
         click.echo(fmt_table(["name", "kind", "description"], objects))
         return
     if table not in {o[0] for o in objects}:
-        raise UserError(f"no table or view named {table!r}; `esf describe` lists them")
-    cols = con.execute("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? "
-                       "ORDER BY column_index", [table]).fetchall()
+        raise UserError(_unknown_table(table, [o[0] for o in objects]))
     click.echo(escape_control(next(o[2] for o in objects if o[0] == table) or ""))
     click.echo(fmt_table(["column", "type", "description"], cols))
+
+
+def _unknown_table(name: str, names: list[str]) -> str:
+    from analyst.readonly import close_names
+    close = close_names(name, names)
+    hint = f"did you mean {' or '.join(close)}? " if close else ""
+    return f"no table or view named {name!r}; {hint}`esf describe` lists them"
 
 
 @click.command()
@@ -197,16 +210,19 @@ def _export_statement(con, out: Path, name: str, fmt: str, without_contacts: boo
 def search(text: str, db: str, period: str | None, region: str | None, area: str | None, limit: int, fmt: str) -> None:
     """Search project titles and texts (summary, background, goals ...), best matches first.
 
-    Ranked by BM25 with Swedish stemming (DuckDB's fts extension): "ungdomar" also finds "ungdom" and
-    "ungdomarna"; common words (och, att, för) are left out. Shows project, region, period, score and a
-    snippet with the first match in [brackets].
+    Ranked by BM25 over words in any form: "arbetsmarknad" also finds "arbetsmarknaden" and
+    "arbetsmarknadens"; common words (och, att, för) are left out. arbets* finds every word that starts
+    so; "nyanlända kvinnor" in double quotes finds the words next to each other. Shows project, region,
+    period, score and a snippet with the first match in [brackets]. A search that finds nothing says why
+    on stderr (exit 0).
 
     \b
     Examples:
-      esf search "nyanlända kvinnor"
+      esf search "arbetsmarknad"
+      esf search '"nyanlända kvinnor"' --region Västsverige
       esf search "psykisk ohälsa" --period 2014-2020 --region Västsverige --limit 5 --format csv
     """
-    from analyst.formats import FORMATTERS
+    from analyst.formats import FORMATTERS, escape_control
     from load.search import SearchUnavailable, extension_path
     from analyst.search import NoIndex, search as run_search
     if not text.strip():
@@ -217,12 +233,14 @@ def search(text: str, db: str, period: str | None, region: str | None, area: str
         raise click.ClickException(str(exc)) from None
     con = _open_read_only(db, extensions=[extension])
     try:
-        columns, rows = run_search(con, text, period=period, region=region, area=area, limit=limit)
+        found = run_search(con, text, period=period, region=region, area=area, limit=limit)
     except NoIndex as exc:
         raise UserError(str(exc)) from None
     finally:
         con.close()
-    click.echo(FORMATTERS[fmt](columns, rows), color=True)
+    click.echo(FORMATTERS[fmt](found.columns, found.rows), color=True)
+    if found.note:  # why nothing was found: one line on stderr, and still exit 0
+        click.echo(f"esf: {escape_control(found.note)}", err=True)
 
 
 @click.command(name="report")

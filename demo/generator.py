@@ -115,12 +115,11 @@ def page(index: int, seed: int = 0, version: int = 0, changed_share: float = 0.0
     path = {"A": f"/Projektbanken/Behallare-for-projekt/{REGION_SLUGS[region]}/{slug}/",
             "B": f"/sv/Resultat/Projektbanken-2014-2020/Alla-Projekt/{slug}/",
             "C": f"/resultat/projektbanken/projekt/?dnr={case}", "C+": f"/resultat/projektbanken/projekt/?dnr={case}"}[template]
-    if template == "C+":
-        grant = budget = None
+    amounts: tuple[int | None, int | None] = (None, None) if template == "C+" else (grant, budget)  # ESF+ shows none
     partners = sorted({p.format(m=rng.choice(places)[0], c=county) for p in rng.sample(PARTNERS, 5)})
     munis = sorted({rng.choice(places)[0] for _ in range(rng.randrange(1, 6))})
-    body = _render(rng, template, title, case, region, owner, grant, budget, start, end, partners, munis)
-    return SyntheticPage(index, template, path, title, case, region, owner, grant, budget, start, end,
+    body = _render(rng, template, title, case, region, owner, *amounts, start, end, partners, munis)
+    return SyntheticPage(index, template, path, title, case, region, owner, *amounts, start, end,
                          _document(title, origin + path, body))
 
 

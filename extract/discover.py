@@ -137,7 +137,8 @@ def gunzipped(body: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes:
 
 def _from_sitemaps(client: PoliteClient, url: str, body: bytes, on_progress: Progress | None) -> Discovery:
     found: dict[str, Found] = {}
-    skipped, problems = [], []
+    skipped: list[str] = []
+    problems: list[str] = []
     queue: list[tuple[str, bytes | None]] = [(url, body)]
     queued, tried, read = {url}, 0, 0
     while queue:
@@ -180,7 +181,8 @@ def _sitemap_entries(client: PoliteClient, root: ET.Element, found: dict[str, Fo
 
 def _from_listings(client: PoliteClient, start_url: str, body: bytes, on_progress: Progress | None) -> Discovery:
     found: dict[str, Found] = {}
-    skipped, problems = [], []
+    skipped: list[str] = []
+    problems: list[str] = []
     url, visited = start_url, {normalize_url(start_url)}
     for read in range(1, MAX_LISTING_PAGES + 1):
         doc = lxml.html.document_fromstring(body or b"<html/>", base_url=url)

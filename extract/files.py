@@ -131,7 +131,8 @@ def _folder_items(root: Path) -> list[FileItem]:
 
 
 def _zip_items(archive: Path) -> list[FileItem]:
-    items, allowance, total = [], archive_allowance(archive.stat().st_size), 0
+    items: list[FileItem] = []
+    allowance, total = archive_allowance(archive.stat().st_size), 0
     with zipfile.ZipFile(archive) as zf:
         for info in sorted(zf.infolist(), key=lambda i: i.filename):
             name = PurePosixPath(info.filename)
@@ -200,12 +201,13 @@ def current_stat(item: FileItem) -> FileStat | None:
 def _read_member(item: FileItem, max_bytes: int) -> RawPage:
     if item.refused:
         return failed_page(item.source_key, item.refused)
-    name = PurePosixPath(item.member)
-    if name.is_absolute() or ".." in name.parts or "\\" in item.member:
+    member = item.member or ""
+    name = PurePosixPath(member)
+    if not member or name.is_absolute() or ".." in name.parts or "\\" in member:
         return failed_page(item.source_key, "archive path escapes the archive")
     try:
         with zipfile.ZipFile(item.path) as zf:
-            info = zf.getinfo(item.member)
+            info = zf.getinfo(member)
             if info.file_size > max_bytes:
                 return failed_page(item.source_key, f"member of {info.file_size:,} bytes is over the "
                                                     f"{max_bytes:,}-byte limit")
@@ -216,7 +218,7 @@ def _read_member(item: FileItem, max_bytes: int) -> RawPage:
     if len(body) > max_bytes:
         return failed_page(item.source_key, "member inflates past the size limit")
     return RawPage(source_key=item.source_key, url=None, fetched_at=now(), body=body,
-                   content_type=_content_type(item.member))
+                   content_type=_content_type(member))
 
 
 def _content_type(name: str) -> str | None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from collections.abc import Sequence, Set as AbstractSet
 from datetime import date
 
 from extract.discover import Found
@@ -26,8 +27,8 @@ def _slot(url: str, every: int) -> int:
 
 
 def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
-         recheck_every: int = RECHECK_EVERY_NIGHTS, vanished: list[str] = (),
-         unloaded: set[str] = frozenset()) -> tuple[list[Planned], list[Found], list[Found]]:
+         recheck_every: int = RECHECK_EVERY_NIGHTS, vanished: Sequence[str] = (),
+         unloaded: AbstractSet[str] = frozenset()) -> tuple[list[Planned], list[Found], list[Found]]:
     """→ (pages to fetch in order, pages skipped, pages to parse from the store). Known pages are asked
     for conditionally.
 
@@ -50,16 +51,16 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
             continue
         todo.append(Planned(Found(url), "vanished", k.etag, k.last_modified, k.source_key))
     for page in found:
-        k = known.get(page.url)
-        if k is None:
+        listed = known.get(page.url)
+        if listed is None:
             todo.append(Planned(page, "new"))
             continue
-        if needs_retry_next_run(k.http_status):
+        if needs_retry_next_run(listed.http_status):
             reason = "retry"
-        elif (page.lastmod and page.lastmod != k.lastmod) or \
-                (page.listing_entry and page.listing_entry != k.listing_entry):
+        elif (page.lastmod and page.lastmod != listed.lastmod) or \
+                (page.listing_entry and page.listing_entry != listed.listing_entry):
             reason = "changed"
-        elif k.source_key in unloaded:
+        elif listed.source_key in unloaded:
             from_store.append(page)
             continue
         elif recheck_every <= 1 or _slot(page.url, recheck_every) == night % recheck_every:
@@ -67,6 +68,6 @@ def plan(found: list[Found], known: dict[str, Known], today: date | None = None,
         else:
             skipped.append(page)
             continue
-        todo.append(Planned(page, reason, k.etag, k.last_modified, k.source_key))
+        todo.append(Planned(page, reason, listed.etag, listed.last_modified, listed.source_key))
     todo.sort(key=lambda p: order[p.reason])
     return todo, skipped, from_store

@@ -326,7 +326,8 @@ def _fault(exc: BaseException) -> _Failure:
 
 def _causes(exc: BaseException) -> list[BaseException]:
     """The exception and every exception it wraps (causes, contexts, urllib3 reasons and arguments)."""
-    found, todo = [], [exc]
+    found: list[BaseException] = []
+    todo: list[object] = [exc]
     while todo:
         e = todo.pop(0)
         if not isinstance(e, BaseException) or any(e is f for f in found):

@@ -2,7 +2,7 @@
 plan what to read (given what the store knows), then read it in batches."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -24,7 +24,7 @@ class Source(Protocol):
     @property
     def discovered(self) -> int: ...
     def plan(self, known: dict[str, Known], today: date | None = None,
-             unloaded: set[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan: ...
+             unloaded: AbstractSet[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan: ...
     def read(self, items: list) -> list[RawPage]: ...
     def crawl_rows(self, items: list, pages: list[RawPage], run_id: int) -> list[dict]: ...
     def close(self) -> None: ...
@@ -44,7 +44,7 @@ class FileSource:
     notes: list[str] = field(default_factory=list)
 
     def plan(self, known: dict[str, Known], today: date | None = None,
-             unloaded: set[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan:
+             unloaded: AbstractSet[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan:
         items = list_items(self.path)
         self.discovered = len(items)
         if self.rehash or not stats:
@@ -122,7 +122,7 @@ class WebSource:
         return cls([Found(normalize_url(u)) for u in dict.fromkeys(urls)], politeness)
 
     def plan(self, known: dict[str, Known], today: date | None = None,
-             unloaded: set[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan:
+             unloaded: AbstractSet[str] = frozenset(), stats: dict[str, FileStat] | None = None) -> Plan:
         vanished = []
         if self.complete:
             listed, hosts = {f.url for f in self.found}, set(self._clients)
@@ -148,7 +148,7 @@ class WebSource:
                                        last_modified=item.last_modified)
         if page.failed or not has_body(page.http_status):
             return page
-        key = page_key(page.url, page.body)
+        key = page_key(page.url or page.source_key, page.body)
         return page if key == page.source_key else replace(page, source_key=key)
 
     def crawl_rows(self, items: list[Planned], pages: list[RawPage], run_id: int) -> list[dict]:

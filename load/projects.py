@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +14,8 @@ from load.links import enrich, page_value, relink
 from load.lists import merge_lists
 from load.search import has_index, refresh_search
 from load.summaries import refresh_summaries
-from load.warehouse import Warehouse, transaction
+from load.sql import transaction
+from load.warehouse import Warehouse
 
 from records.run import RunCounts
 from records.project import ANNOTATIONS, ENRICHED, PROJECT_COLUMNS, PROVENANCE
@@ -47,7 +49,7 @@ def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> 
 
 
 def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
-             problems: list[dict[str, Any]], counts: RunCounts, same_bytes: list[str] = ()) -> RunCounts:
+             problems: list[dict[str, Any]], counts: RunCounts, same_bytes: Sequence[str] = ()) -> RunCounts:
     """Write everything for one run and its `runs` row in a single transaction; return the final counts.
 
     same_bytes: source keys whose page was read again with unchanged bytes (not parsed): seen, unchanged.

@@ -8,7 +8,8 @@ from pathlib import Path
 import duckdb
 
 from load.search import build_index, copy_index, has_index
-from load.warehouse import migrate
+from load.migrate import migrate
+from load.sql import columns, literal, relations, scalar
 
 CONTACT_COLUMNS = ("contact_name", "contact_email", "contact_phone")
 CONTACT_TABLES = ("projects", "project_versions")
@@ -46,7 +47,8 @@ def published_run_id(target: str | os.PathLike) -> int | None:
     try:
         con = duckdb.connect(str(target), read_only=True)
         try:
-            return con.execute("SELECT max(run_id) FROM runs").fetchone()[0]
+            run_id = scalar(con, "SELECT max(run_id) FROM runs")
+            return None if run_id is None else int(run_id)
         finally:
             con.close()
     except duckdb.Error:
@@ -92,14 +94,11 @@ def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> N
     try:
         migrate(con)
         build_index(con)  # empty and quick: the index's schema and macros, filled from the source's below
-        con.execute(f"ATTACH '{_sql_str(source)}' AS src (READ_ONLY)")
-        tables = [t for (t,) in con.execute(  # the search index (its own schema) is rebuilt below, not copied
-            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' AND schema_name = 'main'").fetchall()]
+        con.execute(f"ATTACH {literal(source)} AS src (READ_ONLY)")
+        # the search index (its own schema) is rebuilt below, not copied
+        tables = [r.name for r in relations(con, "src") if r.kind == "table"]
         for table in tables:
-            cols = [c for (c,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE database_name = 'src' AND schema_name = 'main' "
-                "AND table_name = ? "
-                "ORDER BY column_index", [table]).fetchall()]
+            cols = [name for name, _, _ in columns(con, table, "src")]
             select = ", ".join(_blanked(table, c) if without_contacts else c for c in cols)
             if table == "schema_migrations":
                 continue
@@ -119,10 +118,6 @@ def _blanked(table: str, column: str) -> str:
         fields = ", ".join(f"'{c}'" for c in CONTACT_COLUMNS)
         return f"CASE WHEN field IN ({fields}) THEN NULL ELSE value END AS value"
     return column
-
-
-def _sql_str(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from load.warehouse import Warehouse, transaction
+from load.sql import scalar, transaction
+from load.warehouse import Warehouse
 from records import status
 from records.pages import FileStat, Known, RawPage
 
@@ -62,11 +63,12 @@ def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list
 
 
 def _upsert_file_state(wh: Warehouse, pages: list[RawPage], run_id: int) -> None:
-    df = pd.DataFrame({"source_key": [p.source_key for p in pages],
-                       "size_bytes": [p.file_stat.size for p in pages],
-                       "mtime_ns": [p.file_stat.mtime_ns for p in pages],
-                       "inode": [p.file_stat.inode for p in pages],
-                       "sha256": [p.sha256 for p in pages], "run_id": run_id})
+    stats = [(p, p.file_stat) for p in pages if p.file_stat is not None]
+    df = pd.DataFrame({"source_key": [p.source_key for p, _ in stats],
+                       "size_bytes": [s.size for _, s in stats],
+                       "mtime_ns": [s.mtime_ns for _, s in stats],
+                       "inode": [s.inode for _, s in stats],
+                       "sha256": [p.sha256 for p, _ in stats], "run_id": run_id})
     con = wh.con
     con.register("file_df", df)
     try:
@@ -121,7 +123,7 @@ def _insert_raw(wh: Warehouse, good: list[RawPage], run_id: int) -> int:
     con = wh.con
     con.register("incoming_raw", df)
     try:
-        before = con.execute("SELECT count(*) FROM raw.raw_pages").fetchone()[0]
+        before = int(scalar(con, "SELECT count(*) FROM raw.raw_pages"))
         con.execute("""
             INSERT INTO raw.raw_pages BY NAME
             SELECT i.* REPLACE (i.body::BLOB AS body)
@@ -131,7 +133,7 @@ def _insert_raw(wh: Warehouse, good: list[RawPage], run_id: int) -> int:
                        GROUP BY source_key) latest USING (source_key)
             WHERE latest.sha256 IS DISTINCT FROM i.sha256
         """)
-        return con.execute("SELECT count(*) FROM raw.raw_pages").fetchone()[0] - before
+        return int(scalar(con, "SELECT count(*) FROM raw.raw_pages")) - before
     finally:
         con.unregister("incoming_raw")
 
@@ -167,7 +169,8 @@ def _raw_page(r: tuple) -> RawPage:
 
 def _chunks(rows: list[tuple[int, int]], count: int, size: int) -> Iterator[list[int]]:
     """Row ids in runs of at most `count` rows and (past the first row) `size` bytes."""
-    chunk, total = [], 0
+    chunk: list[int] = []
+    total = 0
     for rowid, nbytes in rows:
         if chunk and (len(chunk) >= count or total + nbytes > size):
             yield chunk

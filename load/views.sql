@@ -41,22 +41,39 @@ SELECT region,
 FROM projects
 GROUP BY ALL;
 
+-- Each project's grant spread over the calendar years it runs, pro rata by days, in whole kronor that add up to
+-- its grant: every year gets the floor of its share, and the kronor left over go one each to the years with the
+-- largest remainders (ties: the earlier year). A project with a grant but no start or end date is one row with
+-- year NULL, so the view's total is the total of projects.
 CREATE OR REPLACE VIEW funding_by_year AS
 WITH spans AS (
-    SELECT project_id, region, region_code, programme_period, programme_area_code, esf_grant_sek,
+    SELECT project_id, region, region_code, programme_period, programme_area_code, esf_grant_sek::BIGINT AS grant_sek,
            start_date, end_date, (end_date - start_date + 1) AS days
     FROM projects
-    WHERE esf_grant_sek IS NOT NULL AND start_date IS NOT NULL AND end_date IS NOT NULL
+    WHERE esf_grant_sek IS NOT NULL AND start_date IS NOT NULL AND end_date IS NOT NULL AND end_date >= start_date
 ), years AS (
     SELECT s.*, y.year,
            least(s.end_date, make_date(y.year, 12, 31)) - greatest(s.start_date, make_date(y.year, 1, 1)) + 1
                AS days_in_year
     FROM spans s, LATERAL (SELECT unnest(range(year(s.start_date), year(s.end_date) + 1)) AS year) y
+), shares AS (
+    SELECT *, (grant_sek * days_in_year) // days AS floor_sek, (grant_sek * days_in_year) % days AS remainder
+    FROM years
+), allocated AS (
+    SELECT *, floor_sek + CASE WHEN row_number() OVER (PARTITION BY project_id ORDER BY remainder DESC, year)
+                                    <= grant_sek - sum(floor_sek) OVER (PARTITION BY project_id) THEN 1 ELSE 0 END
+              AS grant_in_year
+    FROM shares
+), undated AS (
+    SELECT NULL::INTEGER AS year, region, region_code, programme_period, programme_area_code, esf_grant_sek AS grant_in_year
+    FROM projects
+    WHERE esf_grant_sek IS NOT NULL AND project_id NOT IN (SELECT project_id FROM spans)
 )
 SELECT year::INTEGER AS year, region, region_code, programme_period, programme_area_code,
        count(*) AS projects_running,
-       round(sum(esf_grant_sek * days_in_year / days))::BIGINT AS esf_grant_sek
-FROM years
+       sum(grant_in_year)::BIGINT AS esf_grant_sek
+FROM (SELECT year, region, region_code, programme_period, programme_area_code, grant_in_year FROM allocated
+      UNION ALL BY NAME SELECT * FROM undated)
 GROUP BY ALL;
 
 CREATE OR REPLACE VIEW recent_changes AS

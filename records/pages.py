@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 from datetime import datetime, timezone
 
 
@@ -62,7 +63,7 @@ class Plan:
     """What a run does with a source's pages: read these (in order), skip these listed URLs as unchanged,
     parse these raw-store keys from the store. `vanished`: how many of `read` are known pages no longer
     listed, asked for once more to see whether they are gone (seen by the run, though not discovered)."""
-    read: list
+    read: list[Any]     # what the source reads: its own item type (a file item, a found URL)
     skipped: list[str] = field(default_factory=list)
     from_store: list[str] = field(default_factory=list)
     vanished: int = 0

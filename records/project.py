@@ -2,7 +2,9 @@
 derive from this list), and the problem row a page's parse or validation leaves behind."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
 
 # kind → the SQL type a column of that kind has in `projects` (planned_participants overrides it)
 SQL_TYPES = {"text": "VARCHAR", "int": "BIGINT", "date": "DATE", "rate": "DECIMAL(5,4)"}
@@ -99,3 +101,34 @@ class Problem:
     severity: str = "error"
     stage: str = "parse"
     kind: str | None = None  # for a warning on a field: missing | unreadable | lenient | derived | conflict
+
+
+@dataclass
+class ParsedPage:
+    """One page read: its normalized project record (None when it is not a project page), the rows of its lists
+    and sections, and every problem found on the way."""
+    source_key: str
+    template: str | None
+    project: dict[str, Any] | None
+    organisations: list[dict[str, Any]] = field(default_factory=list)
+    municipalities: list[dict[str, Any]] = field(default_factory=list)
+    sections: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def project_id(self) -> str | None:
+        return self.project["project_id"] if self.project else None
+
+    @property
+    def ok(self) -> bool:
+        return self.project is not None and not any(p.severity == "error" for p in self.problems)
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape `esf parse --format json` prints: project columns at the top level."""
+        out = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in (self.project or {}).items()}
+        out["template"] = self.template
+        out["organisations"] = self.organisations
+        out["municipalities"] = self.municipalities
+        out["sections"] = self.sections
+        out["problems"] = [asdict(p) for p in self.problems]
+        return out

@@ -137,7 +137,8 @@ class Organisation(pa.DataFrameModel):
 
     @pa.dataframe_check(error="unique_per_role: an organisation is listed twice in one role")
     def unique_per_role(cls, df: pd.DataFrame) -> Series[bool]:
-        return ~df.duplicated(["project_id", "role", "name"], keep=False)
+        unique: Series[bool] = ~df.duplicated(["project_id", "role", "name"], keep=False)
+        return unique
 
 
 class ProjectMunicipality(pa.DataFrameModel):

@@ -10,7 +10,8 @@ import pandera.pandas as pa
 
 from records.project import NAMES, names_of
 from schemas.models import CHECK_COLUMNS, IDENTITY_SCHEMA, REPORT_SCHEMA, Organisation, ProjectMunicipality, Section
-from transform.record import QUALITY_KINDS, ParsedPage, problem_columns
+from records.project import ParsedPage
+from transform.record import QUALITY_KINDS, problem_columns
 
 PROJECT_COLUMNS = list(NAMES)
 INT_COLUMNS = names_of("int")
@@ -68,7 +69,8 @@ def _failures(schema: Any, df: pd.DataFrame) -> list[dict[str, Any]]:
         cases = exc.failure_cases
         if cases["index"].isna().any():  # a whole column failed: a bug in the parser, not a bad page
             raise
-        return cases.to_dict("records")
+        failed: list[dict[str, Any]] = cases.to_dict("records")
+        return failed
     return []
 
 
@@ -78,10 +80,10 @@ def validate(pages: list[ParsedPage]) -> Validated:
     pages = [p for p in pages if p.ok]
     rejects: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
-    quality = [{"project_id": p.project["project_id"], "field": column, "status": prob.kind, "reason": prob.reason,
+    quality = [{"project_id": p.project_id, "field": column, "status": prob.kind, "reason": prob.reason,
                 "value": prob.value, "stage": prob.stage}
                for p in pages for prob in p.problems if prob.kind in QUALITY_KINDS for column in problem_columns(prob)]
-    rows = [_holdable(p.project, warnings) for p in pages]
+    rows = [_holdable(p.project, warnings) for p in pages if p.project is not None]
     projects = projects_frame(rows)
     children = {kind: child_frame(kind, [row for p in pages for row in getattr(p, kind)]) for kind in CHILD_COLUMNS}
     source_of = dict(zip(projects["project_id"], projects["source_key"]))
@@ -189,7 +191,7 @@ def _text(value: Any) -> str | None:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return None
     if isinstance(value, pd.Timestamp):
-        return value.date().isoformat()
+        return str(value.date().isoformat())
     try:
         return str(value)
     except ValueError:  # an int longer than Python turns into digits (sys.get_int_max_str_digits)

@@ -73,4 +73,4 @@ def end_children(grace: float = 4.0, term_wait: float = 2.0) -> list[int]:
         if child.is_alive():
             child.kill()
             child.join(1.0)
-    return [child.pid for child in stopped]
+    return [child.pid for child in stopped if child.pid is not None]

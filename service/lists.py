@@ -14,7 +14,7 @@ from records.project import Problem
 from extract.files import XLSX_SIGNATURE, looks_like_table
 from load.lists import ListLoaded, has_staging, stage_file, stage_rows, start_staging
 from load.warehouse import Warehouse
-from transform import ParsedPage
+from records.project import ParsedPage
 from transform.lists import read_list, sniff
 
 STAGE = "list"

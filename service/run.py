@@ -28,7 +28,7 @@ from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
 from service.lists import is_list, read_and_stage
 from service.pool import ParsePool, done
-from transform import ParsedPage
+from records.project import ParsedPage
 from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates
 
 log = logging.getLogger("esf.run")
@@ -145,7 +145,7 @@ class Steps:
         return done(parse_raw(self.pool, pages))
 
     def load(self, wh: Warehouse, run_id: int, started: datetime,
-             collected: Collected) -> tuple[dict[str, int], list[dict]]:
+             collected: Collected) -> tuple[RunCounts, list[dict[str, Any]]]:
         return validate_and_load(wh, run_id, started, collected)
 
 
@@ -322,7 +322,7 @@ def _tally(pages: list[RawPage], collected: Collected) -> None:
     for page in pages:
         if page.failed:
             c.failed += 1
-            collected.problems.append(fetch_failure_row(page.source_key, page.error))
+            collected.problems.append(fetch_failure_row(page.source_key, page.error or "not read"))
         elif page.http_status == NOT_MODIFIED:
             c.not_modified += 1
         elif is_gone(page.http_status):

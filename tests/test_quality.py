@@ -189,7 +189,7 @@ def test_the_record_builder_gives_exactly_the_declared_columns():
 
 
 def test_the_sql_table_has_exactly_the_declared_columns():
-    from load.warehouse import migrate
+    from load.migrate import migrate
     con = duckdb.connect()
     migrate(con)
     got = {name: (dtype, nullable == "YES") for name, dtype, nullable in con.execute(
@@ -296,7 +296,7 @@ def test_run_report_has_a_quality_section(quality_db):
 
 def test_migration_009_opens_a_loaded_warehouse_of_the_version_before(tmp_path):
     """A warehouse at migration 008, with a project and the views of the time, upgrades in place."""
-    from load.warehouse import MIGRATIONS, _load_module, migrate, migration_files
+    from load.migrate import MIGRATIONS, load_migration as _load_module, migrate, migration_files
     con = duckdb.connect(str(tmp_path / "v8.duckdb"))
     con.execute("CREATE TABLE schema_migrations (version INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)")
     for version, path in enumerate(migration_files()[:8], 1):
@@ -355,7 +355,7 @@ def test_a_fault_in_the_quality_section_does_not_fail_the_night(tmp_path, monkey
 def test_migration_012_rekeys_text_pages_by_title_start_and_region(tmp_path):
     """A project keyed the old way (title + owner + start date) gets the key a parse gives it now, in every table
     that names it and in the search index, so the next load finds it instead of loading it anew."""
-    from load.warehouse import _load_module, migrate, migration_files
+    from load.migrate import load_migration as _load_module, migrate, migration_files
     from service.run import RunSettings, refresh
     from transform.record import project_key
     db = tmp_path / "esf.duckdb"

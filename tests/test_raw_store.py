@@ -14,8 +14,9 @@ import pytest
 
 from conftest import SAMPLES
 from load import Warehouse, work_path_for
-from load import warehouse as warehouse_module
-from load.warehouse import _load_module, migrate, migration_files, raw_path_for
+from load import migrate as migrate_module
+from load.migrate import load_migration as _load_module, migrate, migration_files
+from load.warehouse import raw_path_for
 from service import run as service
 from service.run import RunSettings
 
@@ -31,9 +32,9 @@ def rows(path: Path, sql: str) -> list[tuple]:
 def old_warehouse(path: Path, pages: dict[str, bytes], monkeypatch) -> None:
     """A warehouse as release 008 left it: schema up to migration 008, bodies in its own raw_pages."""
     with monkeypatch.context() as m:
-        m.setattr(warehouse_module, "migration_files",
+        m.setattr(migrate_module, "migration_files",
                   lambda: [p for p in migration_files() if int(p.name.split("_", 1)[0]) <= 8])
-        m.setattr(warehouse_module, "apply_views_and_comments", lambda con: None)  # today's views need 009+
+        m.setattr(migrate_module, "apply_views_and_comments", lambda con: None)  # today's views need 009+
         con = duckdb.connect(str(path))
         migrate(con)
     start = datetime(2024, 3, 1, tzinfo=timezone.utc)

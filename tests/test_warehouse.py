@@ -19,7 +19,8 @@ from service import run as service
 from records.run import RUNS_COLUMNS, RunCounts
 from service.run import RunSettings
 from load import Warehouse, WarehouseBusy, work_path_for
-from load.warehouse import MIGRATIONS, migrate, migration_files, raw_path_for
+from load.migrate import MIGRATIONS, migrate, migration_files
+from load.warehouse import raw_path_for
 
 TABLES = ["projects", "project_versions", "project_organisations", "project_municipalities",
           "project_sections", "runs", "rejects", "warnings", "organisation_activity", "municipality_coverage"]
@@ -362,7 +363,7 @@ def test_run_report_is_filed_as_a_prefect_artifact(prefect_api, corpus, tmp_path
 
 
 def test_when_the_rollback_fails_too_the_first_error_is_raised():
-    from load.warehouse import transaction
+    from load.sql import transaction
 
     class Con:  # a connection whose transaction a full disk already ended
         def execute(self, sql):

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from transform.lines import NotDecodable, page_text
 from transform.parser import parse_lines
-from transform.record import ParsedPage, Problem, build_record
+from records.project import ParsedPage, Problem
+from transform.record import build_record
 
 MAX_PAGE_BYTES = 5 * 1024 * 1024  # a project page is 5–60 KB; anything this large is not one
 

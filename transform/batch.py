@@ -1,7 +1,9 @@
 """Whole-run rules over many parsed pages (still pure: records in, records out)."""
 from __future__ import annotations
 
-from transform.record import ParsedPage, Problem
+from typing import Any
+
+from records.project import ParsedPage, Problem
 
 TEMPLATE_RANK = {"C": 3, "B": 2, "A": 1}  # the newer site's page carries the later figures
 
@@ -17,7 +19,9 @@ def resolve_duplicates(pages: list[ParsedPage]) -> tuple[list[ParsedPage], list[
     for page in pages:
         if not page.ok:
             continue
-        pid = page.project["project_id"]
+        pid = page.project_id
+        if pid is None:
+            continue
         other = best.get(pid)
         if other is None:
             best[pid] = page
@@ -35,13 +39,13 @@ def _rank(page: ParsedPage) -> int:
     return TEMPLATE_RANK.get(page.template or "", 0)
 
 
-def problem_rows(page: ParsedPage) -> list[dict]:
+def problem_rows(page: ParsedPage) -> list[dict[str, Any]]:
     """A page's problems as rows for the `rejects` (errors) and `warnings` tables."""
-    pid = page.project["project_id"] if page.project else None
+    pid = page.project_id
     return [{"source_key": page.source_key, "project_id": pid, "stage": p.stage, "field": p.field,
              "reason": p.reason, "value": p.value, "severity": p.severity} for p in page.problems]
 
 
-def fetch_failure_row(source_key: str, reason: str) -> dict:
+def fetch_failure_row(source_key: str, reason: str) -> dict[str, Any]:
     return {"source_key": source_key, "project_id": None, "stage": "fetch", "field": None,
             "reason": reason, "value": None, "severity": "error"}

@@ -48,8 +48,8 @@ def programme_period(template: str, case_number: str | None, area_code: str | No
     """Rules `period_from_case_number`, `period_from_template`, `period_from_fund`, `period_from_area`
     (letters are 2021-2027). The dates never decide. When the rules disagree the period is NULL, with a warning."""
     votes: dict[str, str] = {}
-    if case_number and nz.case_number_period(case_number):
-        votes["case_number"] = nz.case_number_period(case_number)
+    if case_number and (by_case := nz.case_number_period(case_number)):
+        votes["case_number"] = by_case
     if template in TEMPLATE_PERIOD:
         votes["template"] = TEMPLATE_PERIOD[template]
     if fund and fund.strip().upper() == "ESF+":

@@ -5,7 +5,7 @@ import codecs
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import lxml.html
 from bs4.dammit import UnicodeDammit
@@ -210,7 +210,7 @@ def _main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     return body if body is not None else root
 
 
-def _render(root, out: list[str], current: list[str]) -> None:
+def _render(root: Any, out: list[str], current: list[str]) -> None:
     """Depth first over root's descendants with a stack of open elements: pages nest deeper than
     Python's recursion limit."""
     stack = [(root, iter(root))]

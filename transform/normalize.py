@@ -62,7 +62,7 @@ def _at_most(digits: str, limit: int, what: str, unit: str, text: str) -> int:
 
 def parse_amount(text: str | None) -> tuple[int | None, str | None]:
     """'4 719 182 kr' → 4719182. Öre are rounded to whole kronor, with a warning as second value."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None, None
     cleaned = " ".join(text.replace("\u00a0", " ").split())
     m = _AMOUNT.match(cleaned)
@@ -82,7 +82,7 @@ def parse_amount(text: str | None) -> tuple[int | None, str | None]:
 
 def parse_integer(text: str | None, limit: int = MAX_INTEGER, what: str = "number") -> int | None:
     """'1 200' → 1200; negative numbers, and numbers over limit, raise."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None
     digits = text.replace("\u00a0", " ").replace(" ", "")
     negative = digits[:1] in ("-", "\u2212")
@@ -111,12 +111,12 @@ def read_participants(text: str | None) -> tuple[int | None, str | None]:
         if not m or not (m.group("before") + m.group("after")).strip() or m.group("before").strip().startswith("-"):
             raise
     value = parse_participants(m.group("num"))
-    return value, f"words around the number dropped: {quoted(text)} read as {value}"
+    return value, f"words around the number dropped: {quoted(text or '')} read as {value}"
 
 
 def parse_rate(text: str | None) -> float | None:
     """'40%' → 0.4."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None
     m = _PERCENT.match(text.strip())
     if not m:
@@ -129,7 +129,7 @@ def parse_rate(text: str | None) -> float | None:
 
 def parse_date(text: str | None) -> date | None:
     """'2011-02-28' → date; impossible or out-of-range dates raise."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None
     m = _DATE.match(text.strip())
     if not m:
@@ -145,7 +145,7 @@ def parse_date(text: str | None) -> date | None:
 
 def parse_period(text: str | None) -> tuple[date | None, date | None]:
     """'2008-08-01 till 2008-11-30', '2015-11-01-2018-10-31', '2015-05-01 - 2018-06-30'."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None, None
     m = _PERIOD.match(text.strip())
     if not m:
@@ -154,7 +154,7 @@ def parse_period(text: str | None) -> tuple[date | None, date | None]:
 
 
 def normalize_email(text: str | None) -> str | None:
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None
     value = text.strip().removeprefix("mailto:").strip().lower()
     if not _EMAIL.match(value):
@@ -164,7 +164,7 @@ def normalize_email(text: str | None) -> str | None:
 
 def normalize_phone(text: str | None) -> str | None:
     """Any Swedish way of writing a number → E.164 ('019 - 19 44 14' → '+4619194414')."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None
     raw = text.strip().replace("(0)", "")
     if re.search(r"[^\d\s+()./-]", raw) or raw.count("+") > 1 or ("+" in raw and not raw.startswith("+")):
@@ -186,8 +186,13 @@ def normalize_phone(text: str | None) -> str | None:
 
 def clean_text(text: str | None) -> str | None:
     """Whitespace-normalized text; None for the site's ways of writing 'missing'."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None
+    return squash(text)
+
+
+def squash(text: str) -> str:
+    """Runs of whitespace as one space, none at the ends."""
     return " ".join(text.split())
 
 
@@ -236,7 +241,7 @@ def match_municipality(text: str) -> Municipality | None:
 
 
 def normalize_region(text: str | None) -> Region | None:
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None
     table = reference.regions()
     key = fold(text)
@@ -248,7 +253,7 @@ def normalize_region(text: str | None) -> Region | None:
 
 def normalize_nuts(text: str | None) -> str | None:
     """'SE0' → 'SE' (national), 'SE22' → 'SE22'."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None
     code = reference.nuts_codes().get(text.strip().upper())
     if code is None:
@@ -268,9 +273,9 @@ def case_number_period(case_number: str) -> str | None:
 def parse_programme_area(text: str | None) -> tuple[str | None, str | None, str | None]:
     """→ (area code, objective, name as written): 'Programområde 2 Ökat arbetskraftsutbud',
     '2.2 Öka övergångarna till arbete', '2', 'C'."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None, None, None
-    value = clean_text(text)
+    value = squash(text)
     if m := _AREA_2007.match(value):
         return m.group("code"), None, m.group("name") or None
     if m := _OBJECTIVE.match(value):
@@ -282,7 +287,7 @@ def parse_programme_area(text: str | None) -> tuple[str | None, str | None, str 
 
 def normalize_objective(text: str | None) -> str | None:
     """'2.2', 'A2A', 'C1'."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None
     value = text.strip().upper()
     if re.fullmatch(r"[1-5]\.\d", value) or _OBJECTIVE_2021.match(value):
@@ -296,9 +301,9 @@ _OBJECTIVE_NAMED = re.compile(r"^(?P<code>[1-5]\.\d|[A-F]\d[A-Z]?)(?:\s*[:.–-]
 def read_objective(text: str | None) -> tuple[str | None, str | None, str | None]:
     """A specific objective, leniently → (objective, bare area number, note): '2.2' → ('2.2', None, None);
     '2.2 Öka övergångarna till arbete' → ('2.2', None, note); '3' (a bare area number) → (None, '3', note)."""
-    if is_missing(text):
+    if text is None or is_missing(text):
         return None, None, None
-    value = clean_text(text)
+    value = squash(text)
     try:
         return normalize_objective(value), None, None
     except ValueProblem:

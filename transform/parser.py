@@ -163,7 +163,8 @@ def _read_fields(block: list[str], layout: str, vocab: Labels, page: PageFields)
         if layout == GLUED:
             match = _glued_match(line, vocab)
             if match:
-                page.labels.append((match[0], vocab.glued.match(line).group(0)))
+                written = vocab.glued.match(line)
+                page.labels.append((match[0], written.group(0) if written else line))
                 store(*match)
             elif fold(line) not in vocab.noise:
                 page.unknown_labels.append(((split_glued(line) or (line,))[0], line))
@@ -198,7 +199,8 @@ def _read_title(before: list[str], headings: list[str], vocab: Labels, page: Pag
 
 
 def _read_body(rest: list[str], vocab: Labels, page: PageFields) -> None:
-    kind, key, heading, buffer = "section", "description", None, []
+    kind, key, heading = "section", "description", None
+    buffer: list[str] = []
     listed: dict[str, set[str]] = {}  # the items of each list, for a constant-time duplicate test
 
     def close() -> None:

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any, Callable
 
-from records.project import Problem, empty_record
+from records.project import ParsedPage, Problem, empty_record
 from transform import derive
 from transform import normalize as nz
 from transform import reference
@@ -31,31 +30,6 @@ COLUMNS_OF = {"period": ("start_date", "end_date")}  # a problem on one field th
 QUALITY_KINDS = ("missing", "absent", "unreadable", "lenient", "derived", "conflict")
 UNKNOWN_LABEL = "unknown label or stray line in the field block"
 MAX_RAW_VALUE = 200  # an unknown label's line(s) as written, kept in its warning up to this length
-@dataclass
-class ParsedPage:
-    source_key: str
-    template: str | None
-    project: dict[str, Any] | None
-    organisations: list[dict[str, Any]] = field(default_factory=list)
-    municipalities: list[dict[str, Any]] = field(default_factory=list)
-    sections: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.project is not None and not any(p.severity == "error" for p in self.problems)
-
-    def to_json(self) -> dict[str, Any]:
-        """The shape `esf parse --format json` prints: project columns at the top level."""
-        out = {k: (v.isoformat() if isinstance(v, date) else v) for k, v in (self.project or {}).items()}
-        out["template"] = self.template
-        out["organisations"] = self.organisations
-        out["municipalities"] = self.municipalities
-        out["sections"] = self.sections
-        out["problems"] = [asdict(p) for p in self.problems]
-        return out
-
-
 def detect_template(fields: PageFields) -> str:
     if fields.layout == COLON:
         return "C"
@@ -78,7 +52,7 @@ class _Reader:
             self.problems.append(Problem(FIELD_OF.get(key, key), str(exc), raw, "warning", kind="unreadable"))
             return None
 
-    def lenient(self, key: str, raw: str | None, fn: Callable[[str | None], tuple]) -> Any:
+    def lenient(self, key: str, raw: str | None, fn: Callable[[str | None], tuple[Any, str | None]]) -> Any:
         """A reader that returns (value, note): the note, when there is one, is a warning that it was lenient."""
         value, note = self(key, raw, fn) or (None, None)
         if note:
@@ -144,7 +118,8 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
         "programme_period_source": period.source,
         "programme_area_code": area_code,
         "programme_area_source": area_source,
-        "programme_area_name": (reference.programme_areas().get((period.value, area_code)) if period.value else None)
+        "programme_area_name": (reference.programme_areas().get((period.value, area_code))
+                                if period.value and area_code else None)
                                or (area_written if area_code and not objective else None),
         "specific_objective": objective,
         "phase": nz.clean_text(v.get("phase")),
@@ -244,7 +219,7 @@ def project_key(project: dict[str, Any]) -> str:
     secondary field: an owner that becomes `saknas` must not make another project of it (migration 012 moved
     keys made by the earlier rule, title + owner + start date)."""
     if project["case_number"]:
-        return project["case_number"]
+        return str(project["case_number"])
     if project["source_url"] and project["source_url"].startswith("http"):
         url = re.sub(r"[?#].*$", "", project["source_url"].strip().lower()).rstrip("/")
         if "dnr=" in project["source_url"]:

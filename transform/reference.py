@@ -39,14 +39,18 @@ class Labels:
     lists: dict[str, str]       # heading (folded) → role / 'municipality'
     noise: frozenset[str]       # site chrome lines (folded)
     by_length: tuple[tuple[str, str], ...]  # (label as written, field), longest first
-    glued: re.Pattern           # any label as written at the start of a line, longest first
+    glued: re.Pattern[str]           # any label as written at the start of a line, longest first
     longest: int                # no line longer than this (plus a colon) is a label or heading
     language: dict[str, frozenset[str]]  # label, heading or chrome line (folded) → the languages it is written in
 
 
 @cache
 def labels() -> Labels:
-    fields, sections, lists, noise, written = {}, {}, {}, set(), []
+    fields: dict[str, str] = {}
+    sections: dict[str, str] = {}
+    lists: dict[str, str] = {}
+    noise: set[str] = set()
+    written: list[tuple[str, str]] = []
     language: dict[str, frozenset[str]] = {}
     for row in _rows("labels.csv"):
         key, label = row["key"], row["label"].strip()
