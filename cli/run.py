@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -83,7 +84,7 @@ def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without
     _finish(report, db, summary=False)
 
 
-def check_sources(sources: list[str]) -> None:
+def check_sources(sources: Sequence[str]) -> None:
     """Every source usable, before any work: one line (exit 2) for one that is not. A file that is a table must
     be one of the official lists (told by its headings: transform.lists.sniff)."""
     from extract.files import table_probe

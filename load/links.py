@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import duckdb
 
+from load.sql import scalar
 from records.lists import KOHESIO, OPERATIONS
 from records.project import ENRICHED
 
@@ -125,8 +126,8 @@ def enrich(con: duckdb.DuckDBPyConnection) -> int:
         SELECT p.project_id, {', '.join(picks)}
         FROM projects p LEFT JOIN o USING (project_id) LEFT JOIN k USING (project_id)""")
     sets = ", ".join(f"{c} = e.{c}, {c}_source = e.{c}_source" for c in FILL)
-    before = con.execute(f"SELECT count(*) FROM projects p JOIN enriched e USING (project_id) "
-                         f"WHERE {' OR '.join(changed)}").fetchone()[0]
+    before = int(scalar(con, f"SELECT count(*) FROM projects p JOIN enriched e USING (project_id) "
+                             f"WHERE {' OR '.join(changed)}"))
     if before:
         con.execute(f"""UPDATE projects p SET {sets} FROM enriched e
                         WHERE p.project_id = e.project_id AND ({' OR '.join(changed)})""")

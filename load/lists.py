@@ -18,6 +18,7 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 
+from load.sql import scalar
 from records.lists import KOHESIO, OPERATIONS, ListProblem, ListRow
 
 TABLES = {OPERATIONS: ("operations", "operation_versions"), KOHESIO: ("kohesio_operations", "kohesio_operation_versions")}
@@ -57,8 +58,11 @@ def start_staging(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def has_staging(con: duckdb.DuckDBPyConnection) -> bool:
-    return bool(con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = 'list_files_in'")
-                .fetchone()[0])
+    return _has_temp(con, "list_files_in")
+
+
+def _has_temp(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [table]))
 
 
 def row_sha256(row: ListRow) -> str:
@@ -190,8 +194,7 @@ def _merge_kind(con: duckdb.DuckDBPyConnection, kind: str, table: str, versions:
 
 def merged_counts(con: duckdb.DuckDBPyConnection, loaded: list[ListLoaded]) -> None:
     """After the load: how many of each file's rows were new, changed, unchanged or removed (set on `loaded`)."""
-    if not loaded or not con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary "
-                                     "AND table_name = 'list_merged'").fetchone()[0]:
+    if not loaded or not _has_temp(con, "list_merged"):
         return
     counts: dict[tuple[str, str], int] = {(k, c): n for k, c, n in con.execute(
         "SELECT source_key, change, n FROM list_merged").fetchall()}

@@ -306,8 +306,9 @@ def take_list(wh: Warehouse, page: RawPage, lists_from: dict[str, str], collecte
         collected.same_bytes.append(page.source_key)
         return
     loaded, problems, refused = read_and_stage(wh, page)
-    if refused is not None:
-        collected.parsed.append(refused)
+    if loaded is None:
+        if refused is not None:
+            collected.parsed.append(refused)
         return
     collected.counts.lists += 1
     collected.problems += problems
