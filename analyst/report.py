@@ -136,7 +136,9 @@ def _lists_html(lists: dict[str, Result], charts: list[dict[str, Any]]) -> str:
                      lists["largest_differences"]),
               _table("Agreement per field", lists["status"]),
               _chart(charts, "lists-grant-source", "ESF grant per programme period by where the amount comes from",
-                     {"data": traces, "layout": {"barmode": "stack", "xaxis": {"type": "category"}}}, grant,
+                     {"data": traces, "layout": {"barmode": "stack",
+                                                 "xaxis": {"type": "category", "title": {"text": "Programme period"}},
+                                                 "yaxis": {"title": {"text": "ESF grant (SEK)"}}}}, grant,
                      "esf_grant_sek"),
               "</section>"]
     return "\n".join(parts)

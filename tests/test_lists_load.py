@@ -403,3 +403,8 @@ def test_the_samples_with_the_fixture_lists_in_both_formats(tmp_path):
     assert status_of(db, "2015/00738", "operations", "esf_grant_sek")[4] == "agrees"
     assert ("25-007-S01", "kohesio", "org_name_start") in query(db, "SELECT project_id, source, method FROM project_links")
     assert status_of(db, "2019/00512", "kohesio", "total_budget_sek")[4] == "not comparable"
+    from analyst.report import write
+    page = write(db, tmp_path / "report.html").read_text(encoding="utf-8")
+    section = page[page.index("Project bank against the official lists"):page.index('<section class="runs">')]
+    assert "7657289.97" in section and "7623638" in section  # the largest difference, both values
+    assert "org_name_start" in section and 'id="lists-grant-source"' in section
