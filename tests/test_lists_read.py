@@ -454,3 +454,10 @@ def test_reading_chunk_by_chunk_holds_one_chunk_not_the_file():
     streamed = peak_memory(long, keep=False) - peak_memory(short, keep=False)
     held = peak_memory(long, keep=True) - peak_memory(short, keep=True)
     assert streamed * 5 < held
+
+
+def test_a_column_named_twice_is_read_once_with_a_note():
+    reading, rows, _ = read_all("Diarienummer;Namn på insatsen;Operation ID\n23-041-S05;Yrkesnyckeln;24-118-S02\n"
+                                .encode())
+    assert reading.notes == ["column 'Operation ID' is there twice: the first is read"]
+    assert rows[0].case_number == "23-041-S05"
