@@ -340,7 +340,8 @@ def test_free_text_is_trimmed_and_placeholders_are_none():
 # --- the whole reader ----------------------------------------------------------------------------------------
 
 HEADINGS = ("Diarienummer / Operation ID;Total projektbudget / Total budget SEK;Startdatum / Start date;"
-            "Unionens medfinansieringsgrad / Union co-financing rate;Sammanfattning / Summary;Programområde / Priority")
+            "Unionens medfinansieringsgrad / Union co-financing rate;Sammanfattning / Summary;"
+            "Programområde / Priority")
 
 
 @settings(max_examples=60, deadline=None)

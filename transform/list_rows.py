@@ -149,7 +149,8 @@ def _kohesio(number: int, values: dict[str, Any], written: _Written,
                                     lv.cell_text(written.get("programme_period"))))
     fields.update(external_id=item or local, case_number=case, currency=values.get("currency"),
                   programme_period=period or stated or _case_period(case),
-                  fund=fields["fund"] or values.get("fund_name"), country=fields["country"] or values.get("country_code"))
+                  fund=fields["fund"] or values.get("fund_name"),
+                  country=fields["country"] or values.get("country_code"))
     return fields
 
 

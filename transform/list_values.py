@@ -32,7 +32,8 @@ _PLAIN_AMOUNT = re.compile(r"^(\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](\d{1
 _DIGIT_SPACE_DIGIT = re.compile(r"\d \d")
 _SPACE_GROUPED = re.compile(r"^[-\u2212+]? ?\d{1,3}(?: \d{3})+(?:[.,]\d+)?$")
 _GROUPED = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?)?$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+                       r"(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?)?$")  # a time of day is dropped
 _WORD_DATE = re.compile(r"^(\d{1,2})\.?\s+([a-zåäö]+)\.?\s+(\d{4})$")
 _SERIAL = re.compile(r"^\d{4,6}(?:\.0+)?$")
 _CURRENCY_WORDS = re.compile(r"(?i)^(?:sek|eur|kr|kronor|€)\s*|\s*(?:sek|eur|kr|kronor|€|:-)$")

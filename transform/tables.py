@@ -31,7 +31,7 @@ class UnreadableRow:
     reason: str
 
 
-Row = tuple[int, "list[Cell] | UnreadableRow"]  # (row number in the file or sheet: the heading is row 1, cells)
+Row = tuple[int, list[Cell] | UnreadableRow]  # (row number in the file or sheet: the heading is row 1, cells)
 
 
 class NotATable(ValueError):
