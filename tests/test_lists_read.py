@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from records.lists import KOHESIO, OPERATIONS, ListRow, NotAList
+from records.lists import KOHESIO, OPERATIONS, NotAList
 from transform.lists import ListReading, read_list, sniff
 
 LISTS = Path(__file__).resolve().parent / "fixtures" / "lists"
