@@ -357,3 +357,7 @@ def test_a_column_named_twice_is_read_once_with_a_note():
                                 .encode())
     assert reading.notes == ["column 'Operation ID' is there twice: the first is read"]
     assert rows[0].case_number == "23-041-S05"
+
+
+def test_sniff_reads_a_cp1252_heading():
+    assert sniff(fixture("cp1252.csv")) == OPERATIONS
