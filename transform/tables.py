@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls (and 
 DELIMITERS = (";", "\t", ",")  # on a tie the first wins: ESF-rådet's export is ';'-separated
 UTF8_CHECK_BYTES = 1 << 16  # the UTF-8 check decodes this much at a time (the file is never decoded whole)
 MAX_NUL_SHARE = 0.01
+_BLANK = re.compile(rb"[ \t\r\n\x00\xef\xbb\xbf\xff\xfe]*")
 # What a damaged workbook raises while openpyxl reads it: a truncated zip, a broken deflate stream, bad XML.
 XLSX_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ParseError, ValueError, TypeError, IndexError,
                OSError)
@@ -85,7 +87,7 @@ def open_table(body: bytes, accept: Callable[[list[str]], bool]) -> Table:
 
 
 def _refuse_non_tables(body: bytes) -> None:
-    if not body.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+    if _BLANK.fullmatch(body):  # (not body.strip(): that copies the whole file)
         raise NotATable("the file is empty")
     if body.startswith(OLE2_SIGNATURE):
         raise NotATable("an old Excel .xls (or other Office 97–2003) file: save it as .xlsx or CSV")
