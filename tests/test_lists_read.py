@@ -361,3 +361,10 @@ def test_a_column_named_twice_is_read_once_with_a_note():
 
 def test_sniff_reads_a_cp1252_heading():
     assert sniff(fixture("cp1252.csv")) == OPERATIONS
+
+
+def test_excels_sep_line_names_the_delimiter_and_is_not_a_row():
+    body = "sep=,\r\nDiarienummer,Namn på insatsen,Kommentar;Fritext;Mer\r\n23-041-S05,Yrkesnyckeln,a;b;c\r\n".encode()
+    assert sniff(body) == OPERATIONS
+    reading, rows, _ = read_all(body)
+    assert (rows[0].row_number, rows[0].case_number, rows[0].name) == (2, "23-041-S05", "Yrkesnyckeln")
