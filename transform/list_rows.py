@@ -17,11 +17,14 @@ REPORTED_AS = {"programme_area": "programme_area_code"}
 
 
 def _amount_sv(cell: Any):
-    return lv.amount(cell, decimal_comma=True)
+    return lv.read_amount(cell, decimal_comma=True)
 
 
 def _amount_dot(cell: Any):
-    return lv.amount(cell, decimal_comma=False)
+    return lv.read_amount(cell, decimal_comma=False)
+
+
+LENIENT = frozenset({_amount_sv, _amount_dot})  # readers that return (value, note): the note is a warning
 
 
 _COMMON: dict[str, tuple[Callable[[Any], Any], bool]] = {  # field → (reader, memo)
@@ -64,8 +67,10 @@ class RowReader:
                 continue
             if memo is None:
                 try:
-                    values[name] = fn(cell)
-                    continue
+                    if fn not in LENIENT:
+                        values[name] = fn(cell)
+                        continue
+                    got = fn(cell)
                 except nz.ValueProblem as exc:
                     got = None, str(exc)
             else:
