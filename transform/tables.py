@@ -27,7 +27,6 @@ XLSX_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ParseError, V
                OSError)
 
 
-
 @dataclass(frozen=True)
 class UnreadableRow:
     """A row the CSV reader could not split (a field over the csv module's limit); the next row is read."""
