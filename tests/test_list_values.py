@@ -86,7 +86,9 @@ def test_amounts_file():
         (Decimal("1.23"), None), (Decimal("1234567.50"), Decimal("1234567"))]
     assert [(p.row_number, p.field, p.value) for p in problems] == [
         (7, "total_budget", "10^22"), (7, "eu_grant", "1e22"), (8, "total_budget", "99 999 999 999 999"),
-        (8, "eu_grant", "-500"), (9, "eu_grant", "12 34")]  # '-', 'saknas' and empty: None without a warning
+        (8, "eu_grant", "-500"), (9, "total_budget", "1,234"), (9, "eu_grant", "12 34")]
+    # '-', 'saknas' and empty: None without a warning; '1,234' read as 1.23 with one (below)
+    assert problems[4].reason == "amount '1,234' has more than two decimals: rounded to 1.23"
 
 
 @pytest.mark.parametrize("written, expected", [
@@ -114,6 +116,10 @@ def test_the_1_234_ambiguity_is_settled_by_the_kind_of_file():
     """The list of operations writes decimal commas (Swedish): '1,234' is 1,234 kr, held to öre. Kohesio writes dot
     decimals, so a comma there groups thousands: '1,234' is 1 234."""
     assert lv.amount("1,234", decimal_comma=True) == Decimal("1.23")
+    assert lv.read_amount("1,234", decimal_comma=True) == (
+        Decimal("1.23"), "amount '1,234' has more than two decimals: rounded to 1.23")
+    assert lv.read_amount("1,234", decimal_comma=False) == (Decimal("1234"), None)
+    assert lv.read_amount(7657289.9700001, decimal_comma=False) == (Decimal("7657289.97"), None)
     assert lv.amount("1,234", decimal_comma=False) == Decimal("1234")
     assert one("Total projektbudget", "1,234")[0].total_budget == Decimal("1.23")
     assert one("Total_Eligible_Expenditure_amount", "1,234", kohesio=True)[0].total_budget == Decimal("1234")
@@ -340,7 +346,8 @@ def test_free_text_is_trimmed_and_placeholders_are_none():
 # --- the whole reader ----------------------------------------------------------------------------------------
 
 HEADINGS = ("Diarienummer / Operation ID;Total projektbudget / Total budget SEK;Startdatum / Start date;"
-            "Unionens medfinansieringsgrad / Union co-financing rate;Sammanfattning / Summary;Programområde / Priority")
+            "Unionens medfinansieringsgrad / Union co-financing rate;Sammanfattning / Summary;"
+            "Programområde / Priority")
 
 
 @settings(max_examples=60, deadline=None)

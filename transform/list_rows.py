@@ -17,11 +17,14 @@ REPORTED_AS = {"programme_area": "programme_area_code"}
 
 
 def _amount_sv(cell: Any):
-    return lv.amount(cell, decimal_comma=True)
+    return lv.read_amount(cell, decimal_comma=True)
 
 
 def _amount_dot(cell: Any):
-    return lv.amount(cell, decimal_comma=False)
+    return lv.read_amount(cell, decimal_comma=False)
+
+
+LENIENT = frozenset({_amount_sv, _amount_dot})  # readers that return (value, note): the note is a warning
 
 
 _COMMON: dict[str, tuple[Callable[[Any], Any], bool]] = {  # field → (reader, memo)
@@ -48,34 +51,56 @@ class RowReader:
     def __init__(self, kind: str, columns: dict[str, int]):
         self.kind = kind
         readers = READERS[kind]
-        self.plan = [(name, index, *readers[name], {}) for name, index in columns.items() if name in readers]
+        self.columns = columns
+        self.plan = [(name, index, readers[name][0], {} if readers[name][1] else None)
+                     for name, index in columns.items() if name in readers]
         self.assemble = _operations if kind == OPERATIONS else _kohesio
 
     def read(self, number: int, cells: list, problems: list[ListProblem]) -> ListRow | None:
         values: dict[str, Any] = {}
-        written: dict[str, Any] = {}
         count = len(cells)
-        for name, index, fn, memoise, memo in self.plan:
-            cell = cells[index] if index < count else None
-            if cell is None or cell == "":
-                values[name] = None
+        for name, index, fn, memo in self.plan:
+            if index >= count:
                 continue
-            written[name] = cell
-            got = memo.get(cell) if memoise else None
-            if got is None:
-                got = _safe(fn, cell)
-                if memoise and len(memo) < MEMO_LIMIT:
-                    memo[cell] = got
+            cell = cells[index]
+            if cell is None or cell == "":
+                continue
+            if memo is None:
+                try:
+                    if fn not in LENIENT:
+                        values[name] = fn(cell)
+                        continue
+                    got = fn(cell)
+                except nz.ValueProblem as exc:
+                    got = None, str(exc)
+            else:
+                got = memo.get(cell)
+                if got is None:
+                    got = _safe(fn, cell)
+                    if len(memo) < MEMO_LIMIT:
+                        memo[cell] = got
             value, reason = got
             if reason is not None:
                 problems.append(ListProblem(number, REPORTED_AS.get(name, name), reason, lv.cell_text(cell)))
             values[name] = value
+        written = _Written(cells, self.columns)
         fields = self.assemble(number, values, written, problems)
         if fields is None:
             return None
         _check_dates(number, fields, written, problems)
         fields["sha256"] = row_hash(self.kind, fields)
         return ListRow(kind=self.kind, row_number=number, **fields)
+
+
+class _Written:
+    """A row's cells by field, as written (for the value a warning quotes)."""
+
+    def __init__(self, cells: list, columns: dict[str, int]):
+        self.cells, self.columns = cells, columns
+
+    def get(self, name: str) -> Any:
+        index = self.columns.get(name)
+        return self.cells[index] if index is not None and index < len(self.cells) else None
 
 
 def _safe(fn: Callable[[Any], Any], cell: Any) -> tuple[Any, str | None]:
@@ -96,7 +121,7 @@ def _common(values: dict[str, Any]) -> dict[str, Any]:
                 programme_cci=get("programme_cci"))
 
 
-def _operations(number: int, values: dict[str, Any], written: dict[str, Any],
+def _operations(number: int, values: dict[str, Any], written: _Written,
                 problems: list[ListProblem]) -> dict[str, Any] | None:
     case = values.get("case_number")
     external = case or "".join((lv.identifier(written.get("case_number")) or "").split()).upper()
@@ -112,7 +137,7 @@ def _operations(number: int, values: dict[str, Any], written: dict[str, Any],
     return fields
 
 
-def _kohesio(number: int, values: dict[str, Any], written: dict[str, Any],
+def _kohesio(number: int, values: dict[str, Any], written: _Written,
              problems: list[ListProblem]) -> dict[str, Any] | None:
     local = values.get("local_identifier")
     item = lv.kohesio_item(values.get("external_id"))
@@ -129,7 +154,8 @@ def _kohesio(number: int, values: dict[str, Any], written: dict[str, Any],
                                     lv.cell_text(written.get("programme_period"))))
     fields.update(external_id=item or local, case_number=case, currency=values.get("currency"),
                   programme_period=period or stated or _case_period(case),
-                  fund=fields["fund"] or values.get("fund_name"), country=fields["country"] or values.get("country_code"))
+                  fund=fields["fund"] or values.get("fund_name"),
+                  country=fields["country"] or values.get("country_code"))
     return fields
 
 
@@ -137,7 +163,7 @@ def _case_period(case: str | None) -> str | None:
     return nz.case_number_period(case) if case else None
 
 
-def _area(number: int, code: str | None, period: str | None, written: dict[str, Any],
+def _area(number: int, code: str | None, period: str | None, written: _Written,
           problems: list[ListProblem]) -> str | None:
     if code and period and (period, code) not in reference.programme_areas():
         problems.append(ListProblem(number, "programme_area_code", f"no programme area {code} in {period}",
@@ -146,7 +172,7 @@ def _area(number: int, code: str | None, period: str | None, written: dict[str, 
     return code
 
 
-def _check_dates(number: int, fields: dict[str, Any], written: dict[str, Any], problems: list[ListProblem]) -> None:
+def _check_dates(number: int, fields: dict[str, Any], written: _Written, problems: list[ListProblem]) -> None:
     """An end date before the start date: both None with a warning on each, as the page parser does."""
     start, end = fields["start_date"], fields["end_date"]
     if start and end and end < start:
@@ -165,4 +191,5 @@ HASHED = ("external_id", "case_number", "name", "name_en", "beneficiary", "benef
 def row_hash(kind: str, fields: dict[str, Any]) -> str:
     """Of the normalised values only (not the row number): an unchanged row of a re-exported file keeps its hash.
     Amounts are held to öre and rates normalised, so the same value read from CSV or XLSX hashes the same."""
-    return hashlib.sha256(repr((kind, *map(fields.get, HASHED))).encode()).hexdigest()
+    text = "\x1f".join(["\x00" if v is None else str(v) for v in map(fields.get, HASHED)])
+    return hashlib.sha256(f"{kind}\x1f{text}".encode()).hexdigest()

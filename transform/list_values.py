@@ -32,7 +32,9 @@ _PLAIN_AMOUNT = re.compile(r"^(\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](\d{1
 _DIGIT_SPACE_DIGIT = re.compile(r"\d \d")
 _SPACE_GROUPED = re.compile(r"^[-\u2212+]? ?\d{1,3}(?: \d{3})+(?:[.,]\d+)?$")
 _GROUPED = re.compile(r"^\d{1,3}(?:[.,]\d{3})+$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?)?$")
+# A time of day after the date is dropped.
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})"
+                       r"(?:[ t]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:z|[+-]\d{2}:?\d{2})?)?$")
 _WORD_DATE = re.compile(r"^(\d{1,2})\.?\s+([a-zåäö]+)\.?\s+(\d{4})$")
 _SERIAL = re.compile(r"^\d{4,6}(?:\.0+)?$")
 _CURRENCY_WORDS = re.compile(r"(?i)^(?:sek|eur|kr|kronor|€)\s*|\s*(?:sek|eur|kr|kronor|€|:-)$")
@@ -127,6 +129,18 @@ def kohesio_item(uri: str | None) -> str | None:
     return item or None
 
 
+def read_amount(cell: Cell, decimal_comma: bool) -> tuple[Decimal | None, str | None]:
+    """amount(), and a note when decimals written past öre were rounded away ('1,234' in the list of operations →
+    1.23). A number cell's float noise is rounded without one."""
+    value = amount(cell, decimal_comma)
+    if value is None or not isinstance(cell, str) or _PLAIN_AMOUNT.match(cell):
+        return value, None
+    exact = _exact(cell, decimal_comma)
+    if exact == value:
+        return value, None
+    return value, f"amount {nz.quoted(cell)} has more than two decimals: rounded to {value}"
+
+
 def amount(cell: Cell, decimal_comma: bool) -> Decimal | None:
     """'1 234 567,50' → 1234567.50; '7657289.97' → 7657289.97; a number cell as it is.
 
@@ -144,6 +158,11 @@ def amount(cell: Cell, decimal_comma: bool) -> Decimal | None:
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         return _in_range(Decimal(repr(cell)) if isinstance(cell, float) else Decimal(cell), cell_text(cell))
     written = cell_text(cell)
+    return _in_range(_exact(written, decimal_comma), written)
+
+
+def _exact(written: str, decimal_comma: bool) -> Decimal:
+    """An amount written as text, as written (not yet held to öre)."""
     spaced = _CURRENCY_WORDS.sub("", _SPACES.sub(" ", written).strip())
     if _DIGIT_SPACE_DIGIT.search(spaced) and not _SPACE_GROUPED.match(spaced):
         raise nz.ValueProblem(f"not an amount (spaces not between thousands): {nz.quoted(written)}")
@@ -153,7 +172,7 @@ def amount(cell: Cell, decimal_comma: bool) -> Decimal | None:
     number = _decimal(m.group("body"), decimal_comma, written)
     if m.group("sign") in ("-", "\u2212") and number:
         raise nz.ValueProblem(f"negative amount: {nz.quoted(written)}")
-    return _in_range(number, written)
+    return number
 
 
 def _decimal(body: str, decimal_comma: bool, written: str) -> Decimal:
@@ -173,7 +192,7 @@ def _decimal(body: str, decimal_comma: bool, written: str) -> Decimal:
     else:
         digits = body.replace(",", ".")
     if len(digits) > 40:
-        raise nz.ValueProblem(f"amount above the limit of {MAX_AMOUNT_SEK:,}: {nz.quoted(written)}")
+        raise _over_limit(written)
     try:
         return Decimal(digits)
     except InvalidOperation:
@@ -184,9 +203,13 @@ def _in_range(number: Decimal, written: str) -> Decimal:
     if not number.is_finite() or number < 0:
         raise nz.ValueProblem(f"not a plausible amount: {nz.quoted(written)}")
     if number > MAX_AMOUNT_SEK:
-        raise nz.ValueProblem(f"amount above the limit of {MAX_AMOUNT_SEK:,}".replace(",", " ")
-                              + f": {nz.quoted(written)}")
+        raise _over_limit(written)
     return number.quantize(CENT, rounding=ROUND_HALF_UP) + 0  # to öre/cents, always: one value, one form; no -0
+
+
+def _over_limit(written: str) -> nz.ValueProblem:
+    limit = f"{MAX_AMOUNT_SEK:,}".replace(",", " ")
+    return nz.ValueProblem(f"amount above the limit of {limit}: {nz.quoted(written)}")
 
 
 def rate(cell: Cell) -> Decimal | None:

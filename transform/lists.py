@@ -112,14 +112,15 @@ def read_list(body: bytes, chunk_rows: int = 5000) -> ListReading:
     columns = _columns(kind, table.headings)
     vocabulary = vocabularies()[kind]
     missing = [heading for name, heading in vocabulary.written.items() if name not in columns]
-    notes = list(table.notes) + _column_notes(table.headings, columns)
+    notes = list(table.notes) + _column_notes(kind, table.headings, columns)
     return ListReading(kind, missing, notes, _chunks(kind, table, columns, max(1, chunk_rows)), table.format)
 
 
-def _column_notes(headings: list[str], columns: dict[str, int]) -> list[str]:
-    used = set(columns.values())
-    extra = [h or f"(column {i + 1}, no heading)" for i, h in enumerate(headings) if i not in used]
-    notes = []
+def _column_notes(kind: str, headings: list[str], columns: dict[str, int]) -> list[str]:
+    used, known = set(columns.values()), vocabularies()[kind].field_of
+    unread = [(h, fold(h) in known) for i, h in enumerate(headings) if i not in used]
+    notes = [f"column {nz.quoted(h)} is there twice: the first is read" for h, twice in unread if twice]
+    extra = [h or "(no heading)" for h, twice in unread if not twice]
     if extra:
         listed = ", ".join(nz.quoted(" ".join(h.split())) for h in extra)
         notes.append(f"{len(extra)} column{'s' if len(extra) > 1 else ''} not read (not a heading of the list): "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -19,10 +20,11 @@ OLE2_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # Excel 97-2003 .xls (and 
 DELIMITERS = (";", "\t", ",")  # on a tie the first wins: ESF-rådet's export is ';'-separated
 UTF8_CHECK_BYTES = 1 << 16  # the UTF-8 check decodes this much at a time (the file is never decoded whole)
 MAX_NUL_SHARE = 0.01
+_SEP_HINT = re.compile(r"^\ufeff?sep=(.)\r?\n?$")
+_BLANK = re.compile(rb"[ \t\r\n\x00\xef\xbb\xbf\xff\xfe]*")
 # What a damaged workbook raises while openpyxl reads it: a truncated zip, a broken deflate stream, bad XML.
 XLSX_DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ParseError, ValueError, TypeError, IndexError,
                OSError)
-
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class UnreadableRow:
     reason: str
 
 
-Row = tuple[int, "list[Cell] | UnreadableRow"]  # (row number in the file or sheet: the heading is row 1, cells)
+Row = tuple[int, list[Cell] | UnreadableRow]  # (row number in the file or sheet: the heading is row 1, cells)
 
 
 class NotATable(ValueError):
@@ -75,7 +77,7 @@ def first_rows(body: bytes) -> Iterator[tuple[str | None, list[str]]]:
     encoding, _ = _encoding(body, check_all=False)
     stream = io.TextIOWrapper(io.BytesIO(body), encoding=encoding, errors="replace", newline="")
     line = stream.readline().rstrip("\r\n")
-    yield None, _split_heading_line(line)
+    yield None, _split_heading_line(line, stream)
 
 
 def open_table(body: bytes, accept: Callable[[list[str]], bool]) -> Table:
@@ -85,7 +87,7 @@ def open_table(body: bytes, accept: Callable[[list[str]], bool]) -> Table:
 
 
 def _refuse_non_tables(body: bytes) -> None:
-    if not body.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
+    if _BLANK.fullmatch(body):  # (not body.strip(): that copies the whole file)
         raise NotATable("the file is empty")
     if body.startswith(OLE2_SIGNATURE):
         raise NotATable("an old Excel .xls (or other Office 97–2003) file: save it as .xlsx or CSV")
@@ -104,13 +106,17 @@ def _open_csv(body: bytes) -> Table:
     encoding, notes = _encoding(body, check_all=True)
     stream = io.TextIOWrapper(io.BytesIO(body), encoding=encoding, errors="replace", newline="")
     first = stream.readline()
-    delimiter = _delimiter(first)
+    hint = _SEP_HINT.match(first)
+    if hint:  # Excel's 'sep=;' line names the delimiter; Excel does not show it as a row, nor do we count it
+        first = stream.readline()
+    delimiter = hint.group(1) if hint else _delimiter(first)
     headings = [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
     while headings and not headings[-1]:  # a trailing delimiter: no column
         headings.pop()
     stream.seek(0)
     reader = csv.reader(stream, delimiter=delimiter)
-    next(reader, None)
+    for _ in range(2 if hint else 1):
+        next(reader, None)
     return Table("csv", headings, _csv_rows(reader), notes)
 
 
@@ -161,8 +167,11 @@ def _count_outside_quotes(line: str, delimiter: str) -> int:
     return count
 
 
-def _split_heading_line(line: str) -> list[str]:
-    return [h.strip() for h in next(csv.reader([line], delimiter=_delimiter(line)), [])]
+def _split_heading_line(line: str, stream) -> list[str]:
+    if hint := _SEP_HINT.match(line):
+        line = stream.readline().rstrip("\r\n")
+    delimiter = hint.group(1) if hint else _delimiter(line)
+    return [h.strip() for h in next(csv.reader([line], delimiter=delimiter), [])]
 
 
 # --- XLSX ------------------------------------------------------------------------------------------------------
