@@ -175,9 +175,10 @@ def test_an_unchanged_list_file_is_skipped_unread_and_nothing_changes(site, tmp_
     before = query(db, "SELECT * FROM operations")
     import os
     import time
-    old = time.time() - 10  # older than the racy window, as a file downloaded earlier
-    os.utime(ops, (old, old))
-    run(db, site, ops)  # stores the stat
+    old = time.time() - 10  # older than the racy window (a file written just now is read again), as downloads are
+    for path in [ops, *site.iterdir()]:
+        os.utime(path, (old, old))
+    run(db, site, ops)  # stores the stats
     report = run(db, site, ops)
     assert report.counts.lists == 0 and report.counts.skipped == 4 and report.lists == []
     assert query(db, "SELECT * FROM operations") == before
