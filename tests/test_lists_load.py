@@ -409,3 +409,13 @@ def test_the_samples_with_the_fixture_lists_in_both_formats(tmp_path):
     section = page[page.index("Project bank against the official lists"):page.index('<section class="runs">')]
     assert "7657289.97" in section and "7623638" in section  # the largest difference, both values
     assert "org_name_start" in section and 'id="lists-grant-source"' in section
+
+
+def test_a_damaged_workbook_in_a_run_is_that_files_reject_and_the_pages_load(site, tmp_path):
+    from conftest import FIXTURES
+    db = tmp_path / "esf.duckdb"
+    report = run(db, site, FIXTURES / "lists" / "truncated.xlsx")
+    assert report.counts.rejected == 1 and report.counts.new == 3 and report.counts.accounted == report.counts.seen
+    ((stage, reason),) = query(db, "SELECT stage, reason FROM rejects WHERE source_key = 'truncated.xlsx'")
+    assert stage == "list" and "not a list of operations or a Kohesio export" in reason
+    assert query(db, "SELECT count(*) FROM operations") == [(0,)]
