@@ -19,7 +19,7 @@ from records.status import NOT_MODIFIED, is_gone
 from extract.sources import Source, open_source
 from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run, loaded_hashes,
                   publish, store_raw, stored_pages, unloaded_keys, work_path_for)
-from load.lists import loaded_list_hashes, merged_counts
+from load.lists import ListLoaded, loaded_list_hashes, merged_counts
 from load.raw import file_stats
 from load.warehouse import raw_path_for
 from load.publish import published_run_id, remove_leftovers
@@ -75,7 +75,7 @@ class RunReport:
     quality: Any = None  # load.quality.Quality of the run: fill rates, top warnings, new labels, rejects
     notes: list[str] = field(default_factory=list)
     published: str | None = None
-    lists: list = field(default_factory=list)  # load.lists.ListLoaded of each official list file read
+    lists: list[ListLoaded] = field(default_factory=list)  # each official list file read
 
 
 @dataclass
