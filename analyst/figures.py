@@ -84,6 +84,34 @@ WARNING_FIELDS = """
 SELECT coalesce(field, '') AS field, count(*) AS warnings
 FROM warnings WHERE run_id = (SELECT max(run_id) FROM runs) GROUP BY ALL ORDER BY warnings DESC, field LIMIT 15"""
 
+# The project bank against the official lists (load/links.py, load/views.sql): not filtered by period.
+LIST_MATCH_RATES = """
+SELECT source, programme_period, list_rows, rows_with_page,
+       round(100.0 * rows_with_page / nullif(list_rows, 0), 1) AS rows_with_page_pct,
+       pages, pages - pages_without_row AS pages_in_list,
+       round(100.0 * (pages - pages_without_row) / nullif(pages, 0), 1) AS pages_in_list_pct
+FROM list_coverage ORDER BY source DESC, programme_period NULLS LAST"""
+
+LIST_LINK_METHODS = """
+SELECT source, method, count(*) AS rows_linked FROM project_links GROUP BY ALL ORDER BY source DESC, method"""
+
+LIST_AMBIGUITIES = "SELECT source, reason, count(*) AS rows FROM link_ambiguities GROUP BY ALL ORDER BY rows DESC, 1, 2"
+
+LIST_STATUS = """
+SELECT field, status, count(*) AS comparisons FROM reconciliation GROUP BY ALL ORDER BY field, status"""
+
+LIST_LARGEST_DIFFERENCES = """
+SELECT project_id, source, field, bank_value, bank_value_source, source_value, difference
+FROM reconciliation
+WHERE status = 'differs' AND field IN ('esf_grant_sek', 'total_budget_sek')
+ORDER BY abs(difference) DESC, project_id, source, field LIMIT 20"""
+
+GRANT_BY_SOURCE = """
+SELECT programme_period, coalesce(esf_grant_sek_source, 'none') AS source, count(*) AS projects,
+       coalesce(sum(esf_grant_sek), 0)::BIGINT AS esf_grant_sek
+FROM projects GROUP BY ALL ORDER BY programme_period NULLS LAST, source"""
+
+LIST_VIEWS = ("reconciliation", "list_coverage")
 QUALITY_VIEW = "project_quality"  # arrives with the data-quality work; shown when present
 
 
@@ -141,6 +169,21 @@ def run_section(con: duckdb.DuckDBPyConnection) -> dict[str, Result | None]:
         "reject_reasons": run(con, REJECT_REASONS),
         "warning_fields": run(con, WARNING_FIELDS),
         "quality": run(con, f"FROM {QUALITY_VIEW} LIMIT 20") if has_view(con, QUALITY_VIEW) else None,
+    }
+
+
+def lists_section(con: duckdb.DuckDBPyConnection) -> dict[str, Result] | None:
+    """The project bank against the official lists: match rates, how rows were linked, agreement per field, the
+    largest differences, and where each period's ESF grant comes from. None for a file from before the lists."""
+    if not all(has_view(con, name) for name in LIST_VIEWS):
+        return None
+    return {
+        "match_rates": run(con, LIST_MATCH_RATES),
+        "link_methods": run(con, LIST_LINK_METHODS),
+        "ambiguities": run(con, LIST_AMBIGUITIES),
+        "status": run(con, LIST_STATUS),
+        "largest_differences": run(con, LIST_LARGEST_DIFFERENCES),
+        "grant_by_source": run(con, GRANT_BY_SOURCE),
     }
 
 

@@ -27,8 +27,11 @@ def build(con: duckdb.DuckDBPyConnection, title: str = "ESF project bank") -> st
     from plotly.offline import get_plotlyjs
     sections = [figures.period_section(con, None)] + [figures.period_section(con, p) for p in figures.periods(con)]
     runs = figures.run_section(con)
+    lists = figures.lists_section(con)
     charts: list[dict[str, Any]] = []
-    body = [_period_html(s, charts) for s in sections] + [_runs_html(runs, charts)]
+    body = [_period_html(s, charts) for s in sections]
+    body += [_lists_html(lists, charts)] if lists is not None else []
+    body += [_runs_html(runs, charts)]
     options = "".join(f'<option value="{_key(s.period)}">{_e(s.period or "All periods")}</option>' for s in sections)
     script = _js_safe(json.dumps(charts, default=_json_default, ensure_ascii=False))
     return f"""<!DOCTYPE html>
@@ -111,6 +114,33 @@ def _period_html(section: Section, charts: list[dict[str, Any]]) -> str:
                               "Municipalities", "County"), muni, "municipalities",
                         empty=None if muni.rows else f"No municipalities: the projects {of} name none that are known."))
     parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _lists_html(lists: dict[str, Result], charts: list[dict[str, Any]]) -> str:
+    """Project bank against the official lists: how much of each list has a page, where they differ, and the ESF
+    grant of each period by where it comes from (ESF+ pages show no amounts: the lists fill them)."""
+    grant = lists["grant_by_source"]
+    traces = [{"type": "bar", "name": source, "x": [r[0] or "unknown" for r in grant.rows if r[1] == source],
+               "y": [r[3] for r in grant.rows if r[1] == source]} for source in sorted(set(grant.column("source")))]
+    parts = ['<section class="lists"><h2>Project bank against the official lists</h2>',
+             "<p>ESF-rådet's list of operations and Kohesio's export, joined with the project pages "
+             "(project_links, reconciliation). Not filtered by period.</p>"]
+    if not lists["match_rates"].rows:
+        parts.append('<p class="empty">No official list loaded: add the list of operations or Kohesio\'s export '
+                     'with --source (see the README).</p>')
+    parts += [_table("Match rates: list rows with a project page, and pages in the list", lists["match_rates"]),
+              _table("How rows were linked", lists["link_methods"]),
+              _table("Matches not made (link_ambiguities)", lists["ambiguities"]),
+              _table("The largest differences in amounts (both values; bank_value_source says whose)",
+                     lists["largest_differences"]),
+              _table("Agreement per field", lists["status"]),
+              _chart(charts, "lists-grant-source", "ESF grant per programme period by where the amount comes from",
+                     {"data": traces, "layout": {"barmode": "stack",
+                                                 "xaxis": {"type": "category", "title": {"text": "Programme period"}},
+                                                 "yaxis": {"title": {"text": "ESF grant (SEK)"}}}}, grant,
+                     "esf_grant_sek"),
+              "</section>"]
     return "\n".join(parts)
 
 

@@ -33,6 +33,7 @@ def run_report(report: Any, markdown: bool = False) -> str:
     if report.top_rejects:
         lines.append("  top reject reasons:")
         lines += [f"    {n} × {text(str(reason))}" for reason, n in report.top_rejects]
+    lines += [f"  {text(line)}" for line in list_lines(getattr(report, "lists", []))]
     quality = getattr(report, "quality", None)
     if quality is not None and quality.run_id is not None:
         lines += ["  " + line for line in quality_lines(quality, markdown, full=False)]
@@ -71,4 +72,29 @@ def quality_lines(q: Any, markdown: bool = False, full: bool = True) -> list[str
     lines += [f"  {text(str(label))!s}  (e.g. {text(str(page))})" for label, page in q.new_labels]
     lines.append("rejects by reason:" if q.rejects else "rejects by reason: none")
     lines += [f"  {n} × {text(str(reason))}" for reason, n in q.rejects]
+    lines += coverage_lines(getattr(q, "coverage", []))
+    return lines
+
+
+def list_lines(loaded: list[Any]) -> list[str]:
+    """One line per official list file the run read: rows, what became of them, problems, missing columns."""
+    lines = []
+    for item in loaded:
+        line = (f"list {item.source_key} ({item.kind}): {item.rows} rows (new {item.new}, changed {item.changed}, "
+                f"unchanged {item.unchanged}, removed {item.removed}), {item.rejected} rejected, "
+                f"{item.warnings} warnings")
+        if item.missing_columns:
+            line += "; missing columns: " + ", ".join(item.missing_columns)
+        lines.append(line)
+    return lines
+
+
+def coverage_lines(coverage: list[tuple]) -> list[str]:
+    """The official lists against the pages, per list and period (a crawl that missed pages shows here)."""
+    if not coverage:
+        return []
+    lines = ["official lists against the pages, per programme period:"]
+    lines += [f"  {source} {period or '(no period)'}: {rows} rows, {without} without a page; "
+              f"{pages} pages, {no_row} with no row in the list"
+              for source, period, rows, _, without, pages, no_row in coverage]
     return lines

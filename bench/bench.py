@@ -1,6 +1,6 @@
 """Benchmarks of the whole pipeline on the synthetic generator's pages. Prints figures; asserts nothing.
 
-    python bench/bench.py [--pages 10000] [--runs 3] [--naive-pages 1000] [--out bench/RESULTS.md]
+    python bench/bench.py [--pages 10000] [--runs 3] [--naive-pages 1000] [--list-rows 200000] [--out bench/RESULTS.md]
 
 Every figure is the median of --runs runs of the real `esf` command in a subprocess, Prefect's start-up
 (its temporary API) included, from an empty warehouse unless said otherwise; the nights under `esf serve`
@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--pages", type=int, default=10_000)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--naive-pages", type=int, default=1000)
+    ap.add_argument("--list-rows", type=int, default=200_000, help="rows of the official list ingested")
     ap.add_argument("--out", default=str(ROOT / "bench" / "RESULTS.md"))
     a = ap.parse_args()
     n, lines = a.pages, []
@@ -163,6 +164,11 @@ def main() -> None:
             say(f"| the same, `esf run` in a new process against a running Prefect server | {served_http:.1f} s, "
                 f"**{served_http / http:.0%} of the full build**, {len(site.requests):,} requests, {cpu_of(1)} | |")
         serve_rows("http", http)
+
+        from bench.bench_lists import ingest_line
+        lists_folder = work / "lists"
+        lists_folder.mkdir()
+        say(ingest_line(a.list_rows, lists_folder))
 
         naive_folder = work / "naive"
         naive_folder.mkdir()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import click
@@ -17,8 +18,9 @@ def night_options(command):
     what to tell the operator."""
     for option in reversed([
         click.option("--source", "sources", multiple=True, metavar="PATH|URL",
-                     help="Folder, .zip or file of saved pages; or a sitemap, listing page or project page URL. "
-                          "Repeatable. Default: the bundled samples."),
+                     help="Folder, .zip or file of saved pages; ESF-rådet's list of operations or Kohesio's export "
+                          "(CSV or XLSX); or a sitemap, listing page or project page URL. Repeatable. Default: the "
+                          "bundled samples."),
         click.option("--urls", "urls_file", type=click.Path(), metavar="FILE",
                      help="A file of project page URLs, one a line."),
         db_option,
@@ -62,14 +64,12 @@ def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 def _night_sources(sources: tuple[str, ...], urls_file: str | None) -> list[str]:
     """The sources of a night, checked: one line for a source that cannot be."""
-    from extract.sources import check_source
     found = list(sources) or ([] if urls_file else [_default_source()])
     if urls_file:
         if not Path(urls_file).is_file():
             raise UsageError(f"URL list not found: {urls_file}")
         found.append(f"urls:{urls_file}")
-    for source in found:
-        check_source(source)  # SourceError: a usage error, one line
+    check_sources(found)
     return found
 
 
@@ -125,6 +125,23 @@ def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without
     report = _run_flow("reprocess", runner, quiet=quiet, debug=debug, db=db, batch_size=batch_size,
                        without_contacts=without_contacts, parse_workers=parse_workers, memory=memory)
     _finish(report, db, summary=False)
+
+
+def check_sources(sources: Sequence[str]) -> None:
+    """Every source usable, before any work: one line (exit 2) for one that is not. A file that is a table must
+    be one of the official lists (told by its headings: transform.lists.sniff)."""
+    from extract.files import table_probe
+    from extract.sources import check_source, is_url
+    from records.lists import NotAList
+    from transform.lists import sniff
+    for source in sources:
+        check_source(source)  # SourceError: a usage error, one line
+        probe = None if is_url(source) or source.startswith("urls:") else table_probe(source)
+        if probe is not None:
+            try:
+                sniff(probe)
+            except NotAList as exc:
+                raise UsageError(f"{source}: {exc}") from None
 
 
 def _import_pipeline() -> None:

@@ -12,6 +12,12 @@ from records.pages import FileStat, RawPage, failed_page, now
 from records.errors import UsageError
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
+# A table named as a source of its own (the list of operations, Kohesio's export: ~1 KB a row, tens of thousands
+# of rows) may be this large; pages in folders and archives keep the page cap.
+MAX_TABLE_BYTES = 512 * 1024 * 1024
+TABLE_HEAD_BYTES = 64 * 1024  # what is read of a CSV to see its heading
+XLSX_SIGNATURE = b"PK\x03\x04"
+MIN_TABLE_SEPARATORS = 1  # a heading row of two fields or more, and a next line split the same way
 # What one archive may expand to. The whole project bank saved as HTML is about 8,000 pages of ~40 KB (0.3 GB), and
 # deflated HTML or text is 3-15x smaller than it reads; zip bombs expand hundreds of times. So: at most 100x the
 # archive's size on disk (never less than one member's cap), at most 2 GiB, at most 50,000 members. Members past a
@@ -32,6 +38,7 @@ class FileItem:
     path: str
     member: str | None = None  # set for archive members
     refused: str | None = None  # why an archive member is not read (the archive's limits), if it is not
+    max_bytes: int = MAX_FILE_BYTES  # a table source's own file: MAX_TABLE_BYTES
 
 
 class SourceError(UsageError, ValueError):
@@ -45,11 +52,66 @@ def list_items(source: str) -> list[FileItem]:
         raise SourceError(f"source not found: {source}")
     if path.is_dir():
         return _folder_items(path)
+    if path.is_file() and is_table_file(path):  # an .xlsx is a zip too: a table, not an archive of pages
+        return [FileItem(source_key=path.name, path=str(path), max_bytes=MAX_TABLE_BYTES)]
     if zipfile.is_zipfile(path):
         return _zip_items(path)
     if path.is_file():
         return [FileItem(source_key=path.name, path=str(path))]
     raise SourceError(f"source is not a folder, a file or a .zip archive: {source}")
+
+
+def is_spreadsheet(path: str | os.PathLike) -> bool:
+    """An Office Open XML workbook (.xlsx): a zip holding xl/workbook.xml, whatever its name."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return "xl/workbook.xml" in zf.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def is_table_file(path: str | os.PathLike) -> bool:
+    """A workbook, or text whose first line reads as a heading row (two fields or more split by ';', ',' or a
+    tab; no markup) and whose next line, if any, is split the same way: a page's first line is its title, and a
+    blank or a label follows it. Which table it is (list of operations, Kohesio, neither) is for the reader
+    (transform.lists.sniff)."""
+    head = table_head(path)
+    if head.startswith(XLSX_SIGNATURE):
+        return is_spreadsheet(path)
+    return looks_like_table(head)
+
+
+def looks_like_table(body: bytes) -> bool:
+    """Bytes that begin as a workbook (zip signature) or as a heading row and a row split the same way."""
+    if body.startswith(XLSX_SIGNATURE):
+        return True
+    lines = body[:TABLE_HEAD_BYTES].removeprefix(b"\xef\xbb\xbf").split(b"\n", 2)
+    first, second = lines[0], (lines[1] if len(lines) > 1 else b"").strip()
+    if b"<" in first or b"\x00" in first or len(first) >= TABLE_HEAD_BYTES - 1:
+        return False
+    count, sep = max((first.count(sep), sep) for sep in (b";", b",", b"\t"))
+    return count >= MIN_TABLE_SEPARATORS and (not second or sep in second)
+
+
+def table_head(path: str | os.PathLike) -> bytes:
+    """The first bytes of a file (empty when it cannot be read): enough for a CSV's heading."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(TABLE_HEAD_BYTES)
+    except OSError:
+        return b""
+
+
+def table_probe(path: str | os.PathLike) -> bytes | None:
+    """For a file that is, or begins as, a table: the bytes its kind is told from (a workbook whole, its heading
+    being inside the zip; a CSV's head). None for anything else (a page, a folder, an archive of pages)."""
+    if not Path(path).is_file():
+        return None
+    head = table_head(path)
+    if head.startswith(XLSX_SIGNATURE) and (is_spreadsheet(path) or not zipfile.is_zipfile(path)):
+        with open(path, "rb") as fh:  # a workbook, or a damaged zip (a truncated workbook): the reader says which
+            return fh.read(MAX_TABLE_BYTES + 1)
+    return head if looks_like_table(head) else None
 
 
 def _skip(name: str) -> bool:
@@ -98,8 +160,9 @@ def _over_limit(earlier: int, total: int, allowance: int) -> str | None:
     return None
 
 
-def read_item(item: FileItem, max_bytes: int = MAX_FILE_BYTES) -> RawPage:
+def read_item(item: FileItem, max_bytes: int | None = None) -> RawPage:
     """Read one file; a file that cannot be read safely becomes a failed page with the reason."""
+    max_bytes = item.max_bytes if max_bytes is None else max_bytes
     if item.member is not None:
         return _read_member(item, max_bytes)
     try:

@@ -71,6 +71,12 @@ def load_migration(path: Path) -> ModuleType:
     return module
 
 
+# table → the tables whose column comments it repeats, in order (load/dictionary.csv need not say them twice)
+SAME_COLUMNS_AS = {"project_versions": ("projects",), "operation_versions": ("operations",),
+                   "kohesio_operations": ("operations",),
+                   "kohesio_operation_versions": ("operation_versions", "operations")}
+
+
 def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:
     """Recreate the views; set each comment that differs from load/dictionary.csv (setting all ~200 took a
     second of every run)."""
@@ -81,11 +87,11 @@ def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:
     current: dict[tuple[str, str], str | None] = {(r.name, ""): r.comment for r in found}
     current.update(((r.name, name), comment) for r in found for name, _, comment in columns(con, r.name, r.database))
     described = {(e["table"], e["column"]): e["comment"] for e in entries}
-    # project_versions repeats the projects columns; their meaning is the same.
+    # A table that repeats another's columns (versions, the second list) takes their meaning where it has none.
     for (t, column), _ in list(current.items()):
-        if t == "project_versions" and column and ("project_versions", column) not in described \
-                and ("projects", column) in described:
-            described[("project_versions", column)] = described[("projects", column)]
+        for base in SAME_COLUMNS_AS.get(t, ()):
+            if column and (t, column) not in described and (base, column) in described:
+                described[(t, column)] = described[(base, column)]
     for (table, column), comment in described.items():
         if table not in kinds or current.get((table, column)) == comment:
             continue

@@ -10,18 +10,23 @@ from typing import Any
 
 import pandas as pd
 
+from load.links import enrich, page_value, relink
+from load.lists import merge_lists
 from load.search import has_index, refresh_search
 from load.summaries import refresh_summaries
 from load.sql import transaction
 from load.warehouse import Warehouse
 
 from records.run import RunCounts
-from records.project import ANNOTATIONS, PROJECT_COLUMNS, PROVENANCE
+from records.project import ANNOTATIONS, ENRICHED, PROJECT_COLUMNS, PROVENANCE
 
 CHILD_TABLES = {"organisations": "project_organisations", "municipalities": "project_municipalities",
                 "sections": "project_sections"}
 ANNOTATION_UPDATE = ", ".join(f"{c} = i.{c}" for c in ANNOTATIONS)  # refreshed on unchanged rows too
-PROBLEM_COLUMNS = ["run_id", "source_key", "project_id", "stage", "field", "reason", "value"]
+# Columns a later release added to the record: while empty they leave a project's hash as it was, so an upgrade
+# makes no new version of the projects whose pages do not write them.
+ADDED_LATER = ("intervention_type",)
+PROBLEM_COLUMNS = ["run_id", "source_key", "project_id", "stage", "field", "reason", "value", "row_number"]
 
 
 class DuplicateKeys(ValueError):
@@ -37,7 +42,8 @@ def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> 
     content = [c for c in projects.columns if c not in PROVENANCE and c not in ANNOTATIONS]
     hashes = []
     for rec in projects[content].itertuples(index=False):
-        payload = json.dumps([list(rec), sorted(rows_of[rec.project_id], key=str)], default=str, ensure_ascii=False)
+        values = [v for name, v in zip(content, rec) if not (name in ADDED_LATER and (v is None or v != v))]
+        payload = json.dumps([values, sorted(rows_of[rec.project_id], key=str)], default=str, ensure_ascii=False)
         hashes.append(hashlib.sha256(payload.encode()).hexdigest())
     return hashes
 
@@ -105,7 +111,10 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
                            WHERE c.source_key = projects.source_key AND projects.gone_since IS DISTINCT FROM c.gone_since""")
             _insert_problems(wh, run_id, problems)
             kinds = dict(con.execute("SELECT kind, count(*) FROM cls GROUP BY kind").fetchall())
-            if kinds.get("new") or kinds.get("changed"):
+            merge_lists(con, run_id, started)  # the official lists staged by this run, if any
+            relink(con, run_id)  # every load: projects and lists both change
+            filled = enrich(con)
+            if kinds.get("new") or kinds.get("changed") or filled:
                 refresh_summaries(con, run_id)
             record_fill_rates(con, run_id)
             if kinds.get("new") or kinds.get("changed") or not has_index(con):  # absent: a file from before it
@@ -154,9 +163,10 @@ FILL_COLUMNS = tuple(c.name for c in PROJECT_COLUMNS if c.origin in ("page", "de
 
 
 def record_fill_rates(con, run_id: int) -> None:
-    """Per template and programme period: how many current projects have each column filled."""
-    counts = ", ".join(f'count("{c}") AS "{c}"' for c in FILL_COLUMNS)
-    rows = con.execute(f"SELECT template, programme_period, count(*) AS n, {counts} FROM projects "
+    """Per template and programme period: how many current projects have each column filled by their page (a
+    value the official lists filled is not the page's)."""
+    counts = ", ".join(f'count({page_value(c) if c in ENRICHED else c}) AS "{c}"' for c in FILL_COLUMNS)
+    rows = con.execute(f"SELECT template, programme_period, count(*) AS n, {counts} FROM projects p "
                        "WHERE gone_since IS NULL GROUP BY ALL").fetchall()
     fill = [(run_id, t, p, column, n, filled) for t, p, n, *values in rows
             for column, filled in zip(FILL_COLUMNS, values)]

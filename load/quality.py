@@ -18,6 +18,9 @@ class Quality:
     top_warnings: list[tuple[str, str, int]] = field(default_factory=list)  # (field, reason, count)
     new_labels: list[tuple[str, str]] = field(default_factory=list)         # (label, one example page)
     rejects: list[tuple[str, int]] = field(default_factory=list)             # (reason, pages)
+    # the official lists against the pages, per list and period: (source, period, list rows, rows with a page,
+    # rows without a page, pages, pages without a row): load/views.sql list_coverage
+    coverage: list[tuple] = field(default_factory=list)
 
     def changed_fill(self, points: float = 5.0) -> list[tuple]:
         """The fill rates that moved by at least `points` percentage points since the previous run (or are new)."""
@@ -60,4 +63,9 @@ def quality_report(con, run_id: int | None = None, top: int = 10) -> Quality:
     rejects = con.execute(f"""
         SELECT {REASON_KIND} AS kind, count(DISTINCT coalesce(source_key, '')) AS pages FROM rejects
         WHERE run_id = $run GROUP BY ALL ORDER BY pages DESC, kind""", {"run": run_id}).fetchall()
-    return Quality(run_id, previous, fill, warnings, labels, rejects)
+    return Quality(run_id, previous, fill, warnings, labels, rejects, list_coverage(con))
+
+
+def list_coverage(con) -> list[tuple]:
+    """Per official list and programme period: its rows with and without a page, and the pages without a row."""
+    return con.execute("SELECT * FROM list_coverage ORDER BY source DESC, programme_period NULLS LAST").fetchall()

@@ -115,3 +115,98 @@ SELECT p.project_id,
        f.stage
 FROM projects p
 JOIN project_field_problems f USING (project_id);
+
+-- The official lists against the project bank (load/lists.py, load/links.py). One row per linked (project,
+-- source row, field) and per list row with no page, where either side has a value. bank_value is the value in
+-- projects (its bank_value_source says whether the page gave it or a list filled it); amounts compare only in
+-- the same currency, and within 1 SEK they agree.
+CREATE OR REPLACE VIEW reconciliation AS
+WITH list_rows AS (
+    SELECT 'operations' AS source, * REPLACE (coalesce(currency, 'SEK') AS currency) FROM operations
+    UNION ALL BY NAME
+    SELECT 'kohesio' AS source, * FROM kohesio_operations
+), pairs AS (
+    SELECT l.project_id, r.source, r.external_id, r.source_key, r.row_number, r.currency,
+           r.eu_grant, r.total_budget, r.start_date AS list_start, r.end_date AS list_end,
+           r.beneficiary_org_number, r.cofinancing_rate AS list_rate, r.programme_area_code AS list_area,
+           p.esf_grant_sek, p.esf_grant_sek_source, p.total_budget_sek, p.total_budget_sek_source,
+           p.start_date, p.end_date, p.owner_org_number, p.owner_org_number_source,
+           p.cofinancing_rate, p.cofinancing_rate_source, p.programme_area_code
+    FROM list_rows r
+    LEFT JOIN project_links l USING (source, source_key, external_id, occurrence)
+    LEFT JOIN projects p USING (project_id)
+), fields AS (
+    SELECT *, 'esf_grant_sek' AS field, 'amount' AS kind, esf_grant_sek::DOUBLE AS bank_num, eu_grant::DOUBLE AS list_num,
+           esf_grant_sek::VARCHAR AS bank_value, esf_grant_sek_source AS bank_value_source,
+           rtrim(rtrim(eu_grant::VARCHAR, '0'), '.') AS source_value FROM pairs
+    UNION ALL
+    SELECT *, 'total_budget_sek', 'amount', total_budget_sek::DOUBLE, total_budget::DOUBLE,
+           total_budget_sek::VARCHAR, total_budget_sek_source, rtrim(rtrim(total_budget::VARCHAR, '0'), '.') FROM pairs
+    UNION ALL
+    SELECT *, 'start_date', 'date', date_diff('day', DATE '1970-01-01', start_date)::DOUBLE,
+           date_diff('day', DATE '1970-01-01', list_start)::DOUBLE, start_date::VARCHAR,
+           CASE WHEN start_date IS NOT NULL THEN 'page' END, list_start::VARCHAR FROM pairs
+    UNION ALL
+    SELECT *, 'end_date', 'date', date_diff('day', DATE '1970-01-01', end_date)::DOUBLE,
+           date_diff('day', DATE '1970-01-01', list_end)::DOUBLE, end_date::VARCHAR,
+           CASE WHEN end_date IS NOT NULL THEN 'page' END, list_end::VARCHAR FROM pairs
+    UNION ALL
+    SELECT *, 'owner_org_number', 'org', NULL, NULL, owner_org_number, owner_org_number_source,
+           beneficiary_org_number FROM pairs
+    UNION ALL
+    SELECT *, 'cofinancing_rate', 'rate', cofinancing_rate::DOUBLE, list_rate::DOUBLE,
+           rtrim(rtrim(cofinancing_rate::VARCHAR, '0'), '.'), cofinancing_rate_source,
+           rtrim(rtrim(list_rate::VARCHAR, '0'), '.') FROM pairs
+    UNION ALL
+    SELECT *, 'programme_area_code', 'code', NULL, NULL, programme_area_code,
+           CASE WHEN programme_area_code IS NOT NULL THEN 'page' END, list_area FROM pairs
+), compared AS (
+    SELECT *,
+           CASE WHEN bank_value IS NULL THEN 'only in source'
+                WHEN source_value IS NULL THEN 'only in bank'
+                WHEN kind = 'amount' AND currency IS DISTINCT FROM 'SEK' THEN 'not comparable'
+                WHEN kind = 'amount' THEN CASE WHEN abs(list_num - bank_num) <= 1 THEN 'agrees' ELSE 'differs' END
+                WHEN kind = 'rate' THEN CASE WHEN abs(list_num - bank_num) < 0.00005 THEN 'agrees' ELSE 'differs' END
+                WHEN kind = 'date' THEN CASE WHEN list_num = bank_num THEN 'agrees' ELSE 'differs' END
+                WHEN kind = 'org' THEN CASE WHEN regexp_replace(bank_value, '[^0-9]', '', 'g')
+                                                 = regexp_replace(source_value, '[^0-9]', '', 'g')
+                                            THEN 'agrees' ELSE 'differs' END
+                ELSE CASE WHEN upper(trim(bank_value)) = upper(trim(source_value)) THEN 'agrees' ELSE 'differs' END
+           END AS status
+    FROM fields
+    WHERE bank_value IS NOT NULL OR source_value IS NOT NULL
+)
+SELECT project_id, source, external_id, field, bank_value, bank_value_source, source_value,
+       CASE WHEN kind = 'amount' THEN currency END AS source_currency,
+       CASE WHEN status IN ('agrees', 'differs') AND kind IN ('amount', 'rate', 'date')
+            THEN round(list_num - bank_num, CASE WHEN kind = 'rate' THEN 6 ELSE 2 END) END AS difference,
+       status, source_key, row_number
+FROM compared;
+
+-- Per list and programme period: the list's rows, how many have a project page, and the pages of that period
+-- that have no row in the list (a crawl that missed pages, or a list that is behind, shows here).
+CREATE OR REPLACE VIEW list_coverage AS
+WITH list_rows AS (
+    SELECT 'operations' AS source, source_key, external_id, occurrence, programme_period FROM operations
+    UNION ALL
+    SELECT 'kohesio', source_key, external_id, occurrence, programme_period FROM kohesio_operations
+), rows_by_period AS (
+    SELECT r.source, r.programme_period, count(*) AS list_rows,
+           count(*) FILTER (WHERE l.project_id IS NULL) AS rows_without_page
+    FROM list_rows r
+    LEFT JOIN (SELECT DISTINCT source, source_key, external_id, occurrence, project_id FROM project_links) l
+         USING (source, source_key, external_id, occurrence)
+    GROUP BY ALL
+), pages_by_period AS (
+    SELECT s.source, p.programme_period, count(*) AS pages,
+           count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM project_links l
+                                              WHERE l.project_id = p.project_id AND l.source = s.source))
+               AS pages_without_row
+    FROM projects p CROSS JOIN (VALUES ('operations'), ('kohesio')) s(source)
+    WHERE p.gone_since IS NULL
+    GROUP BY ALL
+)
+SELECT r.source, r.programme_period, r.list_rows, r.list_rows - r.rows_without_page AS rows_with_page,
+       r.rows_without_page, coalesce(p.pages, 0) AS pages, coalesce(p.pages_without_row, 0) AS pages_without_row
+FROM rows_by_period r
+LEFT JOIN pages_by_period p ON p.source = r.source AND p.programme_period IS NOT DISTINCT FROM r.programme_period;

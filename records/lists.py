@@ -22,7 +22,7 @@ class ListRow:
     name: str | None = None
     name_en: str | None = None
     beneficiary: str | None = None
-    beneficiary_org_number: str | None = None  # NNNNNN-NNNN, as transform.normalize writes it
+    beneficiary_org_number: str | None = None  # ten digits, as the pages write owner_org_number ('2120001124')
     beneficiary_city: str | None = None
     country: str | None = None
     programme_area_code: str | None = None     # 1..5 (2014-2020) or A..F (ESF+), as projects.programme_area_code

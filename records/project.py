@@ -47,6 +47,7 @@ PROJECT_COLUMNS: tuple[Column, ...] = (
     Column("esf_grant_sek", "int"),
     Column("total_budget_sek", "int"),
     Column("cofinancing_rate", "rate"),
+    Column("intervention_type"),
     Column("start_date", "date"),
     Column("end_date", "date"),
     Column("region"),
@@ -66,7 +67,14 @@ WAREHOUSE_COLUMNS: tuple[Column, ...] = (
     Column("record_hash", required=True), Column("first_seen", sql="TIMESTAMP WITH TIME ZONE", required=True),
     Column("last_seen", sql="TIMESTAMP WITH TIME ZONE", required=True), Column("run_id", "int", required=True),
     Column("gone_since", sql="TIMESTAMP WITH TIME ZONE"),
+    *(Column(f"{name}_source") for name in ("esf_grant_sek", "total_budget_sek", "cofinancing_rate", "owner_org_number",
+                                             "intervention_type")),
 )
+# Columns a page may leave empty that the official lists fill (load/links.py), each with `<column>_source`
+# ('page' | 'operations' | 'kohesio'). The page's own value is the record (its hash, project_versions); a filled
+# value lives only in the current `projects` row, so filling it never makes a new version.
+ENRICHED: tuple[str, ...] = tuple(c.name.removesuffix("_source") for c in WAREHOUSE_COLUMNS
+                                  if c.name.endswith("_source"))
 # Where a record came from: a change in these is not a new version.
 PROVENANCE: tuple[str, ...] = tuple(c.name for c in PROJECT_COLUMNS if c.origin == "provenance")
 # What the parser notes about the values (which rule gave them, how many are missing): refreshed in place

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, replace
 
 # What became of a page seen: every page seen is exactly one of these, so they add up to `seen`.
 OUTCOMES: tuple[str, ...] = ("new", "changed", "unchanged", "duplicates", "rejected", "failed", "skipped",
-                             "not_modified", "gone")
+                             "not_modified", "gone", "lists")
 # Defaults of the settings that say what a night does when something goes wrong (the CLI shows them in --help
 # before it imports anything heavy, the flow and the alert rules use them): reading a batch is tried again
 # BATCH_RETRIES times, a failed night NIGHT_RETRIES times, and a core field's fill rate may fall by
@@ -14,7 +14,7 @@ OUTCOMES: tuple[str, ...] = ("new", "changed", "unchanged", "duplicates", "rejec
 BATCH_RETRIES, NIGHT_RETRIES, QUALITY_MARGIN = 2, 0, 20.0
 # The columns of `runs` that hold counts, in the table's order.
 RUNS_COLUMNS: tuple[str, ...] = ("seen", "new", "changed", "unchanged", "duplicates", "rejected", "failed",
-                                 "warnings", "skipped", "not_modified", "gone")
+                                 "warnings", "skipped", "not_modified", "gone", "lists")
 
 
 @dataclass
@@ -30,6 +30,7 @@ class RunCounts:
     new: int = 0
     changed: int = 0
     unchanged: int = 0     # parsed to the same record, or bytes unchanged (not parsed)
+    lists: int = 0         # official list files (list of operations, Kohesio) read and loaded (load/lists.py)
     warnings: int = 0      # problem rows of severity 'warning' (fields NULL or read leniently): not pages
 
     def as_dict(self) -> dict[str, int]:

@@ -19,6 +19,7 @@ from records.status import NOT_MODIFIED, is_gone
 from extract.sources import Source, open_source
 from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run, loaded_hashes,
                   publish, store_raw, stored_pages, unloaded_keys, work_path_for)
+from load.lists import ListLoaded, loaded_list_hashes, merged_counts
 from load.raw import file_stats
 from load.warehouse import raw_path_for
 from load.publish import published_run_id, remove_leftovers
@@ -26,6 +27,7 @@ from load.quality import quality_report
 from load.runs_log import publish_runs, runs_rows
 from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
+from service.lists import is_list, read_and_stage
 from service.pool import ParsePool, done
 from records.project import ParsedPage
 from service.privacy import personal_values, redact_report
@@ -80,6 +82,7 @@ class RunReport:
     quality: Any = None  # load.quality.Quality of the run: fill rates, top warnings, new labels, rejects
     notes: list[str] = field(default_factory=list)
     published: str | None = None
+    lists: list[ListLoaded] = field(default_factory=list)  # each official list file read
 
 
 @dataclass
@@ -248,6 +251,7 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             collected = Collected()
             parsed_from = loaded_hashes(wh) if store else {}
             stored = latest_hashes(wh) if store else {}
+            lists_from = loaded_list_hashes(wh.con) if store else {}
             in_flight: deque = deque()
             for pages, crawl_rows in batches(wh, collected, report, run):
                 _tally(pages, collected)
@@ -255,7 +259,9 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
                     run.store(wh, pages, report.run_id, crawl_rows, stored)
                 to_parse = []
                 for page in filter(has_body, pages):
-                    if parsed_from.get(page.source_key) == page.sha256:
+                    if is_list(page.body):
+                        take_list(wh, page, lists_from, collected, report)
+                    elif parsed_from.get(page.source_key) == page.sha256:
                         collected.same_bytes.append(page.source_key)
                     else:
                         to_parse.append(page)
@@ -266,6 +272,7 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
                 collected.parsed += in_flight.popleft().result()
             report.durations["read_parse"] = perf_counter() - t0
             counts, problems = run.load(wh, report.run_id, started, collected)
+            merged_counts(wh.con, report.lists)
             report.top_rejects = top_reasons(problems)
             report.quality = _quality(wh, report.run_id)
             if settings.without_contacts:  # the report is printed and filed as an artifact: no personal data
@@ -300,6 +307,26 @@ def failure_line(run_id: int | None, exc: BaseException, seconds: float) -> str:
     stopped_by = interrupt_signal(exc)
     how = f"interrupted by {stopped_by}" if stopped_by else f"failed: {type(exc).__name__}: {exc}"
     return f"run {run_id} {how}; nothing published ({seconds:.1f} s)"
+
+
+def take_list(wh: Warehouse, page: RawPage, lists_from: dict[str, str], collected: Collected,
+              report: RunReport) -> None:
+    """An official list file: unchanged bytes are not read again; otherwise its rows are read and staged for the
+    load (a file that is no list is rejected, with why)."""
+    if lists_from.get(page.source_key) == page.sha256:
+        collected.same_bytes.append(page.source_key)
+        return
+    loaded, problems, refused = read_and_stage(wh, page)
+    if loaded is None:
+        if refused is not None:
+            collected.parsed.append(refused)
+        return
+    collected.counts.lists += 1
+    collected.problems += problems
+    report.lists.append(loaded)
+    report.notes += [f"{page.source_key}: {note}" for note in loaded.notes]
+    log.info("%s: %s list, %d rows staged, %d rejected, %d warnings", page.source_key, loaded.kind, loaded.rows,
+             loaded.rejected, loaded.warnings)
 
 
 def _tally(pages: list[RawPage], collected: Collected) -> None:

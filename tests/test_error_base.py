@@ -16,7 +16,8 @@ from records.errors import EXIT_FAILED, EXIT_USAGE, EsfError, RunFailed, UsageEr
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("records", "extract", "transform", "schemas", "load", "service", "flows", "cli", "analyst", "demo")
 # Exceptions that never reach the user as such: a parser's note about one value, a bug, a signal.
-INTERNAL = {"ValueProblem", "NotDecodable", "DuplicateKeys", "Interrupted", "Reported", "_Failure", "_Unreadable"}
+INTERNAL = {"ValueProblem", "NotDecodable", "DuplicateKeys", "Interrupted", "Reported", "_Failure", "_Unreadable",
+            "NotATable", "TableDamaged"}  # the last two become NotAList in transform/lists.py
 
 
 def exception_classes() -> dict[str, str]:

@@ -185,6 +185,20 @@ def html_to_page_text(html: str) -> PageText:
                     headings=[h for h in headings if h], complete=complete, notes=notes)
 
 
+def html_fragment_lines(html: str) -> list[str]:
+    """An HTML fragment (a summary cell of an official list) → its text lines, rendered as a page's body is.
+    lxml.etree's parser without the page's extras (lookup classes, <main>, canonical link): a list has 200,000."""
+    root = etree.HTML(f"<html><body>{html}</body></html>")
+    body = root.find("body") if root is not None else None
+    if body is None:
+        return []
+    out: list[str] = []
+    current: list[str] = [body.text] if body.text else []
+    _render(body, out, current)
+    _flush(out, current)
+    return out
+
+
 def _main_content(root: lxml.html.HtmlElement) -> lxml.html.HtmlElement:
     """The page's <main> (or role=main) when it has one, else <body>."""
     for el in root.iter("main"):

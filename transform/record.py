@@ -132,6 +132,7 @@ def build_record(page: PageText, fields: PageFields, source_key: str, url: str |
         "esf_grant_sek": grant,
         "total_budget_sek": budget,
         "cofinancing_rate": read("cofinancing_rate", v.get("cofinancing_rate"), nz.parse_rate),
+        "intervention_type": nz.clean_text(v.get("intervention_type")),
         "start_date": start,
         "end_date": end,
         "region": region.name if region else None,
@@ -194,7 +195,7 @@ def _missing(project: dict[str, Any], values: dict[str, str | None], problems: l
     """A field its template (and period) writes (`data/reference/expected_fields.csv`) and this page does not:
     a warning where nearly every page writes it (level `expected`), a note where pages often leave it out
     (`optional`: in project_quality as `absent`, not counted in missing_fields, not in the warnings table).
-    A field with a column is missing when the column is NULL; a label key (`intervention_type`, or
+    A field with a column is missing when the column is NULL; a label key (such as
     `programme_area` where the objective can give the area) when the page does not write it, or writes `saknas`."""
     expected = reference.expected_fields()
     wanted = {**expected.get((project["template"], "*"), {}),

@@ -1,0 +1,203 @@
+"""The official lists' rows into the warehouse: a run stages each list file's rows chunk by chunk (a temporary
+table: memory stays bounded however long the file), and its load merges them into `operations` /
+`kohesio_operations` with history, in the load's one transaction.
+
+A row is known by its file (`source_key`), its external id and its occurrence (1 for the first row of the file
+with that id, 2 for a duplicate …). A changed row (another sha256 of its normalised values) gets a new version in
+`<table>_versions`; a row that a newer version of the same file no longer has is closed there (valid_to) and
+leaves the current table; an unchanged row only gets `last_seen` and its row number.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+
+import duckdb
+import pandas as pd
+
+from load.sql import scalar
+from records.lists import KOHESIO, OPERATIONS, ListProblem, ListRow
+
+TABLES = {OPERATIONS: ("operations", "operation_versions"), KOHESIO: ("kohesio_operations", "kohesio_operation_versions")}
+ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ListRow))
+AMOUNTS = ("total_budget", "eu_grant")
+AMOUNT_LIMIT = Decimal(10) ** 16  # DECIMAL(18, 2): a larger amount is no project's (and would fail the load)
+HASHED = tuple(n for n in ROW_FIELDS if n not in ("kind", "row_number", "sha256", "duplicate_of"))
+STAGE_COLUMNS = f"""kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
+    name VARCHAR, name_en VARCHAR, beneficiary VARCHAR, beneficiary_org_number VARCHAR, beneficiary_city VARCHAR,
+    country VARCHAR, programme_area_code VARCHAR, specific_objective VARCHAR, intervention_type VARCHAR,
+    total_budget DECIMAL(18, 2), eu_grant DECIMAL(18, 2), currency VARCHAR, cofinancing_rate DECIMAL(9, 6),
+    start_date DATE, end_date DATE, summary VARCHAR, summary_en VARCHAR, fund VARCHAR, programme_cci VARCHAR,
+    programme_period VARCHAR, sha256 VARCHAR, duplicate_of INTEGER, occurrence INTEGER"""
+
+
+@dataclass
+class ListLoaded:
+    """What became of one list file in a run (the run report's lines)."""
+    source_key: str
+    kind: str
+    rows: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    missing_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+
+
+def start_staging(con: duckdb.DuckDBPyConnection) -> None:
+    """The run's empty staging tables (temporary: they live as long as the run's connection)."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE list_in ({STAGE_COLUMNS})")
+    con.execute("CREATE OR REPLACE TEMP TABLE list_files_in (source_key VARCHAR, kind VARCHAR, sha256 VARCHAR, "
+                "rows_read INTEGER, rows_rejected INTEGER, warnings INTEGER, missing_columns VARCHAR)")
+
+
+def has_staging(con: duckdb.DuckDBPyConnection) -> bool:
+    return _has_temp(con, "list_files_in")
+
+
+def _has_temp(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [table]))
+
+
+def row_sha256(row: ListRow) -> str:
+    """The hash of a row's normalised values (not its place in the file): the reader's, else made here."""
+    if row.sha256:
+        return row.sha256
+    payload = json.dumps([getattr(row, n) for n in HASHED], default=str, ensure_ascii=False)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _amount(row: ListRow, name: str, problems: list[ListProblem]) -> str | None:
+    value = getattr(row, name)
+    if value is None:
+        return None
+    if not value.is_finite() or abs(value) >= AMOUNT_LIMIT:
+        problems.append(ListProblem(row.row_number, name, "amount out of range: left empty", str(value)))
+        return None
+    return str(value)
+
+
+def stage_rows(con: duckdb.DuckDBPyConnection, source_key: str, rows: list[ListRow],
+               seen: dict[str, int]) -> list[ListProblem]:
+    """Add one chunk of a file's rows to the staging table; → the problems the load itself found (an amount
+    past DECIMAL(18, 2) is NULL plus a warning, never a failed load). `seen` counts the file's rows per external
+    id so far (one dict per file, carried from chunk to chunk): a row's occurrence."""
+    if not rows:
+        return []
+    occurrence = []
+    for r in rows:
+        seen[r.external_id] = seen.get(r.external_id, 0) + 1
+        occurrence.append(seen[r.external_id])
+    problems: list[ListProblem] = []
+    data: dict[str, list] = {n: [getattr(r, n) for r in rows] for n in ROW_FIELDS if n not in AMOUNTS}
+    for name in AMOUNTS:
+        data[name] = [_amount(r, name, problems) for r in rows]
+    data["cofinancing_rate"] = [None if r.cofinancing_rate is None else str(r.cofinancing_rate) for r in rows]
+    for name in ("start_date", "end_date"):
+        data[name] = [None if d is None else d.isoformat() for d in data[name]]
+    data["sha256"] = [row_sha256(r) for r in rows]
+    data["source_key"] = [source_key] * len(rows)
+    data["occurrence"] = occurrence
+    frame = pd.DataFrame({n: pd.Series(v, dtype=object) for n, v in data.items()})
+    con.register("list_chunk", frame)
+    try:
+        con.execute("INSERT INTO list_in BY NAME SELECT * REPLACE (row_number::INTEGER AS row_number, "
+                    "duplicate_of::INTEGER AS duplicate_of, occurrence::INTEGER AS occurrence, start_date::DATE AS start_date, end_date::DATE AS end_date, "
+                    "total_budget::DECIMAL(18, 2) AS total_budget, eu_grant::DECIMAL(18, 2) AS eu_grant, "
+                    "cofinancing_rate::DECIMAL(9, 6) AS cofinancing_rate) FROM list_chunk")
+    finally:
+        con.unregister("list_chunk")
+    return problems
+
+
+def stage_file(con: duckdb.DuckDBPyConnection, loaded: ListLoaded, sha256: str) -> None:
+    """Record that a file was read this run (with its rows staged): the merge replaces that file's rows."""
+    con.execute("INSERT INTO list_files_in VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [loaded.source_key, loaded.kind, sha256, loaded.rows, loaded.rejected, loaded.warnings,
+                 ", ".join(loaded.missing_columns) or None])
+
+
+def loaded_list_hashes(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """source_key → sha256 of the list file's bytes its rows were last loaded from."""
+    return dict(con.execute("SELECT source_key, arg_max(sha256, run_id) FROM list_files GROUP BY 1").fetchall())
+
+
+def merge_lists(con: duckdb.DuckDBPyConnection, run_id: int, started: datetime) -> dict[str, dict[str, int]]:
+    """Merge the staged files into the list tables (inside the caller's transaction): → per kind, how many rows
+    were new, changed, unchanged and removed. A file that gave no rows keeps its earlier rows (an empty or
+    truncated export must not empty the warehouse)."""
+    if not has_staging(con):
+        return {}
+    con.execute("""CREATE OR REPLACE TEMP TABLE list_replaced AS
+                   SELECT source_key FROM list_files_in WHERE rows_read > 0""")
+    con.execute("CREATE OR REPLACE TEMP TABLE list_merged (source_key VARCHAR, change VARCHAR, n BIGINT)")
+    result = {}
+    for kind, (table, versions) in TABLES.items():
+        result[kind] = _merge_kind(con, kind, table, versions, run_id, started)
+    con.execute("INSERT INTO list_files BY NAME SELECT *, $run AS run_id FROM list_files_in", {"run": run_id})
+    con.execute("DELETE FROM list_in")
+    con.execute("DELETE FROM list_files_in")
+    return result
+
+
+def _merge_kind(con: duckdb.DuckDBPyConnection, kind: str, table: str, versions: str, run_id: int,
+                started: datetime) -> dict[str, int]:
+    params = {"kind": kind, "ts": started, "run": run_id}
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE list_cls AS
+        SELECT i.source_key, i.external_id, i.occurrence,
+               CASE WHEN c.sha256 IS NULL THEN 'new' WHEN c.sha256 = i.sha256 THEN 'unchanged' ELSE 'changed' END
+                   AS change
+        FROM list_in i LEFT JOIN {table} c USING (source_key, external_id, occurrence)
+        WHERE i.kind = $kind
+        UNION ALL
+        SELECT c.source_key, c.external_id, c.occurrence, 'removed' FROM {table} c
+        WHERE c.source_key IN (SELECT source_key FROM list_replaced)
+          AND NOT EXISTS (SELECT 1 FROM list_in i WHERE i.kind = $kind AND i.source_key = c.source_key
+                          AND i.external_id = c.external_id AND i.occurrence = c.occurrence)""", {"kind": kind})
+    gone = "SELECT source_key, external_id, occurrence FROM list_cls WHERE change IN ('changed', 'removed')"
+    con.execute(f"""UPDATE {versions} v SET valid_to = $ts FROM ({gone}) g
+                    WHERE v.valid_to IS NULL AND v.source_key = g.source_key AND v.external_id = g.external_id
+                      AND v.occurrence = g.occurrence""", {"ts": started})
+    columns = "i.* EXCLUDE (kind)"
+    con.execute(f"""INSERT INTO {versions} BY NAME
+        SELECT {columns}, coalesce(v.last_version, 0) + 1 AS version, $ts AS valid_from, NULL AS valid_to,
+               $run AS run_id
+        FROM list_in i JOIN list_cls c USING (source_key, external_id, occurrence)
+        LEFT JOIN (SELECT source_key, external_id, occurrence, max(version) AS last_version FROM {versions}
+                   GROUP BY ALL) v USING (source_key, external_id, occurrence)
+        WHERE i.kind = $kind AND c.change IN ('new', 'changed')""", params)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE list_first_seen AS
+        SELECT t.source_key, t.external_id, t.occurrence, t.first_seen FROM {table} t
+        JOIN list_cls c USING (source_key, external_id, occurrence) WHERE c.change = 'changed'""")
+    con.execute(f"""DELETE FROM {table} t USING ({gone}) g
+                    WHERE t.source_key = g.source_key AND t.external_id = g.external_id
+                      AND t.occurrence = g.occurrence""")
+    con.execute(f"""INSERT INTO {table} BY NAME
+        SELECT {columns}, coalesce(f.first_seen, $ts) AS first_seen, $ts AS last_seen, $run AS run_id
+        FROM list_in i JOIN list_cls c USING (source_key, external_id, occurrence)
+        LEFT JOIN list_first_seen f USING (source_key, external_id, occurrence)
+        WHERE i.kind = $kind AND c.change IN ('new', 'changed')""", params)
+    con.execute(f"""UPDATE {table} t SET last_seen = $ts, row_number = i.row_number, duplicate_of = i.duplicate_of
+        FROM list_in i JOIN list_cls c USING (source_key, external_id, occurrence)
+        WHERE i.kind = $kind AND c.change = 'unchanged' AND t.source_key = i.source_key
+          AND t.external_id = i.external_id AND t.occurrence = i.occurrence""", {"kind": kind, "ts": started})
+    con.execute("INSERT INTO list_merged SELECT source_key, change, count(*) FROM list_cls GROUP BY ALL")
+    counts = dict(con.execute("SELECT change, count(*) FROM list_cls GROUP BY 1").fetchall())
+    return {k: counts.get(k, 0) for k in ("new", "changed", "unchanged", "removed")}
+
+
+def merged_counts(con: duckdb.DuckDBPyConnection, loaded: list[ListLoaded]) -> None:
+    """After the load: how many of each file's rows were new, changed, unchanged or removed (set on `loaded`)."""
+    if not loaded or not _has_temp(con, "list_merged"):
+        return
+    counts: dict[tuple[str, str], int] = {(k, c): n for k, c, n in con.execute(
+        "SELECT source_key, change, n FROM list_merged").fetchall()}
+    for item in loaded:
+        for change in ("new", "changed", "unchanged", "removed"):
+            setattr(item, change, counts.get((item.source_key, change), 0))

@@ -1,0 +1,68 @@
+"""Official list files in a run (the list of operations, Kohesio's export): told from pages by their content,
+stored raw like pages, then read chunk by chunk in the run's own process (not in the parse pool of pages) and
+staged for the load, which merges them with history, links them to projects and fills what pages lack.
+
+A row's problem stays that row's: a warning (the value is NULL) or a reject (no identity, unreadable), each with
+its row number in `warnings` / `rejects` (stage 'list'); a missing expected column is a warning without a row
+number and a line in the run report. A file that turns out to be no list is that file's reject, nothing loaded.
+"""
+from __future__ import annotations
+
+from records.lists import ListProblem, NotAList
+from records.pages import RawPage
+from records.project import Problem
+from extract.files import XLSX_SIGNATURE, looks_like_table
+from load.lists import ListLoaded, has_staging, stage_file, stage_rows, start_staging
+from load.warehouse import Warehouse
+from records.project import ParsedPage
+from transform.lists import read_list, sniff
+
+STAGE = "list"
+CHUNK_ROWS = 5000
+MISSING_COLUMN = "expected column missing from the file: its field is empty in every row"
+
+
+def is_list(body: bytes) -> bool:
+    """Whether a stored body is an official list, to be read as one and not parsed as a page. A workbook always
+    is (a workbook that is no list is refused as such); text only when its heading row is a list's."""
+    if body.startswith(XLSX_SIGNATURE):
+        return True
+    if not looks_like_table(body):
+        return False
+    try:
+        sniff(body)
+    except NotAList:
+        return False
+    return True
+
+
+def problem_row(source_key: str, problem: ListProblem) -> dict:
+    """A list's problem as a row of `warnings` or `rejects`: the file, its row number, the field."""
+    return {"source_key": source_key, "project_id": None, "stage": STAGE, "field": problem.field,
+            "reason": problem.reason, "value": problem.value, "row_number": problem.row_number,
+            "severity": "error" if problem.severity == "error" else "warning"}
+
+
+def read_and_stage(wh: Warehouse, page: RawPage,
+                   chunk_rows: int = CHUNK_ROWS) -> tuple[ListLoaded | None, list[dict], ParsedPage | None]:
+    """Read one list file and stage its rows for the load; → (what was read, its problem rows, None), or for a
+    file that is no list (None, [], a rejected ParsedPage naming why)."""
+    try:
+        reading = read_list(page.body, chunk_rows)
+    except NotAList as exc:
+        return None, [], ParsedPage(page.source_key, None, None, problems=[Problem(None, str(exc), stage=STAGE)])
+    if not has_staging(wh.con):
+        start_staging(wh.con)
+    loaded = ListLoaded(page.source_key, reading.kind, missing_columns=list(reading.missing_columns),
+                        notes=list(reading.notes))
+    problems = [problem_row(page.source_key, ListProblem(None, heading, MISSING_COLUMN))
+                for heading in reading.missing_columns]
+    seen: dict[str, int] = {}
+    for chunk in reading.chunks:
+        loaded.rows += len(chunk.rows)
+        found = chunk.problems + stage_rows(wh.con, page.source_key, chunk.rows, seen)
+        problems += [problem_row(page.source_key, p) for p in found]
+    loaded.rejected = sum(1 for p in problems if p["severity"] == "error")
+    loaded.warnings = len(problems) - loaded.rejected
+    stage_file(wh.con, loaded, page.sha256)
+    return loaded, problems, None

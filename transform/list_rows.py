@@ -1,0 +1,195 @@
+"""One row of an official list → one ListRow (or an error when it has no identity), with a warning for each value
+that cannot be read. A reader is built once per file (which column holds which field) and called for every row;
+columns of few distinct values (dates, rates, codes, places) are read once per distinct value."""
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Callable
+
+from records.lists import KOHESIO, OPERATIONS, ListProblem, ListRow
+from transform import list_values as lv
+from transform import normalize as nz
+from transform import reference
+
+MEMO_LIMIT = 10_000  # distinct values remembered per column (a date column has a few thousand)
+# The problem's field: the ListRow attribute a heading fills, where the vocabulary names it otherwise.
+REPORTED_AS = {"programme_area": "programme_area_code"}
+
+
+def _amount_sv(cell: Any):
+    return lv.read_amount(cell, decimal_comma=True)
+
+
+def _amount_dot(cell: Any):
+    return lv.read_amount(cell, decimal_comma=False)
+
+
+LENIENT = frozenset({_amount_sv, _amount_dot})  # readers that return (value, note): the note is a warning
+
+
+_COMMON: dict[str, tuple[Callable[[Any], Any], bool]] = {  # field → (reader, memo)
+    "name": (lv.text, False), "name_en": (lv.text, False), "beneficiary": (lv.text, True),
+    "beneficiary_org_number": (lv.org_number, True), "beneficiary_city": (lv.text, True),
+    "country": (lv.text, True), "intervention_type": (lv.intervention, True), "cofinancing_rate": (lv.rate, True),
+    "start_date": (lv.list_date, True), "end_date": (lv.list_date, True), "summary": (lv.plain_text, False),
+    "summary_en": (lv.plain_text, False), "fund": (lv.text, True), "programme_cci": (lv.cci, True),
+}
+READERS: dict[str, dict[str, tuple[Callable[[Any], Any], bool]]] = {
+    OPERATIONS: {**_COMMON, "case_number": (lv.case_number, False), "programme_area": (lv.programme_area, True),
+                 "specific_objective": (lv.objective, True), "total_budget": (_amount_sv, False),
+                 "eu_grant": (_amount_sv, False)},
+    KOHESIO: {**_COMMON, "external_id": (lv.identifier, False), "local_identifier": (lv.identifier, False),
+              "total_budget": (_amount_dot, False), "eu_grant": (_amount_dot, False),
+              "currency": (lv.currency, True), "fund_name": (lv.text, True), "programme_period": (lv.period, True),
+              "country_code": (lv.text, True)},
+}
+
+
+class RowReader:
+    """Reads the rows of one file of one kind, whose headings put the fields in `columns` (field → index)."""
+
+    def __init__(self, kind: str, columns: dict[str, int]):
+        self.kind = kind
+        readers = READERS[kind]
+        self.columns = columns
+        self.plan = [(name, index, readers[name][0], {} if readers[name][1] else None)
+                     for name, index in columns.items() if name in readers]
+        self.assemble = _operations if kind == OPERATIONS else _kohesio
+
+    def read(self, number: int, cells: list, problems: list[ListProblem]) -> ListRow | None:
+        values: dict[str, Any] = {}
+        count = len(cells)
+        for name, index, fn, memo in self.plan:
+            if index >= count:
+                continue
+            cell = cells[index]
+            if cell is None or cell == "":
+                continue
+            if memo is None:
+                try:
+                    if fn not in LENIENT:
+                        values[name] = fn(cell)
+                        continue
+                    got = fn(cell)
+                except nz.ValueProblem as exc:
+                    got = None, str(exc)
+            else:
+                got = memo.get(cell)
+                if got is None:
+                    got = _safe(fn, cell)
+                    if len(memo) < MEMO_LIMIT:
+                        memo[cell] = got
+            value, reason = got
+            if reason is not None:
+                problems.append(ListProblem(number, REPORTED_AS.get(name, name), reason, lv.cell_text(cell)))
+            values[name] = value
+        written = _Written(cells, self.columns)
+        fields = self.assemble(number, values, written, problems)
+        if fields is None:
+            return None
+        _check_dates(number, fields, written, problems)
+        fields["sha256"] = row_hash(self.kind, fields)
+        return ListRow(kind=self.kind, row_number=number, **fields)
+
+
+class _Written:
+    """A row's cells by field, as written (for the value a warning quotes)."""
+
+    def __init__(self, cells: list, columns: dict[str, int]):
+        self.cells, self.columns = cells, columns
+
+    def get(self, name: str) -> Any:
+        index = self.columns.get(name)
+        return self.cells[index] if index is not None and index < len(self.cells) else None
+
+
+def _safe(fn: Callable[[Any], Any], cell: Any) -> tuple[Any, str | None]:
+    try:
+        return fn(cell), None
+    except nz.ValueProblem as exc:
+        return None, str(exc)
+
+
+def _common(values: dict[str, Any]) -> dict[str, Any]:
+    get = values.get
+    return dict(name=get("name"), name_en=get("name_en"), beneficiary=get("beneficiary"),
+                beneficiary_org_number=get("beneficiary_org_number"), beneficiary_city=get("beneficiary_city"),
+                country=get("country"), intervention_type=get("intervention_type"),
+                total_budget=get("total_budget"), eu_grant=get("eu_grant"),
+                cofinancing_rate=get("cofinancing_rate"), start_date=get("start_date"), end_date=get("end_date"),
+                summary=get("summary"), summary_en=get("summary_en"), fund=get("fund"),
+                programme_cci=get("programme_cci"))
+
+
+def _operations(number: int, values: dict[str, Any], written: _Written,
+                problems: list[ListProblem]) -> dict[str, Any] | None:
+    case = values.get("case_number")
+    external = case or "".join((lv.identifier(written.get("case_number")) or "").split()).upper()
+    if not external or nz.is_missing(external):
+        problems.append(ListProblem(number, "case_number", "no identity: the row has no case number (Diarienummer)",
+                                    None, "error"))
+        return None
+    fields = _common(values)
+    period = lv.period_of_cci(fields["programme_cci"]) or _case_period(case)
+    fields.update(external_id=external, case_number=case, currency="SEK", programme_period=period,
+                  specific_objective=values.get("specific_objective"),
+                  programme_area_code=_area(number, values.get("programme_area"), period, written, problems))
+    return fields
+
+
+def _kohesio(number: int, values: dict[str, Any], written: _Written,
+             problems: list[ListProblem]) -> dict[str, Any] | None:
+    local = values.get("local_identifier")
+    item = lv.kohesio_item(values.get("external_id"))
+    if item is None and local is None:
+        problems.append(ListProblem(number, "external_id", "no identity: neither Operation_Unique_Identifier nor "
+                                                           "Operation_Local_Identifier", None, "error"))
+        return None
+    fields = _common(values)
+    case = lv.kohesio_case_number(local)
+    stated, period = values.get("programme_period"), lv.period_of_cci(fields["programme_cci"])
+    if period and stated and period != stated:
+        problems.append(ListProblem(number, "programme_period", f"Programming_Period says {stated}, the CCI "
+                                    f"{fields['programme_cci']} {period}: the CCI's is kept",
+                                    lv.cell_text(written.get("programme_period"))))
+    fields.update(external_id=item or local, case_number=case, currency=values.get("currency"),
+                  programme_period=period or stated or _case_period(case),
+                  fund=fields["fund"] or values.get("fund_name"),
+                  country=fields["country"] or values.get("country_code"))
+    return fields
+
+
+def _case_period(case: str | None) -> str | None:
+    return nz.case_number_period(case) if case else None
+
+
+def _area(number: int, code: str | None, period: str | None, written: _Written,
+          problems: list[ListProblem]) -> str | None:
+    if code and period and (period, code) not in reference.programme_areas():
+        problems.append(ListProblem(number, "programme_area_code", f"no programme area {code} in {period}",
+                                    lv.cell_text(written.get("programme_area"))))
+        return None
+    return code
+
+
+def _check_dates(number: int, fields: dict[str, Any], written: _Written, problems: list[ListProblem]) -> None:
+    """An end date before the start date: both None with a warning on each, as the page parser does."""
+    start, end = fields["start_date"], fields["end_date"]
+    if start and end and end < start:
+        for name in ("start_date", "end_date"):
+            problems.append(ListProblem(number, name, f"end date {end} is before start date {start}",
+                                        lv.cell_text(written.get(name))))
+        fields["start_date"] = fields["end_date"] = None
+
+
+HASHED = ("external_id", "case_number", "name", "name_en", "beneficiary", "beneficiary_org_number",
+          "beneficiary_city", "country", "programme_area_code", "specific_objective", "intervention_type",
+          "total_budget", "eu_grant", "currency", "cofinancing_rate", "start_date", "end_date", "summary",
+          "summary_en", "fund", "programme_cci", "programme_period")
+
+
+def row_hash(kind: str, fields: dict[str, Any]) -> str:
+    """Of the normalised values only (not the row number): an unchanged row of a re-exported file keeps its hash.
+    Amounts are held to öre and rates normalised, so the same value read from CSV or XLSX hashes the same."""
+    text = "\x1f".join(["\x00" if v is None else str(v) for v in map(fields.get, HASHED)])
+    return hashlib.sha256(f"{kind}\x1f{text}".encode()).hexdigest()
