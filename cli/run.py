@@ -156,7 +156,7 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, night_retries
     from prefect.exceptions import CancelledRun
     from extract.sources import SourceError
     from cli.console import EXIT_CODE_OF_SIGNAL, interrupts, setup_output
-    from flows.server import prefect_api
+    from flows.server import ServerError, prefect_api
     from load.damage import DamagedFile
     from service.run import interrupt_signal
     if runner != "threads":
@@ -178,8 +178,8 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, night_retries
         sys.exit(EXIT_FAILED)
     except SourceError as exc:  # found out only once the run looked (robots.txt): the run failed, not the usage
         raise RunFailed(f"{exc}; nothing new published") from None
-    except (EsfError, click.ClickException):
-        raise  # one line and its exit code (cli/__init__.py)
+    except (RunFailed, UsageError, ServerError, click.ClickException):
+        raise  # one line and its exit code (cli/__init__.py); other errors are the run's, said below
     except CancelledRun as exc:  # the flow ended Cancelled: interrupted (its message names the signal)
         stopped_by = next((name for name in EXIT_CODE_OF_SIGNAL if name in str(exc)), "SIGINT")
         click.echo(f"esf: interrupted ({stopped_by}); nothing published", err=True)
