@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED = false
 
-.PHONY: run test install install-test install-cli browser bench clean
+.PHONY: run test typecheck install install-test install-cli browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ browser:
 
 test: install-test
 	$(BIN)/python -m pytest
+
+# mypy as configured in pyproject.toml: strict on records/, transform/, schemas/, load/ and service/, clean on the rest.
+typecheck: install-test
+	$(BIN)/mypy
 
 bench: install-test
 	$(BIN)/python bench/bench.py

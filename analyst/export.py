@@ -155,7 +155,8 @@ def write_xlsx(con: duckdb.DuckDBPyConnection, select: str, target: Path, name: 
     from openpyxl import Workbook
     names, rows = _rows(con, select)
     book = Workbook(write_only=True)
-    sheet, used, number = None, XLSX_ROWS, 0
+    sheet: Any = None
+    used, number = XLSX_ROWS, 0
     for row in rows:
         if used >= XLSX_ROWS:
             number += 1

@@ -45,10 +45,10 @@ def _what_it_is(text: str) -> str:
         bare = county.removesuffix(" län")
         if key in {fold(county), fold(bare), fold(bare.removesuffix("s"))}:
             return f": {county} is a county in the ESF region {_region(municipality.region_code)}"
-    municipality = municipalities().get(key)
-    if municipality is not None:
-        return (f": {municipality.name} is a municipality in {municipality.county}, ESF region "
-                f"{_region(municipality.region_code)}")
+    known = municipalities().get(key)
+    if known is not None:
+        return (f": {known.name} is a municipality in {known.county}, ESF region "
+                f"{_region(known.region_code)}")
     return ""
 
 

@@ -146,6 +146,7 @@ def _lists_html(lists: dict[str, Result], charts: list[dict[str, Any]]) -> str:
 
 def _runs_html(runs: dict[str, Result | None], charts: list[dict[str, Any]]) -> str:
     history = runs["run_history"]
+    assert history is not None, "the run tables are read whenever the runs section is drawn"
     ordered = list(reversed(history.rows))
     traces = [{"type": "bar", "name": name, "x": [f"run {r[0]}" for r in ordered], "y": [r[i] for r in ordered]}
               for i, name in enumerate(history.columns) if name in ("new", "changed", "rejected", "failed")]
@@ -251,7 +252,8 @@ def _ticks(axis: dict[str, Any]) -> dict[str, Any]:
 
 
 def _stacked_years(result: Result) -> dict[str, Any]:
-    traces, totals = [], {}
+    traces: list[dict[str, Any]] = []
+    totals: dict[Any, int] = {}
     years = sorted(set(result.column("year")), key=_order)
     for period in sorted(set(result.column("programme_period")), key=_order):
         rows = [r for r in result.rows if r[1] == period]

@@ -26,7 +26,7 @@ class Status:
     @property
     def healthy(self) -> bool:
         """The last attempt published its data."""
-        return bool(self.last_attempt) and self.last_attempt["status"] in SUCCEEDED
+        return self.last_attempt is not None and self.last_attempt["status"] in SUCCEEDED
 
     def as_dict(self) -> dict:
         return {**asdict(self), "healthy": self.healthy}

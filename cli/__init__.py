@@ -15,7 +15,7 @@ class Reported(click.ClickException):
 
     def __init__(self, error: EsfError) -> None:
         super().__init__(error.line())
-        self.exit_code = error.exit_code
+        self.exit_code = error.exit_code  # type: ignore[misc]  # click declares a class default; ours is the error's
 
 
 class EsfGroup(click.Group):

@@ -12,14 +12,17 @@ from service.run import Interrupted
 EXIT_CODE_OF_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
 
 
+class ConsoleHandler(logging.StreamHandler):
+    """The terminal's handler of the `esf` logger (set up once however often the output is set up)."""
+
+
 def setup_output(quiet: bool = False, debug: bool = False) -> None:
     """esf's own lines on stderr ('HH:MM:SS message'); Prefect's per-task state lines and tracebacks off the
     terminal unless --debug (they still reach the Prefect API and its UI). --quiet: warnings and errors only."""
     esf = logging.getLogger("esf")
-    esf.handlers[:] = [h for h in esf.handlers if not getattr(h, "_esf_console", False)]
-    handler = logging.StreamHandler(sys.stderr)
+    esf.handlers[:] = [h for h in esf.handlers if not isinstance(h, ConsoleHandler)]
+    handler = ConsoleHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", datefmt="%H:%M:%S"))
-    handler._esf_console = True
     esf.addHandler(handler)
     esf.setLevel(logging.DEBUG if debug else logging.WARNING if quiet else logging.INFO)
     esf.propagate = False

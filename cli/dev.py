@@ -31,7 +31,8 @@ def parse(page: str, fmt: str, user_agent: str | None) -> None:
     from transform import parse_page
     if is_url(page):
         # fetched and keyed as a crawl would (a host that cannot be reached is an EsfError: one line)
-        raw = WebSource.single(page, Politeness(**({"user_agent": user_agent} if user_agent else {}))).read_one()
+        politeness = Politeness(user_agent=user_agent) if user_agent else Politeness()
+        raw = WebSource.single(page, politeness).read_one()
     else:
         if not Path(page).is_file():
             raise UsageError(f"no such file: {page}")

@@ -92,8 +92,8 @@ def run(sources: tuple[str, ...], urls_file: str | None, db: str, batch_size: in
       esf run --source saved-pages/ --db /srv/esf/esf.duckdb
       esf run --source https://www.esf.se/sitemap.xml --user-agent "esf-pipeline (data@example.org)"
     """
-    sources = _night_sources(sources, urls_file)
-    report = _run_flow("refresh", runner, quiet=quiet, debug=debug, night_retries=night_retries, sources=sources,
+    night = _night_sources(sources, urls_file)
+    report = _run_flow("refresh", runner, quiet=quiet, debug=debug, night_retries=night_retries, sources=night,
                        db=db, batch_size=batch_size, delay_seconds=delay_seconds, user_agent=user_agent,
                        without_contacts=without_contacts, parse_workers=parse_workers, allow_shrink=allow_shrink,
                        rehash=rehash, memory=memory, notify_url=notify_url, quality_margin=quality_margin,
@@ -191,11 +191,11 @@ def _run_flow(name: str, runner: str, *, quiet: bool, debug: bool, night_retries
         click.echo(f"esf: run failed, nothing new published: {type(exc).__name__}: {exc}", err=True)
         sys.exit(EXIT_FAILED)
     except BaseException as exc:  # SIGINT/SIGTERM, as ours or as Prefect's own signal exception
-        stopped_by = interrupt_signal(exc)
-        if not stopped_by:
+        signal_name = interrupt_signal(exc)
+        if not signal_name:
             raise
-        click.echo(f"esf: interrupted ({stopped_by}); nothing published", err=True)
-        sys.exit(EXIT_CODE_OF_SIGNAL.get(stopped_by, EXIT_FAILED))
+        click.echo(f"esf: interrupted ({signal_name}); nothing published", err=True)
+        sys.exit(EXIT_CODE_OF_SIGNAL.get(signal_name, EXIT_FAILED))
 
 
 def damage_advice(exc, db: str) -> str:
@@ -276,8 +276,8 @@ def serve(cron: str, tz: str, name: str | None, sources: tuple[str, ...], urls_f
     if live:
         raise UsageError(f"esf serve (pid {live['pid']}) already serves {Path(db).resolve()} as {live['deployment']}: "
                         f"stop it first")
-    sources = _night_sources(sources, urls_file)
-    parameters = {"sources": sources, "db": str(Path(db).resolve()), "batch_size": batch_size,
+    night = _night_sources(sources, urls_file)
+    parameters = {"sources": night, "db": str(Path(db).resolve()), "batch_size": batch_size,
                   "delay_seconds": delay_seconds, "user_agent": user_agent, "without_contacts": without_contacts,
                   "allow_shrink": allow_shrink, "rehash": rehash, "memory": memory, "parse_workers": parse_workers,
                   "notify_url": notify_url, "quality_margin": quality_margin, "batch_retries": batch_retries,
@@ -297,8 +297,8 @@ def serve(cron: str, tz: str, name: str | None, sources: tuple[str, ...], urls_f
                                f"state and server.log in {prefect_home_for(db)})")
                 note_serving(db, api, name)
                 serve_nightly(cron, tz, parameters, name, night_retries,  # returns when stopped
-                              on_ready=lambda: click.echo(_serving_lines(name, api, parameters["db"])))
-        stopped_by = received[0] if received else "SIGTERM"
+                              on_ready=lambda: click.echo(_serving_lines(name, api, str(parameters["db"]))))
+        stopped_by: str | None = received[0] if received else "SIGTERM"
     except (EsfError, click.ClickException):
         raise  # one line and its exit code (cli/__init__.py)
     except BaseException as exc:  # SIGINT/SIGTERM before or after the runner, ours or Prefect's exception

@@ -95,7 +95,8 @@ class _Server(ThreadingHTTPServer):
     def server_bind(self) -> None:
         """Bind without HTTPServer's reverse-DNS lookup of the host."""
         socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = self.server_address[:2]
+        host, self.server_port = self.server_address[:2]
+        self.server_name = str(host)
 
     def handle_error(self, request, client_address) -> None:
         """Stay quiet when a client goes away mid-answer."""
@@ -145,7 +146,8 @@ class DemoSite:
             for conn in self._connections:
                 with contextlib.suppress(OSError):
                     conn.shutdown(socket.SHUT_RDWR)
-        self._thread.join()
+        if self._thread is not None:
+            self._thread.join()
         self._server = self._thread = None
 
     def __enter__(self) -> DemoSite:
@@ -159,7 +161,7 @@ class DemoSite:
         self.start()
         print(f"Serving {self.n_pages} pages at {self.url}{LISTING} (Ctrl-C to stop)", flush=True)
         try:
-            while self._thread.is_alive():
+            while self._thread is not None and self._thread.is_alive():
                 self._thread.join(0.5)
         except KeyboardInterrupt:
             pass

@@ -148,10 +148,10 @@ def _from_sitemaps(client: PoliteClient, url: str, body: bytes, on_progress: Pro
         if tried == MAX_SITEMAPS:
             problems.append(f"more than {MAX_SITEMAPS} sitemaps: {len(queue)} not read, from {queue[0][0]}")
             break
-        url, body = queue.pop(0)
+        url, queued_body = queue.pop(0)
         tried += 1
         try:
-            root = ET.fromstring(body if body is not None else _read(client, url))
+            root = ET.fromstring(queued_body if queued_body is not None else _read(client, url))
         except _Unreadable as exc:
             problems.append(f"{url}: {exc}")
             continue

@@ -101,7 +101,8 @@ def drop_missed_runs(flow_name: str = FLOW, deployment: str = "nightly", paramet
         missed = client.read_flow_runs(
             deployment_filter=of_deployment,
             flow_run_filter=FlowRunFilter(
-                state=scheduled, expected_start_time=FlowRunFilterExpectedStartTime(before_=datetime.now(timezone.utc))),
+                state=scheduled, expected_start_time=FlowRunFilterExpectedStartTime(
+                    before_=datetime.now(timezone.utc))),  # type: ignore[arg-type]  # a datetime is what it takes
             sort=FlowRunSort.EXPECTED_START_TIME_DESC)
         for run in missed[1:]:
             client.set_flow_run_state(run.id, Cancelled(message="missed while esf serve was stopped; "

@@ -115,7 +115,10 @@ def local_server(home: Path, port: int | None = None, ui: bool = True,
         command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)]
     else:  # what Prefect's own temporary server runs, but owned by us
         env.update({"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"})
-        site = Path(importlib.util.find_spec("prefect").origin).parent.parent  # found, not imported: no delay
+        spec = importlib.util.find_spec("prefect")  # found, not imported: no delay
+        if spec is None or spec.origin is None:
+            raise ServerError("Prefect is not installed in this environment")
+        site = Path(spec.origin).parent.parent
         command = [sys.executable, "-m", "uvicorn", "--app-dir", str(site),
                    "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
                    "--port", str(port), "--log-level", "error", "--lifespan", "on"]

@@ -61,7 +61,7 @@ def warm_flow_runs(preload: tuple[str, ...] = PRELOAD) -> Iterator[None]:
     import prefect.flow_engine as engine
     start_forkserver(preload)
     original = engine.multiprocessing
-    engine.multiprocessing = _SpawnFromForkserver()  # read by run_flow_in_subprocess at each call
+    engine.multiprocessing = _SpawnFromForkserver()  # type: ignore[assignment]  # read by run_flow_in_subprocess
     try:
         yield
     finally:

@@ -59,7 +59,7 @@ def check_length(con: duckdb.DuckDBPyConnection, database: str, path: Path) -> s
     return None if size >= needed else f"the file is {size:,} bytes; its {row[1]} blocks need {needed:,}"
 
 
-def verify_file(path: str | os.PathLike, role: str = "warehouse") -> None:
+def verify_file(path: str | os.PathLike[str], role: str = "warehouse") -> None:
     """Open a closed database file read-only and read it through; DamagedFile if it does not read back."""
     try:
         con = duckdb.connect(str(path), read_only=True)

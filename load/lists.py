@@ -9,6 +9,8 @@ leaves the current table; an unchanged row only gets `last_seen` and its row num
 """
 from __future__ import annotations
 
+from typing import Any
+
 import hashlib
 import json
 from dataclasses import dataclass, field, fields
@@ -95,7 +97,7 @@ def stage_rows(con: duckdb.DuckDBPyConnection, source_key: str, rows: list[ListR
         seen[r.external_id] = seen.get(r.external_id, 0) + 1
         occurrence.append(seen[r.external_id])
     problems: list[ListProblem] = []
-    data: dict[str, list] = {n: [getattr(r, n) for r in rows] for n in ROW_FIELDS if n not in AMOUNTS}
+    data: dict[str, list[Any]] = {n: [getattr(r, n) for r in rows] for n in ROW_FIELDS if n not in AMOUNTS}
     for name in AMOUNTS:
         data[name] = [_amount(r, name, problems) for r in rows]
     data["cofinancing_rate"] = [None if r.cofinancing_rate is None else str(r.cofinancing_rate) for r in rows]

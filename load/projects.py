@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import duckdb
 import pandas as pd
 
 from load.links import enrich, page_value, relink
@@ -35,7 +36,7 @@ class DuplicateKeys(ValueError):
 
 def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> list[str]:
     """A hash per project of its parsed content and lists, so that unchanged pages write nothing."""
-    rows_of: dict[str, list] = defaultdict(list)
+    rows_of: dict[str, list[Any]] = defaultdict(list[Any])
     for kind, df in children.items():
         for row in df.itertuples(index=False):
             rows_of[row.project_id].append([kind, *row])
@@ -129,7 +130,7 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
 
 
 
-def _complete_organisation_names(con) -> None:
+def _complete_organisation_names(con: duckdb.DuckDBPyConnection) -> None:
     """Group names: a name the site cut at 30 characters takes the whole name where exactly one other
     page gives one with the same first 30 characters. Recomputed each run: a new page may complete it."""
     con.execute("UPDATE project_organisations SET organisation = name_normalized "
@@ -143,7 +144,7 @@ def _complete_organisation_names(con) -> None:
                    WHERE truncated""")
 
 
-def _replace_field_problems(con, run_id: int, df: pd.DataFrame | None) -> None:
+def _replace_field_problems(con: duckdb.DuckDBPyConnection, run_id: int, df: pd.DataFrame | None) -> None:
     """Each project parsed this run gets its missing and unreadable fields anew (unchanged projects too: a newer
     parser may read more of the same page)."""
     con.execute("DELETE FROM project_field_problems WHERE project_id IN (SELECT project_id FROM inc)")
@@ -162,7 +163,7 @@ def _replace_field_problems(con, run_id: int, df: pd.DataFrame | None) -> None:
 FILL_COLUMNS = tuple(c.name for c in PROJECT_COLUMNS if c.origin in ("page", "derived") and c.name not in ("project_id", "template"))
 
 
-def record_fill_rates(con, run_id: int) -> None:
+def record_fill_rates(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
     """Per template and programme period: how many current projects have each column filled by their page (a
     value the official lists filled is not the page's)."""
     counts = ", ".join(f'count({page_value(c) if c in ENRICHED else c}) AS "{c}"' for c in FILL_COLUMNS)

@@ -14,7 +14,7 @@ from load.migrate import migrate
 from load.sql import columns, literal, relations, scalar
 
 
-def publish(work_path: str | os.PathLike, target: str | os.PathLike, *, without_contacts: bool = False) -> Path:
+def publish(work_path: str | os.PathLike[str], target: str | os.PathLike[str], *, without_contacts: bool = False) -> Path:
     """Copy the closed, checkpointed work file next to the target, then rename it over the target.
 
     Readers holding the old file keep their consistent view (the old inode lives on until they close);
@@ -53,7 +53,7 @@ def _copy_verified(work_path: Path, tmp: Path, without_contacts: bool) -> None:
         raise
 
 
-def published_run_id(target: str | os.PathLike) -> int | None:
+def published_run_id(target: str | os.PathLike[str]) -> int | None:
     """The last run recorded in the published file (None: no published file, or one that cannot be read)."""
     target = Path(target)
     if not target.is_file():
@@ -69,7 +69,7 @@ def published_run_id(target: str | os.PathLike) -> int | None:
         return None
 
 
-def remove_leftovers(target: str | os.PathLike) -> list[str]:
+def remove_leftovers(target: str | os.PathLike[str]) -> list[str]:
     """Delete half-written copies a run killed while publishing left beside the target; → their names.
     Call only under the warehouse lock: then no live run is publishing."""
     target = Path(target)
@@ -80,7 +80,7 @@ def remove_leftovers(target: str | os.PathLike) -> list[str]:
     return sorted(removed)
 
 
-def compact(path: str | os.PathLike) -> None:
+def compact(path: str | os.PathLike[str]) -> None:
     """Rebuild a closed warehouse file afresh and rename it over itself: DuckDB reuses the blocks of a
     dropped table but never gives them back, and they still hold the old bytes (after migration 011, every
     page body). Crash-safe like publishing: the old file stands until the rename."""

@@ -2,6 +2,8 @@
 its own (esf.raw.duckdb) attached to the warehouse's connection as `raw`; only the warehouse is published."""
 from __future__ import annotations
 
+from typing import Any
+
 from collections.abc import Iterator
 
 import pandas as pd
@@ -31,7 +33,7 @@ def file_stats(wh: Warehouse) -> dict[str, FileStat]:
         "SELECT source_key, size_bytes, mtime_ns, inode FROM raw.file_state").fetchall()}
 
 
-def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict] | None = None,
+def store_raw(wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict[str, Any]] | None = None,
               stored: dict[str, str] | None = None) -> int:
     """Insert the pages whose bytes differ from the latest stored version of their key (with the stat of
     saved files) in one commit to the raw store, then what the crawler saw of them in the warehouse (so an
@@ -78,7 +80,7 @@ def _upsert_file_state(wh: Warehouse, pages: list[RawPage], run_id: int) -> None
         con.unregister("file_df")
 
 
-def _upsert_crawl_state(wh: Warehouse, rows: list[dict]) -> None:
+def _upsert_crawl_state(wh: Warehouse, rows: list[dict[str, Any]]) -> None:
     df = pd.DataFrame(rows, columns=CRAWL_COLUMNS).astype(object)
     df["http_status"] = pd.Series([r["http_status"] for r in rows], dtype="Int32")
     con = wh.con
@@ -163,7 +165,7 @@ def stored_pages(wh: Warehouse, keys: list[str], batch_size: int = 500,
     yield from _bodies(wh, rows, batch_size, batch_bytes)
 
 
-def _raw_page(r: tuple) -> RawPage:
+def _raw_page(r: tuple[Any, ...]) -> RawPage:
     return RawPage(source_key=r[0], url=r[1], fetched_at=r[2], body=bytes(r[3]), http_status=r[4],
                    etag=r[5], last_modified=r[6], content_type=r[7])
 

@@ -6,6 +6,8 @@ lock would stop us anyway): the published file is copied beside itself, its `run
 copy, and the copy renamed over it. Readers with the old file open keep their view."""
 from __future__ import annotations
 
+from typing import Any
+
 import os
 import shutil
 from pathlib import Path
@@ -15,13 +17,13 @@ import duckdb
 from load.publish import _fsync_dir
 
 
-def runs_rows(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple]]:
+def runs_rows(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Every row of the run's own `runs` table, with its column names."""
     cur = con.execute("SELECT * FROM runs ORDER BY run_id")
     return [d[0] for d in cur.description], cur.fetchall()
 
 
-def publish_runs(target: str | os.PathLike, columns: list[str], rows: list[tuple]) -> bool:
+def publish_runs(target: str | os.PathLike[str], columns: list[str], rows: list[tuple[Any, ...]]) -> bool:
     """Replace the `runs` rows of the published file with `rows` (all of the work file's), by copy and atomic
     rename; → False when there is no published file yet (nothing to tell it to). The columns both files
     have are copied, so a published file of an older schema takes what it can hold."""

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+
+from load.sql import scalar
 from records.errors import EsfError
 
 TABLE = "search_documents"
@@ -80,7 +82,7 @@ def index_format(con: duckdb.DuckDBPyConnection, database: str | None = None) ->
     if "format" not in tables:
         return 1
     prefix = f"{database}." if database else ""
-    return con.execute(f"SELECT max(format) FROM {prefix}{FTS_SCHEMA}.format").fetchone()[0]
+    return int(scalar(con, f"SELECT max(format) FROM {prefix}{FTS_SCHEMA}.format"))
 
 
 def has_index(con: duckdb.DuckDBPyConnection, database: str | None = None) -> bool:
@@ -91,7 +93,10 @@ def has_index(con: duckdb.DuckDBPyConnection, database: str | None = None) -> bo
 
 def index_terms(con: duckdb.DuckDBPyConnection) -> Terms:
     """The endings and limits the database's index was built with (queries must make terms the same way)."""
-    suffixes, min_stem, rounds = con.execute(f"SELECT suffixes, min_stem, rounds FROM {FTS_SCHEMA}.format").fetchone()
+    row = con.execute(f"SELECT suffixes, min_stem, rounds FROM {FTS_SCHEMA}.format").fetchone()
+    if row is None:
+        raise LookupError("the search index has no format row")
+    suffixes, min_stem, rounds = row
     return Terms(tuple(suffixes), min_stem, rounds)
 
 

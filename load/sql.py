@@ -22,9 +22,9 @@ def identifier(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> Any:
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
     """The first column of the first row (a count, a max): a query that returns no row is a bug here."""
-    row = con.execute(sql, list(params)).fetchone()
+    row = con.execute(sql, params if isinstance(params, dict) else list(params)).fetchone()
     if row is None:
         raise LookupError(f"no row from: {sql}")
     return row[0]

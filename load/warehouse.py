@@ -38,13 +38,13 @@ class WarehouseBusy(RunFailed):
 
 
 
-def work_path_for(db: str | os.PathLike) -> Path:
+def work_path_for(db: str | os.PathLike[str]) -> Path:
     """The run's own file beside the published one: esf.duckdb → esf.work.duckdb."""
     db = Path(db)
     return db.with_name(f"{db.stem}.work{db.suffix or '.duckdb'}")
 
 
-def raw_path_for(path: str | os.PathLike) -> Path:
+def raw_path_for(path: str | os.PathLike[str]) -> Path:
     """The raw store beside the published or the work file: esf.duckdb, esf.work.duckdb → esf.raw.duckdb."""
     path = Path(path)
     return path.with_name(f"{path.stem.removesuffix('.work')}.raw{path.suffix or '.duckdb'}")
@@ -101,7 +101,7 @@ class Warehouse:
     """An open, locked, migrated warehouse file with its raw store attached as `raw`. Use as a context
     manager. One connection holds both files and one lock guards both; closing it closes both."""
 
-    def __init__(self, path: str | os.PathLike, raw_path: str | os.PathLike | None = None,
+    def __init__(self, path: str | os.PathLike[str], raw_path: str | os.PathLike[str] | None = None,
                  memory: str | None = None, holder: str = DEFAULT_HOLDER):
         self.path = Path(path)
         self.holder = holder  # who this is, written in the lock file for a second writer's refusal

@@ -8,6 +8,8 @@ number and a line in the run report. A file that turns out to be no list is that
 """
 from __future__ import annotations
 
+from typing import Any
+
 from records.lists import ListProblem, NotAList
 from records.pages import RawPage
 from records.project import Problem
@@ -36,7 +38,7 @@ def is_list(body: bytes) -> bool:
     return True
 
 
-def problem_row(source_key: str, problem: ListProblem) -> dict:
+def problem_row(source_key: str, problem: ListProblem) -> dict[str, Any]:
     """A list's problem as a row of `warnings` or `rejects`: the file, its row number, the field."""
     return {"source_key": source_key, "project_id": None, "stage": STAGE, "field": problem.field,
             "reason": problem.reason, "value": problem.value, "row_number": problem.row_number,
@@ -44,7 +46,7 @@ def problem_row(source_key: str, problem: ListProblem) -> dict:
 
 
 def read_and_stage(wh: Warehouse, page: RawPage,
-                   chunk_rows: int = CHUNK_ROWS) -> tuple[ListLoaded | None, list[dict], ParsedPage | None]:
+                   chunk_rows: int = CHUNK_ROWS) -> tuple[ListLoaded | None, list[dict[str, Any]], ParsedPage | None]:
     """Read one list file and stage its rows for the load; → (what was read, its problem rows, None), or for a
     file that is no list (None, [], a rejected ParsedPage naming why)."""
     try:

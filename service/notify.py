@@ -45,7 +45,7 @@ def failure_alert(db: str, run_id: int | None, error: BaseException, shrank: boo
     return Alert("shrunk" if shrank else "failed", run_id, "failed", f"{type(error).__name__}: {error}"[:2000], db)
 
 
-def quality_alarms(quality: Any, margin: float = QUALITY_MARGIN, fields: tuple[str, ...] = CORE_FIELDS) -> list[dict]:
+def quality_alarms(quality: Any, margin: float = QUALITY_MARGIN, fields: tuple[str, ...] = CORE_FIELDS) -> list[dict[str, Any]]:
     """The core fields whose fill rate for a template and period fell by more than `margin` points since the
     previous good night. `quality`: load.quality.Quality (its `fill` rows: template, period, field, projects,
     filled %, previous filled %)."""

@@ -1,6 +1,8 @@
 """The run's pool of parse processes: started by the run, stopped by the run on success, failure and interrupt."""
 from __future__ import annotations
 
+from typing import Any
+
 import multiprocessing
 import os
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -43,7 +45,7 @@ class ParsePool:
                                              initializer=worker_init, initargs=(os.getpid(),))
         return self._pool
 
-    def parse(self, work: list[Work]) -> list:
+    def parse(self, work: list[Work]) -> list[Any]:
         """Parse pages, split over the workers when there are enough of them to be worth it."""
         few = self._pool is None and self.expected is not None and self.expected < MIN_PAGES_FOR_WORKERS
         if self.workers <= 1 or len(work) < 2 * self.workers or few:
@@ -70,8 +72,8 @@ class ParsePool:
             pool.shutdown(wait=True)
 
 
-def done(value) -> Future:
+def done(value: Any) -> Future[Any]:
     """A finished future, for steps that run inline."""
-    future: Future = Future()
+    future: Future[Any] = Future()
     future.set_result(value)
     return future

@@ -4,6 +4,8 @@ answering (the client's circuit breaker) or the night's deadline ends the readin
 has been handed on to be stored."""
 from __future__ import annotations
 
+from typing import Any
+
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -17,10 +19,10 @@ log = logging.getLogger("esf.run")
 BATCH_BYTES = 64 * 1024 * 1024  # and at most this much page text in a batch: memory by bytes, not by count
 TRIED_AGAIN = " (tried again after the other pages)"
 
-Read = Callable[[Source, list, Callable[[], None] | None], list[RawPage]]
+Read = Callable[[Source, list[Any], Callable[[], None] | None], list[RawPage]]
 
 
-def read_batch(source: Source, items: list, on_page: Callable[[], None] | None = None,
+def read_batch(source: Source, items: list[Any], on_page: Callable[[], None] | None = None,
                done_pages: dict[int, RawPage] | None = None, max_bytes: int = BATCH_BYTES) -> list[RawPage]:
     """Read items one by one, until all are read or their bodies reach `max_bytes`: → the pages of the
     first items (the caller reads the rest in the next batch). `done_pages` survives a retry of the whole
@@ -42,8 +44,8 @@ def read_batch(source: Source, items: list, on_page: Callable[[], None] | None =
     return [got[i] for i in range(len(items))]
 
 
-def read_planned(source: Source, items: list, batch_size: int, read: Read,
-                 on_page: Callable[[], None] | None, notes: list[str]) -> Iterator[tuple[list, list[RawPage]]]:
+def read_planned(source: Source, items: list[Any], batch_size: int, read: Read,
+                 on_page: Callable[[], None] | None, notes: list[str]) -> Iterator[tuple[list[Any], list[RawPage]]]:
     """→ (items, their pages) a batch at a time, every item once. A page that failed by a timeout is held back
     and read once more after all the others (its second failure is final); raises the source's StopRequests
     when its host stopped answering or the night's deadline passed, after yielding what was read."""
@@ -58,13 +60,13 @@ def read_planned(source: Source, items: list, batch_size: int, read: Read,
         later += [(item, page) for item, page in zip(done, pages) if page.slow]
         if now:
             yield [item for item, _ in now], [page for _, page in now]
-        if source.stopped() is not None:
-            raise source.stopped()
+        if (stop := source.stopped()) is not None:
+            raise stop
     yield from _read_again(source, later, batch_size, read, notes)
 
 
 def _read_again(source: Source, later: list[tuple[object, RawPage]], batch_size: int, read: Read,
-                notes: list[str]) -> Iterator[tuple[list, list[RawPage]]]:
+                notes: list[str]) -> Iterator[tuple[list[Any], list[RawPage]]]:
     """The one more try of the pages that timed out. Consecutive failures here are expected (every page
     failed once): if they trip the breaker, the rest keep their first failure and the night goes on."""
     if later:
@@ -73,7 +75,7 @@ def _read_again(source: Source, later: list[tuple[object, RawPage]], batch_size:
     for j in range(0, len(later), batch_size):
         part = later[j:j + batch_size]
         pages = [] if stop else read(source, [item for item, _ in part], None)
-        pages = [replace(page, error=page.error + TRIED_AGAIN) if page.failed else page for page in pages]
+        pages = [replace(page, error=(page.error or "") + TRIED_AGAIN) if page.failed else page for page in pages]
         stop = stop or source.stopped()
         pages += [first for _, first in part[len(pages):]]  # not asked again: they keep their first failure
         yield [item for item, _ in part], pages

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+from functools import partial
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -21,9 +22,10 @@ from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pa
                   publish, store_raw, stored_pages, unloaded_keys, work_path_for)
 from load.lists import ListLoaded, loaded_list_hashes, merged_counts
 from load.raw import file_stats
+from load.sql import scalar
 from load.warehouse import raw_path_for
 from load.publish import published_run_id, remove_leftovers
-from load.quality import quality_report
+from load.quality import Quality, quality_report
 from load.runs_log import publish_runs, runs_rows
 from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
@@ -89,7 +91,7 @@ class RunReport:
 class Collected:
     """What the batches leave behind: parsed pages (no bodies), problem rows and counts."""
     parsed: list[ParsedPage] = field(default_factory=list)
-    problems: list[dict] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list[Any])
     same_bytes: list[str] = field(default_factory=list)  # read again, bytes unchanged: not parsed
     counts: RunCounts = field(default_factory=RunCounts)  # reading's share: seen, fetched, skipped, failed…
 
@@ -122,10 +124,10 @@ class Steps:
     def __init__(self, pool: ParsePool) -> None:
         self.pool = pool
 
-    def read(self, source: Source, items: list, on_page: Callable[[], None] | None) -> list[RawPage]:
+    def read(self, source: Source, items: list[Any], on_page: Callable[[], None] | None) -> list[RawPage]:
         return read_batch(source, items, on_page)
 
-    def store(self, wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict],
+    def store(self, wh: Warehouse, pages: list[RawPage], run_id: int, crawl_rows: list[dict[str, Any]],
               stored: dict[str, str]) -> int:
         return store_raw(wh, pages, run_id, crawl_rows, stored)
 
@@ -143,7 +145,7 @@ def parse_raw(pool: ParsePool, pages: list[RawPage]) -> list[ParsedPage]:
 
 
 def validate_and_load(wh: Warehouse, run_id: int, started: datetime,
-                      collected: Collected) -> tuple[RunCounts, list[dict]]:
+                      collected: Collected) -> tuple[RunCounts, list[dict[str, Any]]]:
     """Dedupe, validate, then one load transaction; → (final counts, every problem row)."""
     good = [p for p in collected.parsed if p.ok]
     kept, superseded = resolve_duplicates(good)
@@ -158,7 +160,9 @@ def validate_and_load(wh: Warehouse, run_id: int, started: datetime,
     return load_run(wh, run_id, started, validated, problems, counts, collected.same_bytes), problems
 
 
-Batches = Callable[[Warehouse, Collected, RunReport], Iterator[tuple[list[RawPage], list[dict]]]]
+# What a run's batches yield: the pages of a batch and the crawl state rows to store with them.
+BatchIterator = Iterator[tuple[list[RawPage], list[dict[str, Any]]]]
+Batches = Callable[[Warehouse, Collected, RunReport, Steps], BatchIterator]
 
 
 def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
@@ -170,15 +174,17 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
     if settings.night_seconds is not None:
         politeness = replace(politeness, stop_at=monotonic() + settings.night_seconds)
 
-    def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps):
+    def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps) -> BatchIterator:
+        run_id = report.run_id
+        assert run_id is not None, "the run's row is written before its batches"
         for spec in settings.sources:
             source = open_source(spec, politeness, rehash=settings.rehash,
-                                 on_discovery=lambda docs, found, spec=spec: progress.discovering(spec, docs, found))
+                                 on_discovery=partial(progress.discovering, spec))
             try:
                 plan = source.plan(known_pages(wh), unloaded=unloaded_keys(wh), stats=file_stats(wh))
                 items = plan.read
                 report.notes += source.notes
-                check_discovered(wh, spec, source.discovered, report.run_id, settings.allow_shrink)
+                check_discovered(wh, spec, source.discovered, run_id, settings.allow_shrink)
                 run.pool.expect(len(items) + len(plan.from_store))
                 collected.counts.seen += source.discovered + plan.vanished
                 collected.counts.skipped += len(plan.skipped)
@@ -192,7 +198,7 @@ def refresh(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps,
                 for asked, pages in read_planned(source, items, settings.batch_size, run.read, progress.advance,
                                                 report.notes):
                     collected.counts.fetched += sum(1 for page in pages if has_body(page))
-                    yield pages, source.crawl_rows(asked, pages, report.run_id)
+                    yield pages, source.crawl_rows(asked, pages, run_id)
             finally:
                 source.close()
 
@@ -204,8 +210,8 @@ def reprocess(settings: RunSettings, steps: Callable[[ParsePool], Steps] = Steps
     """Re-parse the latest stored version of every page with the current parser; no network."""
     progress = progress or NoProgress()
 
-    def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps):
-        progress.total(wh.con.execute("SELECT count(DISTINCT source_key) FROM raw.raw_pages").fetchone()[0])
+    def batches(wh: Warehouse, collected: Collected, report: RunReport, run: Steps) -> BatchIterator:
+        progress.total(int(scalar(wh.con, "SELECT count(DISTINCT source_key) FROM raw.raw_pages")))
         for pages in latest_raw_pages(wh, settings.batch_size, BATCH_BYTES):
             collected.counts.seen += len(pages)
             progress.advance(len(pages))
@@ -228,7 +234,7 @@ def check_discovered(wh: Warehouse, spec: str, discovered: int, run_id: int, all
                            f"of the last successful run (use --allow-shrink if that is expected)")
 
 
-def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[ParsePool], Steps],
+def _run(settings: RunSettings, sources: list[str], batches: Batches, steps: Callable[[ParsePool], Steps],
          progress: Progress, *, store: bool) -> RunReport:
     """The shape both runs share: one locked warehouse, a `runs` row, batches, one load, publish.
 
@@ -252,7 +258,7 @@ def _run(settings: RunSettings, sources: list[str], batches, steps: Callable[[Pa
             parsed_from = loaded_hashes(wh) if store else {}
             stored = latest_hashes(wh) if store else {}
             lists_from = loaded_list_hashes(wh.con) if store else {}
-            in_flight: deque = deque()
+            in_flight: deque[Any] = deque()
             for pages, crawl_rows in batches(wh, collected, report, run):
                 _tally(pages, collected)
                 if store:
@@ -341,7 +347,7 @@ def _tally(pages: list[RawPage], collected: Collected) -> None:
             c.gone += 1
 
 
-def _quality(wh: Warehouse, run_id: int):
+def _quality(wh: Warehouse, run_id: int) -> Quality | None:
     """The run report's quality section; a fault in it is a warning, never a failed night (the load is done)."""
     try:
         return quality_report(wh.con, run_id)
@@ -350,7 +356,7 @@ def _quality(wh: Warehouse, run_id: int):
         return None
 
 
-def top_reasons(problems: list[dict], n: int = 5) -> list[tuple[str, int]]:
+def top_reasons(problems: list[dict[str, Any]], n: int = 5) -> list[tuple[str, int]]:
     tally: dict[str, int] = {}
     for row in problems:
         if row["severity"] == "error":

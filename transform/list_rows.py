@@ -4,6 +4,7 @@ columns of few distinct values (dates, rates, codes, places) are read once per d
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from typing import Any, Callable
 
 from records.lists import KOHESIO, OPERATIONS, ListProblem, ListRow
@@ -16,11 +17,11 @@ MEMO_LIMIT = 10_000  # distinct values remembered per column (a date column has 
 REPORTED_AS = {"programme_area": "programme_area_code"}
 
 
-def _amount_sv(cell: Any):
+def _amount_sv(cell: Any) -> tuple[Decimal | None, str | None]:
     return lv.read_amount(cell, decimal_comma=True)
 
 
-def _amount_dot(cell: Any):
+def _amount_dot(cell: Any) -> tuple[Decimal | None, str | None]:
     return lv.read_amount(cell, decimal_comma=False)
 
 
@@ -52,11 +53,11 @@ class RowReader:
         self.kind = kind
         readers = READERS[kind]
         self.columns = columns
-        self.plan = [(name, index, readers[name][0], {} if readers[name][1] else None)
+        self.plan: list[tuple[str, int, Any, dict[Any, Any] | None]] = [(name, index, readers[name][0], {} if readers[name][1] else None)
                      for name, index in columns.items() if name in readers]
         self.assemble = _operations if kind == OPERATIONS else _kohesio
 
-    def read(self, number: int, cells: list, problems: list[ListProblem]) -> ListRow | None:
+    def read(self, number: int, cells: list[lv.Cell], problems: list[ListProblem]) -> ListRow | None:
         values: dict[str, Any] = {}
         count = len(cells)
         for name, index, fn, memo in self.plan:
@@ -95,7 +96,7 @@ class RowReader:
 class _Written:
     """A row's cells by field, as written (for the value a warning quotes)."""
 
-    def __init__(self, cells: list, columns: dict[str, int]):
+    def __init__(self, cells: list[lv.Cell], columns: dict[str, int]):
         self.cells, self.columns = cells, columns
 
     def get(self, name: str) -> Any:

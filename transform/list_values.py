@@ -68,6 +68,11 @@ def cell_text(cell: Cell) -> str | None:
     return str(cell)
 
 
+def present(cell: Cell) -> str:
+    """A cell known not to be empty, as text."""
+    return cell_text(cell) or ""
+
+
 def is_placeholder(cell: Cell) -> bool:
     """An empty cell or one of the ways a list writes 'no value' (-, saknas …)."""
     return cell is None or (isinstance(cell, str) and nz.is_missing(cell))
@@ -77,7 +82,7 @@ def text(cell: Cell) -> str | None:
     """Free text with its whitespace normalised."""
     if cell is None:
         return None
-    value = " ".join((cell if isinstance(cell, str) else cell_text(cell)).split())
+    value = " ".join((cell if isinstance(cell, str) else present(cell)).split())
     return None if not value or value.casefold() in nz.MISSING else value
 
 
@@ -85,7 +90,7 @@ def plain_text(cell: Cell) -> str | None:
     """A summary: HTML rendered to lines as the page parser does (transform.lines), one paragraph a line."""
     if is_placeholder(cell):
         return None
-    value = cell_text(cell)
+    value = present(cell)
     if _HTMLISH.search(value):
         lines = [" ".join(line.split()) for line in html_fragment_lines(value)]  # a newline in HTML is a space
     else:
@@ -99,15 +104,15 @@ def case_number(cell: Cell) -> str | None:
         return cell
     if is_placeholder(cell):
         return None
-    value = _CASE_DASHES.sub("-", _SPACES.sub("", cell_text(cell))).upper()
+    value = _CASE_DASHES.sub("-", _SPACES.sub("", present(cell))).upper()
     if nz.case_number_period(value) is None:
-        raise nz.ValueProblem(f"not a case number: {nz.quoted(cell_text(cell))}")
+        raise nz.ValueProblem(f"not a case number: {nz.quoted(present(cell))}")
     return value
 
 
 def identifier(cell: Cell) -> str | None:
     """An identifier as written, without spaces at its ends (None when empty)."""
-    return None if is_placeholder(cell) else (cell_text(cell).strip() or None)
+    return None if is_placeholder(cell) else (present(cell).strip() or None)
 
 
 def kohesio_case_number(local_identifier: str | None) -> str | None:
@@ -156,8 +161,8 @@ def amount(cell: Cell, decimal_comma: bool) -> Decimal | None:
     if is_placeholder(cell):
         return None
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
-        return _in_range(Decimal(repr(cell)) if isinstance(cell, float) else Decimal(cell), cell_text(cell))
-    written = cell_text(cell)
+        return _in_range(Decimal(repr(cell)) if isinstance(cell, float) else Decimal(cell), present(cell))
+    written = present(cell)
     return _in_range(_exact(written, decimal_comma), written)
 
 
@@ -217,7 +222,7 @@ def rate(cell: Cell) -> Decimal | None:
     A number above 1 and up to 100 is a percentage; 1 itself is 100 %."""
     if is_placeholder(cell):
         return None
-    written = cell_text(cell)
+    written = present(cell)
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         number, percent = Decimal(written), False
     else:
@@ -237,10 +242,10 @@ def list_date(cell: Cell) -> date | None:
     if is_placeholder(cell):
         return None
     if isinstance(cell, datetime):
-        return _in_period(cell.date(), cell_text(cell))
+        return _in_period(cell.date(), present(cell))
     if isinstance(cell, date):
-        return _in_period(cell, cell_text(cell))
-    written = cell_text(cell)
+        return _in_period(cell, present(cell))
+    written = present(cell)
     value = written.strip().lower()
     if m := _ISO_DATE.match(value):
         return _calendar(int(m.group(1)), int(m.group(2)), int(m.group(3)), written)
@@ -276,7 +281,7 @@ def org_number(cell: Cell) -> str | None:
     '212000-1124', '212000 1124', 'SE212000112401' (VAT), '16212000-1124' → '2120001124'."""
     if is_placeholder(cell):
         return None
-    written = cell_text(cell)
+    written = present(cell)
     compact = re.sub(r"[\s\u00a0\u202f-]", "", written).upper()
     m = _ORG_VAT.match(compact) or _ORG_DIGITS.match(compact)
     if not m:
@@ -288,7 +293,7 @@ def intervention(cell: Cell) -> str | None:
     """The intervention field's code: '109', '109.0', 109.0, '109 Åtgärder för …' → '109'."""
     if is_placeholder(cell):
         return None
-    written = cell_text(cell)
+    written = present(cell)
     m = _INTERVENTION.match(" ".join(written.split()))
     if not m:
         raise nz.ValueProblem(f"not an intervention field code: {nz.quoted(written)}")
@@ -299,7 +304,7 @@ def programme_area(cell: Cell) -> str | None:
     """'A', 'Programområde 2', '2.1 Öka …', 'B - Öka möjligheten till arbete' → the area code (1..5, A..F)."""
     if is_placeholder(cell):
         return None
-    written = " ".join(cell_text(cell).split())
+    written = " ".join(present(cell).split())
     try:
         code, _, _ = nz.parse_programme_area(written)
         return code
@@ -315,9 +320,9 @@ def objective(cell: Cell) -> str | None:
     """A specific objective as the pages write it ('2.2', 'A2A', 'C1'), its name dropped."""
     if is_placeholder(cell):
         return None
-    value, bare_area, _ = nz.read_objective(cell_text(cell))
+    value, bare_area, _ = nz.read_objective(present(cell))
     if value is None:
-        raise nz.ValueProblem(f"a programme area, not a specific objective: {nz.quoted(cell_text(cell))}")
+        raise nz.ValueProblem(f"a programme area, not a specific objective: {nz.quoted(present(cell))}")
     return value
 
 
@@ -325,9 +330,9 @@ def cci(cell: Cell) -> str | None:
     """A programme's CCI code: '2021SE05SFPR001', '2014se05m9op001' → upper case, no spaces."""
     if is_placeholder(cell):
         return None
-    value = _SPACES.sub("", cell_text(cell)).upper()
+    value = _SPACES.sub("", present(cell)).upper()
     if not _CCI.match(value):
-        raise nz.ValueProblem(f"not a programme CCI code: {nz.quoted(cell_text(cell))}")
+        raise nz.ValueProblem(f"not a programme CCI code: {nz.quoted(present(cell))}")
     return value
 
 
@@ -346,7 +351,7 @@ def period(cell: Cell) -> str | None:
     """Kohesio's Programming_Period: '2021-2027', '2014 – 2020', '2021' → '2021-2027'."""
     if is_placeholder(cell):
         return None
-    written = cell_text(cell)
+    written = present(cell)
     value = " ".join(written.split())
     m = _PERIOD.match(value)
     found = _period_of_year(int(m.group("a"))) if m else (_period_of_year(int(value)) if value.isdigit() else None)
@@ -359,7 +364,7 @@ def currency(cell: Cell) -> str | None:
     """'SEK', 'sek', 'kr' → 'SEK'; 'EUR', '€' → 'EUR'; any other three-letter code upper-cased."""
     if is_placeholder(cell):
         return None
-    written = cell_text(cell)
+    written = present(cell)
     value = written.strip().upper()
     value = {"KR": "SEK", "KRONOR": "SEK", "€": "EUR", "EURO": "EUR"}.get(value, value)
     if not re.fullmatch(r"[A-Z]{3}", value):

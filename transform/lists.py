@@ -158,7 +158,7 @@ def _chunks(kind: str, table: Table, columns: dict[str, int], chunk_rows: int) -
         yield chunk
 
 
-def _ragged(number: int, cells: list, width: int, short_ok: bool, problems: list[ListProblem]) -> None:
+def _ragged(number: int, cells: list[lv.Cell], width: int, short_ok: bool, problems: list[ListProblem]) -> None:
     if len(cells) > width and any(lv.cell_text(c) not in (None, "") for c in cells[width:]):
         problems.append(ListProblem(number, None, f"row has {len(cells)} cells, the heading row {width}: "
                                                   "the cells past the last heading are not read", None))

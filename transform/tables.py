@@ -10,7 +10,7 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 from xml.etree.ElementTree import ParseError
 
 from transform.list_values import Cell, cell_text
@@ -120,7 +120,7 @@ def _open_csv(body: bytes) -> Table:
     return Table("csv", headings, _csv_rows(reader), notes)
 
 
-def _csv_rows(reader) -> Iterator[Row]:
+def _csv_rows(reader: Iterator[list[str]]) -> Iterator[Row]:
     number = 1
     while True:
         try:
@@ -133,7 +133,7 @@ def _csv_rows(reader) -> Iterator[Row]:
             continue
         number += 1
         if any(cell.strip() for cell in row):
-            yield number, row
+            yield number, list[Cell](row)
 
 
 def _encoding(body: bytes, check_all: bool) -> tuple[str, list[str]]:
@@ -167,7 +167,7 @@ def _count_outside_quotes(line: str, delimiter: str) -> int:
     return count
 
 
-def _split_heading_line(line: str, stream) -> list[str]:
+def _split_heading_line(line: str, stream: Any) -> list[str]:
     if hint := _SEP_HINT.match(line):
         line = stream.readline().rstrip("\r\n")
     delimiter = hint.group(1) if hint else _delimiter(line)
@@ -177,7 +177,7 @@ def _split_heading_line(line: str, stream) -> list[str]:
 # --- XLSX ------------------------------------------------------------------------------------------------------
 
 
-def _open_workbook(body: bytes):
+def _open_workbook(body: bytes) -> Any:
     import openpyxl  # imported here: CSV readers never pay for it
     try:
         with zipfile.ZipFile(io.BytesIO(body)) as archive:
@@ -198,7 +198,7 @@ def _why(exc: BaseException) -> str:
     return f"truncated or corrupt: {reason[:120]}"
 
 
-def _sheet_headings(sheet) -> list[str]:
+def _sheet_headings(sheet: Any) -> list[str]:
     sheet.reset_dimensions()  # a workbook's stated dimensions may be wrong; read what is there
     first = next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ())
     headings = [(cell_text(c) or "").strip() for c in first]
@@ -225,7 +225,7 @@ def _open_xlsx(body: bytes, accept: Callable[[list[str]], bool]) -> Table:
     return Table("xlsx", first or [], iter(()), [])  # no sheet is accepted: the caller refuses, quoting the first
 
 
-def _xlsx_rows(workbook, sheet) -> Iterator[Row]:
+def _xlsx_rows(workbook: Any, sheet: Any) -> Iterator[Row]:
     number = 1
     try:
         rows = sheet.iter_rows(min_row=2, values_only=True)
