@@ -15,7 +15,7 @@ from collections.abc import Iterable
 
 import duckdb
 
-from load.sql import scalar
+from load.sql import literal, scalar
 from records.errors import UsageError
 
 READ_FORMS = "SELECT, WITH, FROM, VALUES, TABLE, DESCRIBE, SHOW, SUMMARIZE, PIVOT … IN (…), EXPLAIN"
@@ -40,7 +40,7 @@ def open_published(db: str | os.PathLike, file_dirs: Iterable[str | os.PathLike]
         "temp_directory": "", "autoinstall_known_extensions": False, "autoload_known_extensions": False})
     try:
         for path in extensions:
-            con.execute(f"LOAD '{os.fspath(path).replace(chr(39), chr(39) * 2)}'")
+            con.execute(f"LOAD {literal(os.fspath(path))}")
         dirs = [os.path.join(os.path.abspath(d), "") for d in file_dirs]
         if dirs:
             con.execute("SET allowed_directories = $1", [dirs])

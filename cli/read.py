@@ -83,6 +83,7 @@ def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None
       esf describe --format html --out dictionary.html
     """
     from analyst.formats import escape_control, table as fmt_table
+    from load.sql import columns, relations
     if out_file and fmt == "text":
         raise UsageError("--out writes a page: add --format markdown or --format html")
     con = _open_read_only(db)
@@ -105,12 +106,8 @@ def describe(table: str | None, db: str, fmt: str, out_file: str | None) -> None
         click.echo(f"data dictionary written: {out_file}")
         return
     try:  # closed before any error: a later open of the file in this process must not find it locked
-        objects = con.execute("""
-            SELECT table_name, 'table' AS kind, comment FROM duckdb_tables() WHERE schema_name = 'main'
-            UNION ALL SELECT view_name, 'view', comment FROM duckdb_views() WHERE NOT internal
-            ORDER BY kind, table_name""").fetchall()
-        cols = con.execute("SELECT column_name, data_type, comment FROM duckdb_columns() WHERE table_name = ? "
-                           "ORDER BY column_index", [table]).fetchall() if table is not None else []
+        objects = [(r.name, r.kind, r.comment) for r in relations(con)]
+        cols = columns(con, table) if table is not None else []
     finally:
         con.close()
     if table is None:
@@ -145,10 +142,10 @@ def quality(db: str, run_id: int | None, top: int) -> None:
     import duckdb
     from analyst.readonly import first_line
     from analyst.run_report import quality_lines
-    from load.quality import quality_report
+    from load.quality import has_run, quality_report
     con = _open_read_only(db)
     try:
-        if run_id is not None and not con.execute("SELECT count(*) FROM runs WHERE run_id = ?", [run_id]).fetchone()[0]:
+        if run_id is not None and not has_run(con, run_id):
             raise UsageError(f"no run {run_id} in {db}; `esf query \"from runs\"` lists them")
         report = quality_report(con, run_id, top)
     except duckdb.CatalogException as exc:

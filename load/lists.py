@@ -20,7 +20,7 @@ from decimal import Decimal
 import duckdb
 import pandas as pd
 
-from load.sql import scalar
+from load.sql import has_table
 from records.lists import KOHESIO, OPERATIONS, ListProblem, ListRow
 
 TABLES = {OPERATIONS: ("operations", "operation_versions"), KOHESIO: ("kohesio_operations", "kohesio_operation_versions")}
@@ -64,7 +64,7 @@ def has_staging(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 def _has_temp(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(scalar(con, "SELECT count(*) FROM duckdb_tables() WHERE temporary AND table_name = ?", [table]))
+    return has_table(con, table, database="temp")
 
 
 def row_sha256(row: ListRow) -> str:

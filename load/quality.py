@@ -33,6 +33,10 @@ class Quality:
                 or row[5] is not None and abs(row[4] - row[5]) >= points]
 
 
+def has_run(con: duckdb.DuckDBPyConnection, run_id: int) -> bool:
+    return bool(scalar(con, "SELECT count(*) FROM runs WHERE run_id = ?", [run_id]))
+
+
 def latest_run(con: duckdb.DuckDBPyConnection) -> int | None:
     """The last run that recorded fill rates."""
     run_id = scalar(con, "SELECT max(run_id) FROM run_field_fill")

@@ -7,12 +7,24 @@ import duckdb
 
 from load import sql
 
-from records.personal import (MIN_QUOTED, PERSONAL_COLUMNS, PROBLEM_TEXT_COLUMNS, WITHHELD, WITHHELD_PROBLEM,
-                              personal_field_sql, shapes_sql)
+from load.sql import literal
+from records.personal import (EMAIL_LIKE, MIN_QUOTED, PERSONAL_COLUMNS, PHONE_LIKE, PROBLEM_TEXT_COLUMNS, WITHHELD,
+                              WITHHELD_PROBLEM, personal_field_pattern)
 
 KEYS = ("source_key", "project_id")  # what ties a row to its page and its project
 VALUES_CTE = "esf_personal"          # (key, vals): the personal values of each page and project, longest first
 
+
+
+def personal_field_sql(column: str = "field") -> str:
+    """The SQL test of records.personal.is_personal_field on a column (RE2 reads the same pattern)."""
+    return f"coalesce(regexp_matches({column}, {literal(personal_field_pattern())}), false)"
+
+
+def shapes_sql(expression: str) -> str:
+    """SQL: `expression` with every e-mail- or phone-shaped run replaced by WITHHELD."""
+    emails = f"regexp_replace({expression}, {literal('(?i)' + EMAIL_LIKE)}, {literal(WITHHELD)}, 'g')"
+    return f"regexp_replace({emails}, {literal(PHONE_LIKE)}, {literal(chr(92) + '1' + WITHHELD)}, 'g')"
 
 def columns(con: duckdb.DuckDBPyConnection, database: str, relation: str) -> list[tuple[str, str]]:
     """(name, SQL type) of a table's or view's columns, in order."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from load.publish import _fsync_dir
+from load import sql
 
 
 def runs_rows(con: duckdb.DuckDBPyConnection) -> tuple[list[str], list[tuple[Any, ...]]]:
@@ -35,9 +36,7 @@ def publish_runs(target: str | os.PathLike[str], columns: list[str], rows: list[
         shutil.copyfile(target, tmp)
         con = duckdb.connect(str(tmp))
         try:
-            have = {c for (c,) in con.execute(
-                "SELECT column_name FROM duckdb_columns() WHERE table_name = 'runs' AND schema_name = 'main'"
-            ).fetchall()}
+            have = {name for name, _, _ in sql.columns(con, "runs")}
             keep = [i for i, c in enumerate(columns) if c in have]
             names = ", ".join(columns[i] for i in keep)
             con.execute("BEGIN")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from load.sql import scalar
+from load.sql import every_relation, literal, scalar
 from records.errors import EsfError
 
 TABLE = "search_documents"
@@ -69,14 +69,13 @@ def extension_path() -> Path:
 
 def load_fts(con: duckdb.DuckDBPyConnection) -> None:
     """LOAD the extension by path (never INSTALL: no network is needed or used)."""
-    con.execute(f"LOAD '{str(extension_path()).replace(chr(39), chr(39) * 2)}'")
+    con.execute(f"LOAD {literal(extension_path())}")
 
 
 def index_format(con: duckdb.DuckDBPyConnection, database: str | None = None) -> int | None:
     """The format of the database's search index (None: no index; 1: an index from before the format table)."""
-    tables = {t for (t,) in con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND database_name = coalesce(?, current_database())",
-        [FTS_SCHEMA, database]).fetchall()}
+    tables = {name for schema, name in every_relation(con, database or str(scalar(con, "SELECT current_database()")))
+              if schema == FTS_SCHEMA}
     if not tables:
         return None
     if "format" not in tables:
@@ -236,6 +235,5 @@ def _comment_index(con: duckdb.DuckDBPyConnection) -> None:
         for row in csv.DictReader(fh):
             if not row["table"].startswith(FTS_SCHEMA + "."):
                 continue
-            text = row["comment"].replace("'", "''")
             target = f"COLUMN {row['table']}.{row['column']}" if row["column"] else f"TABLE {row['table']}"
-            con.execute(f"COMMENT ON {target} IS '{text}'")
+            con.execute(f"COMMENT ON {target} IS {literal(row['comment'])}")

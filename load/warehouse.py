@@ -11,7 +11,7 @@ import duckdb
 
 from load.damage import DamagedFile, check_length, first_line, is_damage, read_through, verify_file
 from load.migrate import RAW, RAW_STORE_VERSION, migrate, schema_version
-from load.sql import literal, scalar
+from load.sql import literal, relations, scalar
 from records.run import RUNS_COLUMNS, RunCounts
 from records.errors import RunFailed
 
@@ -179,7 +179,7 @@ class Warehouse:
         store's tables read through, page bodies left out. A file that does not read back is DamagedFile."""
         try:
             con = duckdb.connect(str(self.path), config={"memory_limit": self.memory})
-            con.execute("SELECT count(*) FROM duckdb_tables()").fetchall()
+            relations(con)  # reads the catalog: a file whose catalog is damaged fails here
             short = check_length(con, str(scalar(con, "SELECT current_database()")), self.path)
         except duckdb.Error as exc:
             if is_damage(exc):

@@ -38,21 +38,15 @@ _PHONE = re.compile(PHONE_LIKE)
 _FIELD = re.compile(r"(^|[.,\s])(" + "|".join(map(re.escape, PERSONAL_COLUMNS)) + r")($|[,\s])")
 
 
+def personal_field_pattern() -> str:
+    """The pattern `is_personal_field` matches with (load/redact.py tests the same in SQL)."""
+    return _FIELD.pattern
+
+
 def is_personal_field(field: object) -> bool:
     """Whether a problem's field names a personal column ('contact_email', 'projects.contact_email',
     'projects.contact_email,projects.contact_phone')."""
     return isinstance(field, str) and _FIELD.search(field) is not None
-
-
-def personal_field_sql(column: str = "field") -> str:
-    """The SQL test of `is_personal_field` on a column (RE2 reads the same pattern)."""
-    return f"coalesce(regexp_matches({column}, '{_sql(_FIELD.pattern)}'), false)"
-
-
-def shapes_sql(expression: str) -> str:
-    """SQL: `expression` with every e-mail- or phone-shaped run replaced by WITHHELD."""
-    emails = f"regexp_replace({expression}, '{_sql('(?i)' + EMAIL_LIKE)}', '{_sql(WITHHELD)}', 'g')"
-    return f"regexp_replace({emails}, '{_sql(PHONE_LIKE)}', '\\1{_sql(WITHHELD)}', 'g')"
 
 
 def quotable(values: Iterable[object]) -> list[str]:
@@ -79,6 +73,3 @@ def redact_problem(field: str | None, reason: str, value: str | None,
     values = list(values)
     return redact_text(reason, values) or "", redact_text(value, values)
 
-
-def _sql(text: str) -> str:
-    return text.replace("'", "''")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from time import monotonic, perf_counter
-from typing import Any, Protocol
+from typing import Any
 
 from extract.polite import Politeness
 from records.pages import RawPage
@@ -31,6 +31,7 @@ from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
 from service.lists import is_list, read_and_stage
 from service.pool import ParsePool, done
+from service.progress import NoProgress, Progress
 from records.project import ParsedPage
 from service.privacy import personal_values, redact_report
 from service.reading import BATCH_BYTES, read_batch, read_planned
@@ -94,28 +95,6 @@ class Collected:
     problems: list[dict[str, Any]] = field(default_factory=list[Any])
     same_bytes: list[str] = field(default_factory=list)  # read again, bytes unchanged: not parsed
     counts: RunCounts = field(default_factory=RunCounts)  # reading's share: seen, fetched, skipped, failed…
-
-
-class Progress(Protocol):
-    """Where a run says how far it is. The CLI shows a bar or log lines; tests pass nothing."""
-    def discovering(self, source: str, documents: int, found: int) -> None: ...
-    def total(self, pages: int) -> None: ...
-    def advance(self, pages: int = 1) -> None: ...
-    def skip(self, pages: int) -> None: ...
-
-
-class NoProgress:
-    def discovering(self, source: str, documents: int, found: int) -> None:
-        pass
-
-    def total(self, pages: int) -> None:
-        pass
-
-    def advance(self, pages: int = 1) -> None:
-        pass
-
-    def skip(self, pages: int) -> None:
-        pass
 
 
 class Steps:

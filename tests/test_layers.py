@@ -64,3 +64,34 @@ def test_the_rule_sees_a_crossing(tmp_path):
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from flows.pipeline import refresh\n    import cli.read\n", encoding="utf-8")
     assert imported_packages(bad) == {"flows", "cli"}
+
+
+# SQL the project writes once: quoting a value into a statement and reading the catalog live in load/sql.py
+# (migrations are frozen copies and keep their own); the command line holds no SQL at all.
+QUOTING = ("replace(\"'\", \"''\")", "replace(chr(39)", "replace('\"', '\"\"')")
+CATALOG = ("duckdb_tables()", "duckdb_views()", "duckdb_columns()")
+
+
+def _sources(*packages: str) -> list[Path]:
+    return [p for package in packages for p in sorted((ROOT / package).rglob("*.py"))
+            if "migrations" not in p.parts and p.name != "sql.py"]
+
+
+def test_quoting_and_the_catalog_are_written_once():
+    found = [f"{path.relative_to(ROOT)}: {needle}" for path in _sources(*ALLOWED)
+             for needle in (*QUOTING, *CATALOG) if needle in path.read_text(encoding="utf-8")]
+    assert not found, "\n".join(found)
+
+
+def test_the_command_line_holds_no_sql():
+    import re
+    statement = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|COPY|CREATE|ATTACH)\s+[\w*(\"]")
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in _sources("cli")
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if statement.search(line)]
+    assert not found, "\n".join(found)
+
+
+def test_no_module_is_over_400_lines():
+    long = [f"{p.relative_to(ROOT)}: {n}" for p in sorted(ROOT.glob("*/**/*.py"))
+            if p.parts[len(ROOT.parts)] in ALLOWED and (n := len(p.read_text(encoding="utf-8").splitlines())) > 400]
+    assert not long, "\n".join(long)

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from cli import cli
-from records.personal import (WITHHELD, WITHHELD_PROBLEM, is_personal_field, personal_field_sql, redact_text,
-                              shapes_sql)
+from load.redact import personal_field_sql, shapes_sql
+from records.personal import WITHHELD, WITHHELD_PROBLEM, is_personal_field, redact_text
 from records.project import PERSONAL, PROJECT_COLUMNS
 from service import run as service
 from service.run import RunSettings
