@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from records.run import BATCH_RETRIES, NIGHT_RETRIES, QUALITY_MARGIN
+from records.run import BATCH_RETRIES, DELAY_SECONDS, NIGHT_RETRIES, QUALITY_MARGIN
 from cli.options import (EXIT_FAILED, EXIT_OK, EXIT_REJECTS, EsfError, UsageError, _default_source, _open_read_only,
                          db_option, memory_option, output_options, runner_options, shrink_option)
 from records.errors import RunFailed
@@ -26,7 +26,7 @@ def night_options(command):
         db_option,
         click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000),
                      help="Pages per Prefect task."),
-        click.option("--delay", "delay_seconds", default=1.0, show_default=True, type=click.FloatRange(0, 3600),
+        click.option("--delay", "delay_seconds", default=DELAY_SECONDS, show_default=True, type=click.FloatRange(0, 3600),
                      help="Seconds between requests to a web host (robots.txt Crawl-delay wins if longer)."),
         click.option("--user-agent", envvar="ESF_USER_AGENT", default=None,
                      help="User agent for web requests: name the project and a contact address. [env: ESF_USER_AGENT]"),

@@ -23,6 +23,7 @@ from extract.faults import _Failure, _fault, _truncated
 from records.pages import RawPage, failed_page, now
 from records.status import OK, REDIRECTS, RETRYABLE, is_page_answer
 from records.errors import EsfError, RunFailed
+from records.run import DELAY_SECONDS
 
 CHUNK_BYTES = 64 * 1024
 # The CLI reads $ESF_USER_AGENT (as --user-agent's default); nothing here reads the environment.
@@ -32,7 +33,7 @@ log = logging.getLogger("esf.fetch")
 
 @dataclass
 class Politeness:
-    delay_seconds: float = 1.0          # between the end of one request and the start of the next
+    delay_seconds: float = DELAY_SECONDS  # between the end of one request and the start of the next
     jitter: float = 0.25                # up to this share of the delay is added at random
     user_agent: str = DEFAULT_USER_AGENT
     connect_timeout: float = 5.0

@@ -18,7 +18,7 @@ from extract.sources import Source
 from load import Warehouse, WarehouseBusy, store_raw
 from service import reading, run as service
 from service.pool import ParsePool
-from records.run import BATCH_RETRIES, QUALITY_MARGIN
+from records.run import BATCH_RETRIES, DELAY_SECONDS, QUALITY_MARGIN
 from service.notify import failure_alert, night_alerts
 from service.run import BATCH_SIZE, Collected, RunReport, RunSettings
 
@@ -107,7 +107,7 @@ def _on_failure(flow, flow_run, state) -> None:
 
 @flow(name="esf-refresh", log_prints=True, on_failure=[_on_failure])
 def refresh(sources: list[str], db: str = "esf.duckdb", batch_size: int = BATCH_SIZE,
-            delay_seconds: float = 1.0, user_agent: str | None = None, retry_backoff_seconds: float = 2.0,
+            delay_seconds: float = DELAY_SECONDS, user_agent: str | None = None, retry_backoff_seconds: float = 2.0,
             without_contacts: bool = False, parse_workers: int = DEFAULT_PARSE_WORKERS,
             allow_shrink: bool = False, rehash: bool = False, report_html: str | None = None,
             memory: str | None = None, notify_url: str | None = None, batch_retries: int = BATCH_RETRIES,

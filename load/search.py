@@ -9,13 +9,13 @@ queries and phrases) and the endings it was built with (`format`), so a query is
 from __future__ import annotations
 
 import csv
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from load.sql import every_relation, literal, scalar
+from records.data import data_dir
 from records.errors import EsfError
 
 TABLE = "search_documents"
@@ -212,19 +212,15 @@ def build_index(con: duckdb.DuckDBPyConnection) -> None:
     _comment_index(con)
 
 
-def _data_dir() -> Path:
-    return Path(os.environ.get("ESF_DATA_DIR") or Path(__file__).resolve().parents[1] / "data")  # as transform/
-
-
 def stopwords() -> list[str]:
     """The Swedish stop words of data/reference/stopwords_sv.txt."""
-    lines = (_data_dir() / "reference" / "stopwords_sv.txt").read_text(encoding="utf-8").splitlines()
+    lines = (data_dir() / "reference" / "stopwords_sv.txt").read_text(encoding="utf-8").splitlines()
     return sorted({w.strip().lower() for w in lines if w.strip() and not w.startswith("#")})
 
 
 def suffixes() -> tuple[str, ...]:
     """The Swedish inflection endings of data/reference/suffixes_sv.csv, longest first."""
-    with open(_data_dir() / "reference" / "suffixes_sv.csv", encoding="utf-8", newline="") as fh:
+    with open(data_dir() / "reference" / "suffixes_sv.csv", encoding="utf-8", newline="") as fh:
         endings = {row["suffix"].strip().lower() for row in csv.DictReader(fh) if row["suffix"].strip()}
     return tuple(sorted(endings, key=lambda s: (-len(s), s)))
 

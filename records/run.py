@@ -12,6 +12,9 @@ OUTCOMES: tuple[str, ...] = ("new", "changed", "unchanged", "duplicates", "rejec
 # BATCH_RETRIES times, a failed night NIGHT_RETRIES times, and a core field's fill rate may fall by
 # QUALITY_MARGIN percentage points before a quality alert.
 BATCH_RETRIES, NIGHT_RETRIES, QUALITY_MARGIN = 2, 0, 20.0
+# Seconds between two requests to a web host (robots.txt's Crawl-delay wins when longer): Politeness's default,
+# and the default of `--delay` and of the flow's `delay_seconds`.
+DELAY_SECONDS = 1.0
 # The columns of `runs` that hold counts, in the table's order.
 RUNS_COLUMNS: tuple[str, ...] = ("seen", "new", "changed", "unchanged", "duplicates", "rejected", "failed",
                                  "warnings", "skipped", "not_modified", "gone", "lists")

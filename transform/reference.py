@@ -2,19 +2,14 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from pathlib import Path
 
-BUNDLED_DATA = Path(__file__).resolve().parents[1] / "data"
+from records.data import BUNDLED_DATA, data_dir
 
-
-def data_dir() -> Path:
-    """The data folder: $ESF_DATA_DIR when set (read at each call, never at import), else the bundled one."""
-    return Path(os.environ.get("ESF_DATA_DIR") or BUNDLED_DATA)
+__all__ = ["BUNDLED_DATA", "data_dir"]
 
 
 def _rows(name: str) -> list[dict[str, str]]:
