@@ -26,6 +26,10 @@ from bench.bench import machine  # noqa: E402
 from load.summaries import refresh_summaries  # noqa: E402
 from load.migrate import migrate  # noqa: E402
 
+# Where a value came from when an official list filled it: columns of the current row only (load/links.py), not of
+# its versions.
+FILLED = ", ".join(f"{c}_source" for c in ("esf_grant_sek", "total_budget_sek", "cofinancing_rate", "owner_org_number",
+                                           "intervention_type"))
 FILL = """
 INSERT INTO projects BY NAME
 SELECT 'P' || i AS project_id, 'Projekt ' || i AS title, NULL AS case_number,
@@ -43,7 +47,7 @@ JOIN (VALUES (0, 'Stockholm', 'SE11'), (1, 'Östra Mellansverige', 'SE12'), (2, 
              (3, 'Sydsverige', 'SE22'), (4, 'Västsverige', 'SE23'), (5, 'Norra Mellansverige', 'SE31'),
              (6, 'Mellersta Norrland', 'SE32'), (7, 'Övre Norrland', 'SE33'), (8, 'Nationellt', 'SE')) r(k, region, code)
   ON r.k = i % 9;
-INSERT INTO project_versions BY NAME SELECT * EXCLUDE (first_seen, last_seen, gone_since), 1 AS version, first_seen AS valid_from FROM projects;
+INSERT INTO project_versions BY NAME SELECT * EXCLUDE (first_seen, last_seen, gone_since, {FILLED}), 1 AS version, first_seen AS valid_from FROM projects;
 INSERT INTO project_organisations (project_id, role, name, name_normalized, truncated, run_id, organisation)
 SELECT project_id, ['owner', 'co_financier', 'partner', 'partner', 'partner'][1 + j], 'Org ' || (hash(project_id || j) % 20000),
        'Org ' || (hash(project_id || j) % 20000), false, 1, 'Org ' || (hash(project_id || j) % 20000)
@@ -62,12 +66,12 @@ FROM projects WHERE CAST(substr(project_id, 2) AS INTEGER) % 100 < 29;
 UPDATE project_versions SET valid_to = r.started_at
 FROM changes c JOIN runs r USING (run_id) WHERE project_versions.project_id = c.project_id;
 INSERT INTO project_versions BY NAME
-SELECT p.* EXCLUDE (first_seen, last_seen, gone_since, run_id, esf_grant_sek), p.esf_grant_sek + 100000 AS esf_grant_sek,
+SELECT p.* EXCLUDE (first_seen, last_seen, gone_since, run_id, esf_grant_sek, {FILLED}), p.esf_grant_sek + 100000 AS esf_grant_sek,
        c.run_id, 2 AS version, r.started_at AS valid_from
 FROM projects p JOIN changes c USING (project_id) JOIN runs r ON r.run_id = c.run_id;
 UPDATE projects SET esf_grant_sek = esf_grant_sek + 100000, run_id = c.run_id
 FROM changes c WHERE projects.project_id = c.project_id;
-"""
+""".replace("{FILLED}", FILLED)
 
 
 def cookbook() -> list[str]:
