@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -21,16 +23,26 @@ def publish(work_path: str | os.PathLike[str], target: str | os.PathLike[str], *
     new readers see the new file. Nothing is renamed if any step fails.
     """
     work_path, target = Path(work_path), Path(target)
-    tmp = target.with_name(f".{target.name}.publishing-{os.getpid()}")
-    try:
+    with swapped_in(target, "publishing") as tmp:
         _copy_verified(work_path, tmp, without_contacts)
+    return target
+
+
+@contextmanager
+def swapped_in(target: Path, purpose: str) -> Iterator[Path]:
+    """A temporary file beside `target` for the caller to write; when the block ends without error it is
+    fsynced and renamed over `target` (readers holding the old file keep their view), otherwise `target` is
+    untouched. The temporary file and its WAL never outlive the block (`.<name>.<purpose>-<pid>`)."""
+    tmp = target.with_name(f".{target.name}.{purpose}-{os.getpid()}")
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, target)
         _fsync_dir(target.parent)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
-    return target
 
 
 def _copy_verified(work_path: Path, tmp: Path, without_contacts: bool) -> None:
@@ -87,16 +99,8 @@ def compact(path: str | os.PathLike[str]) -> None:
     path = Path(path)
     for leftover in path.parent.glob(f".{path.name}.compacting-*"):  # a compaction killed half-way
         leftover.unlink(missing_ok=True)
-    tmp = path.with_name(f".{path.name}.compacting-{os.getpid()}")
-    try:
+    with swapped_in(path, "compacting") as tmp:
         copy_fresh(path, tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
 
 
 def copy_fresh(source: Path, dest: Path, *, without_contacts: bool = False) -> None:

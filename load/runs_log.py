@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from load.publish import _fsync_dir
+from load.publish import swapped_in
 from load import sql
 
 
@@ -31,8 +31,7 @@ def publish_runs(target: str | os.PathLike[str], columns: list[str], rows: list[
     target = Path(target)
     if not target.is_file():
         return False
-    tmp = target.with_name(f".{target.name}.publishing-{os.getpid()}")
-    try:
+    with swapped_in(target, "publishing") as tmp:
         shutil.copyfile(target, tmp)
         con = duckdb.connect(str(tmp))
         try:
@@ -48,11 +47,4 @@ def publish_runs(target: str | os.PathLike[str], columns: list[str], rows: list[
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-        _fsync_dir(target.parent)
-    finally:
-        tmp.unlink(missing_ok=True)
-        tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
     return True
