@@ -13,7 +13,8 @@ from lxml import etree
 
 BULLET = "•"
 _SPACES = re.compile(r"[ \t\u00a0\u2007\u202f\u2009\u200a\u3000\ufeff]+")
-_ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\u00ad]")
+_OTHER_SPACE = re.compile(r"[\t\u00a0\u2007\u202f\u2009\u200a\u3000\ufeff]")
+ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\u00ad]")
 _TEXT_BULLET = re.compile(r"^(?:[•·▪●◦]|\*)\s*")
 _HTML_SNIFF = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|div|p|h1|meta)\b", re.I)
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -66,8 +67,12 @@ class PageText:
 
 def clean_line(text: str) -> str:
     """NFC, no zero-width characters, every run of (no-break) spaces one space, trimmed."""
-    text = unicodedata.normalize("NFC", _ZERO_WIDTH.sub("", text))
-    return _SPACES.sub(" ", text).strip()
+    if ZERO_WIDTH.search(text):  # (searching first: most lines have nothing to replace, and a search is cheaper)
+        text = ZERO_WIDTH.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    if "  " in text or _OTHER_SPACE.search(text):
+        text = _SPACES.sub(" ", text)
+    return text.strip()
 
 
 def decode(body: bytes, content_type: str | None = None) -> Decoded:

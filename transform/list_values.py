@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from transform import normalize as nz
 from transform.limits import EARLIEST_DATE, LATEST_DATE, MAX_AMOUNT_SEK
+from transform.fragments import simple_fragment_lines
 from transform.lines import html_fragment_lines, text_to_lines
 
 Cell = str | int | float | date | datetime | None
@@ -92,7 +93,9 @@ def plain_text(cell: Cell) -> str | None:
         return None
     value = present(cell)
     if _HTMLISH.search(value):
-        lines = [" ".join(line.split()) for line in html_fragment_lines(value)]  # a newline in HTML is a space
+        lines = simple_fragment_lines(value)
+        if lines is None:
+            lines = [" ".join(line.split()) for line in html_fragment_lines(value)]  # a newline in HTML is a space
     else:
         lines = text_to_lines(value)
     return "\n".join(lines) or None

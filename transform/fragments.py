@@ -1,0 +1,85 @@
+"""A summary cell's HTML rendered to lines without a parser, when the HTML is simple: paragraphs, line breaks,
+a few inline tags without attributes, and the common entities — what the list of operations writes in nearly every
+row. The lines are the parser's (transform.lines.html_fragment_lines, each line's whitespace made single spaces, as
+transform.list_values.plain_text does; a property test holds the two equal); any other HTML gives None and the
+caller uses the parser. A list has 200,000 summaries: parsing each costs several times this."""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+from transform.lines import BULLET, ZERO_WIDTH
+
+BREAK = "\x00"  # where a paragraph starts or ends, or a <br>: the line ends (a fragment holding NUL is not simple)
+PARAGRAPH, LINE_BREAK = "p", "br"
+INLINE = ("strong", "b", "em", "i", "u")
+KINDS = {"<p>": PARAGRAPH, "</p>": "/" + PARAGRAPH, "<br>": LINE_BREAK, "<br/>": LINE_BREAK,
+         **{f"<{t}>": t for t in INLINE}, **{f"</{t}>": "/" + t for t in INLINE}}  # a tag, its spaces removed
+_TAG = re.compile(r"<[^<>]*>")
+_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|nbsp|#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6}));|(&)")
+
+
+def simple_fragment_lines(fragment: str) -> list[str] | None:
+    """The fragment's text lines, one a paragraph or <br>-separated line; None when the HTML is not simple."""
+    if BREAK in fragment:
+        return None
+    text = _text_with_breaks(fragment)
+    if text is None or "<" in text or ">" in text:
+        return None
+    if "&" in text:
+        if not _entities_are_plain(text):
+            return None
+        text = html.unescape(text)
+    if ZERO_WIDTH.search(text):
+        text = ZERO_WIDTH.sub("", text)
+    # NFC cannot join letters across a BREAK (NUL is a starter); U+FEFF is a space to clean_line but not to split().
+    text = unicodedata.normalize("NFC", text).replace("\ufeff", " ")
+    lines = []
+    for segment in text.split(BREAK):
+        line = " ".join(segment.split())
+        if line and line != BULLET:
+            lines.append(line)
+    return lines
+
+
+def _text_with_breaks(fragment: str) -> str | None:
+    """The text with each paragraph boundary and <br> a BREAK and inline tags removed; None when a tag is not one
+    of KINDS or tags are not nested as written (the parser moves or drops such tags, and its lines would differ):
+    paragraphs outside any inline tag, no </p> without its <p>, each closing tag closing the one open."""
+    pieces, last, paragraph, inline = [], 0, False, []
+    for m in _TAG.finditer(fragment):
+        tag = m.group()
+        kind = KINDS.get(tag) or KINDS.get("".join(tag.split()).lower())
+        if kind is None:
+            return None
+        pieces.append(fragment[last:m.start()])
+        last = m.end()
+        if kind == LINE_BREAK:
+            pieces.append(BREAK)
+        elif kind in (PARAGRAPH, "/" + PARAGRAPH):
+            if inline or (kind[0] == "/" and not paragraph):
+                return None
+            paragraph = kind == PARAGRAPH
+            pieces.append(BREAK)
+        elif kind[0] != "/":
+            inline.append(kind)
+        elif not inline or inline.pop() != kind[1:]:
+            return None
+    pieces.append(fragment[last:])
+    return "".join(pieces)
+
+
+def _entities_are_plain(text: str) -> bool:
+    """Every '&' starts a named entity of the short list or a numeric one of a printable character."""
+    for m in _ENTITY.finditer(text):
+        if m.group(3):
+            return False
+        number = m.group(1) or m.group(2)
+        if number is not None and not _printable(int(number, 10 if m.group(1) else 16)):
+            return False
+    return True
+
+
+def _printable(code: int) -> bool:
+    return 0x20 <= code < 0x7F or 0xA0 <= code < 0xD800 or 0xE000 <= code <= 0xFFFD
