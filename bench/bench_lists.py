@@ -82,7 +82,7 @@ def read_all(body: bytes) -> tuple[int, int]:
     reading = read_list(body)
     rows = problems = 0
     for chunk in reading.chunks:
-        rows += len(chunk.rows)
+        rows += len(chunk)
         problems += len(chunk.problems)
     return rows, problems
 
@@ -112,7 +112,7 @@ def ingest(path: Path, db: Path) -> dict[str, float]:
     """In this process: the list alone through the run service into an empty warehouse at `db`."""
     from service.run import RunSettings, refresh
     started = time.perf_counter()
-    report = refresh(RunSettings(db=str(db), sources=(str(path),), parse_workers=1))
+    report = refresh(RunSettings(db=str(db), sources=(str(path),), parse_workers=os.cpu_count() or 1))
     seconds = time.perf_counter() - started
     (loaded,) = report.lists
     return {"rows": loaded.rows, "rejected": loaded.rejected, "warnings": loaded.warnings, "seconds": seconds,

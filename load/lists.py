@@ -11,9 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import hashlib
-import json
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
@@ -21,13 +19,11 @@ import duckdb
 import pandas as pd
 
 from load.sql import has_table
-from records.lists import KOHESIO, OPERATIONS, ListProblem, ListRow
+from records.lists import COLUMNS, KOHESIO, OPERATIONS, ListChunk, ListProblem
 
 TABLES = {OPERATIONS: ("operations", "operation_versions"), KOHESIO: ("kohesio_operations", "kohesio_operation_versions")}
-ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ListRow))
 AMOUNTS = ("total_budget", "eu_grant")
 AMOUNT_LIMIT = Decimal(10) ** 16  # DECIMAL(18, 2): a larger amount is no project's (and would fail the load)
-HASHED = tuple(n for n in ROW_FIELDS if n not in ("kind", "row_number", "sha256", "duplicate_of"))
 STAGE_COLUMNS = f"""kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
     name VARCHAR, name_en VARCHAR, beneficiary VARCHAR, beneficiary_org_number VARCHAR, beneficiary_city VARCHAR,
     country VARCHAR, programme_area_code VARCHAR, specific_objective VARCHAR, intervention_type VARCHAR,
@@ -67,44 +63,37 @@ def _has_temp(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return has_table(con, table, database="temp")
 
 
-def row_sha256(row: ListRow) -> str:
-    """The hash of a row's normalised values (not its place in the file): the reader's, else made here."""
-    if row.sha256:
-        return row.sha256
-    payload = json.dumps([getattr(row, n) for n in HASHED], default=str, ensure_ascii=False)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def _amount(row: ListRow, name: str, problems: list[ListProblem]) -> str | None:
-    value = getattr(row, name)
+def _amount(value: Decimal | None, row_number: int, name: str, problems: list[ListProblem]) -> str | None:
     if value is None:
         return None
     if not value.is_finite() or abs(value) >= AMOUNT_LIMIT:
-        problems.append(ListProblem(row.row_number, name, "amount out of range: left empty", str(value)))
+        problems.append(ListProblem(row_number, name, "amount out of range: left empty", str(value)))
         return None
     return str(value)
 
 
-def stage_rows(con: duckdb.DuckDBPyConnection, source_key: str, rows: list[ListRow],
+def stage_rows(con: duckdb.DuckDBPyConnection, source_key: str, chunk: ListChunk,
                seen: dict[str, int]) -> list[ListProblem]:
     """Add one chunk of a file's rows to the staging table; → the problems the load itself found (an amount
     past DECIMAL(18, 2) is NULL plus a warning, never a failed load). `seen` counts the file's rows per external
     id so far (one dict per file, carried from chunk to chunk): a row's occurrence."""
-    if not rows:
+    count = len(chunk)
+    if not count:
         return []
+    columns = chunk.columns
     occurrence = []
-    for r in rows:
-        seen[r.external_id] = seen.get(r.external_id, 0) + 1
-        occurrence.append(seen[r.external_id])
+    for external in columns["external_id"]:
+        seen[external] = n = seen.get(external, 0) + 1
+        occurrence.append(n)
     problems: list[ListProblem] = []
-    data: dict[str, list[Any]] = {n: [getattr(r, n) for r in rows] for n in ROW_FIELDS if n not in AMOUNTS}
+    data: dict[str, list[Any]] = {n: columns[n] for n in COLUMNS if n not in AMOUNTS}
     for name in AMOUNTS:
-        data[name] = [_amount(r, name, problems) for r in rows]
-    data["cofinancing_rate"] = [None if r.cofinancing_rate is None else str(r.cofinancing_rate) for r in rows]
+        data[name] = [_amount(v, n, name, problems) for v, n in zip(columns[name], columns["row_number"])]
+    data["cofinancing_rate"] = [None if r is None else str(r) for r in columns["cofinancing_rate"]]
     for name in ("start_date", "end_date"):
-        data[name] = [None if d is None else d.isoformat() for d in data[name]]
-    data["sha256"] = [row_sha256(r) for r in rows]
-    data["source_key"] = [source_key] * len(rows)
+        data[name] = [None if d is None else d.isoformat() for d in columns[name]]
+    data["kind"] = [chunk.kind] * count
+    data["source_key"] = [source_key] * count
     data["occurrence"] = occurrence
     frame = pd.DataFrame({n: pd.Series(v, dtype=object) for n, v in data.items()})
     con.register("list_chunk", frame)

@@ -3,9 +3,10 @@ as the parser hands them to the loader: one normalised row each, with its row nu
 a row or the file left behind. The contract between transform/lists.py (reads) and load/lists.py (stores, links)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from records.errors import UsageError
 
 OPERATIONS, KOHESIO = "operations", "kohesio"
@@ -54,11 +55,25 @@ class ListProblem:
     severity: str = "warning"
 
 
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ListRow) if f.name != "kind")
+
+
 @dataclass
 class ListChunk:
-    """A slice of a list's rows (memory stays bounded however long the file) and their problems."""
-    rows: list[ListRow] = field(default_factory=list)
+    """A slice of a list's rows (memory stays bounded however long the file) and their problems. The rows are held
+    by column (ListRow's fields but its kind → one value per row): a reader fills them a column at a time, the load
+    stages them a column at a time, and a worker process hands them back cheaply."""
+    kind: str = OPERATIONS
+    columns: dict[str, list[Any]] = field(default_factory=lambda: {name: [] for name in COLUMNS})
     problems: list[ListProblem] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.columns["row_number"])
+
+    @property
+    def rows(self) -> list[ListRow]:
+        """The rows as ListRow records."""
+        return [ListRow(self.kind, *values) for values in zip(*(self.columns[name] for name in COLUMNS))]
 
 
 class NotAList(UsageError, ValueError):

@@ -1,5 +1,5 @@
 """Official list files in a run (the list of operations, Kohesio's export): told from pages by their content,
-stored raw like pages, then read chunk by chunk in the run's own process (not in the parse pool of pages) and
+stored raw like pages, then read block by block (a large file's blocks in the run's pool of parse processes) and
 staged for the load, which merges them with history, links them to projects and fills what pages lack.
 
 A row's problem stays that row's: a warning (the value is NULL) or a reject (no identity, unreadable), each with
@@ -17,10 +17,12 @@ from extract.files import XLSX_SIGNATURE, looks_like_table
 from load.lists import ListLoaded, has_staging, stage_file, stage_rows, start_staging
 from load.warehouse import Warehouse
 from records.project import ParsedPage
-from transform.lists import read_list, sniff
+from service.pool import ParsePool
+from transform.lists import read_chunks, read_list, sniff
 
 STAGE = "list"
 CHUNK_ROWS = 5000
+IN_POOL_BYTES = 4 << 20  # a smaller file (under some 8,000 rows) is read here: starting workers costs more
 MISSING_COLUMN = "expected column missing from the file: its field is empty in every row"
 
 
@@ -45,12 +47,13 @@ def problem_row(source_key: str, problem: ListProblem) -> dict[str, Any]:
             "severity": "error" if problem.severity == "error" else "warning"}
 
 
-def read_and_stage(wh: Warehouse, page: RawPage,
-                   chunk_rows: int = CHUNK_ROWS) -> tuple[ListLoaded | None, list[dict[str, Any]], ParsedPage | None]:
+def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
+                   chunk_rows: int | None = None) -> tuple[ListLoaded | None, list[dict[str, Any]], ParsedPage | None]:
     """Read one list file and stage its rows for the load; → (what was read, its problem rows, None), or for a
-    file that is no list (None, [], a rejected ParsedPage naming why)."""
+    file that is no list (None, [], a rejected ParsedPage naming why). A large file's blocks of rows are read in
+    the run's pool while this process stages the blocks read before them."""
     try:
-        reading = read_list(page.body, chunk_rows)
+        reading = read_list(page.body, chunk_rows or CHUNK_ROWS)
     except NotAList as exc:
         return None, [], ParsedPage(page.source_key, None, None, problems=[Problem(None, str(exc), stage=STAGE)])
     if not has_staging(wh.con):
@@ -60,9 +63,10 @@ def read_and_stage(wh: Warehouse, page: RawPage,
     problems = [problem_row(page.source_key, ListProblem(None, heading, MISSING_COLUMN))
                 for heading in reading.missing_columns]
     seen: dict[str, int] = {}
-    for chunk in reading.chunks:
-        loaded.rows += len(chunk.rows)
-        found = chunk.problems + stage_rows(wh.con, page.source_key, chunk.rows, seen)
+    map_blocks = pool.map_ordered if pool is not None and len(page.body) >= IN_POOL_BYTES else map
+    for chunk in read_chunks(reading, map_blocks):
+        loaded.rows += len(chunk)
+        found = chunk.problems + stage_rows(wh.con, page.source_key, chunk, seen)
         problems += [problem_row(page.source_key, p) for p in found]
     loaded.rejected = sum(1 for p in problems if p["severity"] == "error")
     loaded.warnings = len(problems) - loaded.rejected

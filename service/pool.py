@@ -1,16 +1,19 @@
 """The run's pool of parse processes: started by the run, stopped by the run on success, failure and interrupt."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import multiprocessing
 import os
+from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import TracebackType
 
 from service.children import worker_init
 from transform import parse_pages
 
+T = TypeVar("T")
+R = TypeVar("R")
 Work = tuple[bytes, str, str | None, str | None, str | None]  # body, source_key, url, content_type, sha256
 # Starting the workers (a forkserver importing transform/, then each worker) costs about as much as parsing a
 # few hundred pages in the run's own process: a run that expects fewer parses inline (a nightly's 1 %).
@@ -53,6 +56,20 @@ class ParsePool:
         size = -(-len(work) // self.workers)
         parts = self._executor().map(parse_pages, [work[i:i + size] for i in range(0, len(work), size)])
         return [page for part in parts for page in part]
+
+    def map_ordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """fn over items in the workers, the results in order, a few items in flight at a time (memory stays
+        bounded however many items there are); in the calling thread when there are no workers."""
+        if self.workers <= 1:
+            yield from map(fn, items)
+            return
+        executor, pending = self._executor(), deque[Future[R]]()
+        for item in items:
+            pending.append(executor.submit(fn, item))
+            if len(pending) > 2 * self.workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
     def close(self, wait: bool = True) -> None:
         """Stop the workers. After a failure or an interrupt, queued work is dropped and workers are

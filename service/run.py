@@ -245,7 +245,7 @@ def _run(settings: RunSettings, sources: list[str], batches: Batches, steps: Cal
                 to_parse = []
                 for page in filter(has_body, pages):
                     if is_list(page.body):
-                        take_list(wh, page, lists_from, collected, report)
+                        take_list(wh, page, lists_from, collected, report, pool)
                     elif parsed_from.get(page.source_key) == page.sha256:
                         collected.same_bytes.append(page.source_key)
                     else:
@@ -295,13 +295,13 @@ def failure_line(run_id: int | None, exc: BaseException, seconds: float) -> str:
 
 
 def take_list(wh: Warehouse, page: RawPage, lists_from: dict[str, str], collected: Collected,
-              report: RunReport) -> None:
+              report: RunReport, pool: ParsePool | None = None) -> None:
     """An official list file: unchanged bytes are not read again; otherwise its rows are read and staged for the
     load (a file that is no list is rejected, with why)."""
     if lists_from.get(page.source_key) == page.sha256:
         collected.same_bytes.append(page.source_key)
         return
-    loaded, problems, refused = read_and_stage(wh, page)
+    loaded, problems, refused = read_and_stage(wh, page, pool)
     if loaded is None:
         if refused is not None:
             collected.parsed.append(refused)

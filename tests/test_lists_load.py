@@ -419,3 +419,23 @@ def test_a_damaged_workbook_in_a_run_is_that_files_reject_and_the_pages_load(sit
     ((stage, reason),) = query(db, "SELECT stage, reason FROM rejects WHERE source_key = 'truncated.xlsx'")
     assert stage == "list" and "not a list of operations or a Kohesio export" in reason
     assert query(db, "SELECT count(*) FROM operations") == [(0,)]
+
+
+def test_a_large_list_read_in_the_parse_pool_loads_as_one_read_here(site, tmp_path, monkeypatch):
+    """Blocks of a large file go to the run's worker processes (here every file is 'large'): same rows, same
+    problem rows, same links as a run that reads the file in its own process."""
+    import service.lists
+    rows = [ops_row(f"24-{i:03d}-S01", f"Steg {i}", f"212000-{i:04d}", f"{i} 000,00", "-" if i % 5 else "x")
+            for i in range(1, 40)] + [ops_row("24-007-S01", "Steg 7 igen", "212000-0007", "1,00", "1,00")]
+    ops = write(tmp_path / "ops.csv", operations_csv(rows))
+    tables = "SELECT * EXCLUDE (run_id, first_seen, last_seen) FROM operations ORDER BY row_number"
+    problems = "SELECT stage, field, row_number, reason FROM warnings ORDER BY ALL"
+    got = {}
+    for workers in (1, 2):
+        monkeypatch.setattr(service.lists, "CHUNK_ROWS", 7)
+        monkeypatch.setattr(service.lists, "IN_POOL_BYTES", 0)
+        db = tmp_path / f"w{workers}" / "esf.duckdb"
+        run(db, site, ops, parse_workers=workers)
+        got[workers] = query(db, tables), query(db, problems), query(db, "SELECT * FROM project_links ORDER BY ALL")
+    assert got[2] == got[1]
+    assert len(got[1][0]) == 40 and any("also row" in reason for _, _, _, reason in got[1][1])

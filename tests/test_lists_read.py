@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from records.lists import KOHESIO, OPERATIONS, NotAList
-from transform.lists import ListReading, read_list, sniff
+from transform.lists import ListReading, read_chunks, read_list, sniff
 
 LISTS = Path(__file__).resolve().parent / "fixtures" / "lists"
 
@@ -368,3 +368,19 @@ def test_excels_sep_line_names_the_delimiter_and_is_not_a_row():
     assert sniff(body) == OPERATIONS
     reading, rows, _ = read_all(body)
     assert (rows[0].row_number, rows[0].case_number, rows[0].name) == (2, "23-041-S05", "Yrkesnyckeln")
+
+
+@pytest.mark.parametrize("name", ["duplicates.csv", "amounts.csv", "dates.csv", "case_numbers.csv",
+                                  "kohesio.xlsx", "operations.xlsx"])
+def test_blocks_read_by_worker_processes_give_what_this_process_reads(name):
+    """A large file's blocks go to the run's parse pool (service/lists.py): same rows, problems, duplicates."""
+    from service.pool import ParsePool
+
+    def read(map_blocks):
+        chunks = list(read_chunks(read_list(fixture(name), chunk_rows=2), map_blocks))
+        return [r for c in chunks for r in c.rows], [p for c in chunks for p in c.problems]
+
+    here = read(map)
+    with ParsePool(2) as pool:
+        there = read(pool.map_ordered)
+    assert there == here and here[0]

@@ -47,7 +47,9 @@ def _text_with_breaks(fragment: str) -> str | None:
     """The text with each paragraph boundary and <br> a BREAK and inline tags removed; None when a tag is not one
     of KINDS or tags are not nested as written (the parser moves or drops such tags, and its lines would differ):
     paragraphs outside any inline tag, no </p> without its <p>, each closing tag closing the one open."""
-    pieces, last, paragraph, inline = [], 0, False, []
+    pieces: list[str] = []
+    inline: list[str] = []
+    last, paragraph = 0, False
     for m in _TAG.finditer(fragment):
         tag = m.group()
         kind = KINDS.get(tag) or KINDS.get("".join(tag.split()).lower())

@@ -7,10 +7,11 @@ import hashlib
 from decimal import Decimal
 from typing import Any, Callable
 
-from records.lists import KOHESIO, OPERATIONS, ListProblem, ListRow
+from records.lists import COLUMNS, KOHESIO, OPERATIONS, ListChunk, ListProblem
 from transform import list_values as lv
 from transform import normalize as nz
 from transform import reference
+from transform.tables import Row, UnreadableRow
 
 MEMO_LIMIT = 10_000  # distinct values remembered per column (a date column has a few thousand)
 # The problem's field: the ListRow attribute a heading fills, where the vocabulary names it otherwise.
@@ -47,61 +48,118 @@ READERS: dict[str, dict[str, tuple[Callable[[Any], Any], bool]]] = {
 
 
 class RowReader:
-    """Reads the rows of one file of one kind, whose headings put the fields in `columns` (field → index)."""
+    """Reads blocks of rows of one file of one kind, whose headings put the fields in `columns` (field → index),
+    a column at a time. Picklable: a worker process reads blocks with its own copy (and its own memos)."""
 
-    def __init__(self, kind: str, columns: dict[str, int]):
-        self.kind = kind
+    def __init__(self, kind: str, columns: dict[str, int], width: int | None = None, short_ok: bool = False):
+        self.kind, self.columns, self.short_ok = kind, columns, short_ok
+        self.width = width if width is not None else max(columns.values(), default=-1) + 1
         readers = READERS[kind]
-        self.columns = columns
-        self.plan: list[tuple[str, int, Any, dict[Any, Any] | None]] = [(name, index, readers[name][0], {} if readers[name][1] else None)
-                     for name, index in columns.items() if name in readers]
+        self.plan: list[tuple[str, int, Callable[[Any], Any], bool]] = [
+            (name, index, readers[name][0], readers[name][1]) for name, index in columns.items() if name in readers]
+        self.memos: dict[str, dict[Any, tuple[Any, str | None]]] = {name: {} for name, *_ in self.plan}
         self.assemble = _operations if kind == OPERATIONS else _kohesio
 
-    def read(self, number: int, cells: list[lv.Cell], problems: list[ListProblem]) -> ListRow | None:
-        values: dict[str, Any] = {}
-        count = len(cells)
-        for name, index, fn, memo in self.plan:
-            if index >= count:
+    def __getstate__(self) -> dict[str, Any]:
+        """Without the memos: each block sent to a worker would carry them."""
+        return {**self.__dict__, "memos": {name: {} for name in self.memos}}
+
+    def read_block(self, block: list[Row]) -> ListChunk:
+        """Table rows (row number, cells) → a chunk of ListRows by column, and the block's problems by row."""
+        chunk = ListChunk(self.kind)
+        problems: list[ListProblem] = []
+        numbers: list[int] = []
+        rows: list[list[lv.Cell]] = []
+        for number, cells in block:
+            if isinstance(cells, UnreadableRow):
+                problems.append(ListProblem(number, None, f"row not readable: {cells.reason}", None, "error"))
                 continue
-            cell = cells[index]
-            if cell is None or cell == "":
-                continue
-            if memo is None:
-                try:
-                    if fn not in LENIENT:
-                        values[name] = fn(cell)
-                        continue
-                    got = fn(cell)
-                except nz.ValueProblem as exc:
-                    got = None, str(exc)
-            else:
-                got = memo.get(cell)
-                if got is None:
-                    got = _safe(fn, cell)
-                    if len(memo) < MEMO_LIMIT:
-                        memo[cell] = got
-            value, reason = got
+            if len(cells) != self.width:
+                _ragged(number, cells, self.width, self.short_ok, problems)
+                cells = (cells + [None] * self.width)[:self.width]
+            numbers.append(number)
+            rows.append(cells)
+        if rows:
+            cells_by_column = list(zip(*rows))
+            values = {name: self._column(name, fn, memo, cells_by_column[index], numbers, problems)
+                      for name, index, fn, memo in self.plan}
+            self._assemble(chunk, numbers, values, cells_by_column, problems)
+        problems.sort(key=_row_of)  # stable: a row's own problems keep their order (cells, then the row's)
+        chunk.problems = problems
+        return chunk
+
+    def _column(self, name: str, fn: Callable[[Any], Any], memo: bool, cells: tuple[lv.Cell, ...],
+                numbers: list[int], problems: list[ListProblem]) -> list[Any]:
+        """One field's values for a block's rows; a warning (with its row) for each cell that cannot be read."""
+        if memo:
+            seen = self.memos[name]
+            for cell in set(cells):
+                if cell not in seen and cell is not None and cell != "":
+                    if len(seen) >= MEMO_LIMIT:
+                        seen.clear()
+                    seen[cell] = _safe(fn, cell)
+            got = [_NOTHING if cell is None or cell == "" else seen[cell] for cell in cells]
+        elif fn in LENIENT:
+            got = [_NOTHING if cell is None or cell == "" else _lenient(fn, cell) for cell in cells]
+        else:
+            got = [_NOTHING if cell is None or cell == "" else _safe(fn, cell) for cell in cells]
+        field = REPORTED_AS.get(name, name)
+        for number, cell, (_, reason) in zip(numbers, cells, got):
             if reason is not None:
-                problems.append(ListProblem(number, REPORTED_AS.get(name, name), reason, lv.cell_text(cell)))
-            values[name] = value
-        written = _Written(cells, self.columns)
-        fields = self.assemble(number, values, written, problems)
-        if fields is None:
-            return None
-        _check_dates(number, fields, written, problems)
-        fields["sha256"] = row_hash(self.kind, fields)
-        return ListRow(kind=self.kind, row_number=number, **fields)
+                problems.append(ListProblem(number, field, reason, lv.cell_text(cell)))
+        return [value for value, _ in got]
+
+    def _assemble(self, chunk: ListChunk, numbers: list[int], values: dict[str, list[Any]],
+                  cells_by_column: list[tuple[lv.Cell, ...]], problems: list[ListProblem]) -> None:
+        out = chunk.columns
+        names = [name for name, *_ in self.plan]
+        for i, number in enumerate(numbers):
+            row_values = {name: values[name][i] for name in names}
+            written = _Written(cells_by_column, self.columns, i)
+            fields = self.assemble(number, row_values, written, problems)
+            if fields is None:
+                continue
+            _check_dates(number, fields, written, problems)
+            fields["sha256"] = row_hash(self.kind, fields)
+            fields["row_number"] = number
+            for name in COLUMNS:
+                out[name].append(fields.get(name))
+
+
+_NOTHING: tuple[Any, str | None] = (None, None)
+
+
+def _row_of(problem: ListProblem) -> int:
+    return problem.row_number or 0
+
+
+def _ragged(number: int, cells: list[lv.Cell], width: int, short_ok: bool, problems: list[ListProblem]) -> None:
+    if len(cells) > width and any(lv.cell_text(c) not in (None, "") for c in cells[width:]):
+        problems.append(ListProblem(number, None, f"row has {len(cells)} cells, the heading row {width}: "
+                                                  "the cells past the last heading are not read", None))
+    elif len(cells) < width and not short_ok:
+        problems.append(ListProblem(number, None, f"row has {len(cells)} cells, the heading row {width}: "
+                                                  "the missing ones are read as empty", None))
 
 
 class _Written:
     """A row's cells by field, as written (for the value a warning quotes)."""
 
-    def __init__(self, cells: list[lv.Cell], columns: dict[str, int]):
-        self.cells, self.columns = cells, columns
+    def __init__(self, cells_by_column: list[tuple[lv.Cell, ...]], columns: dict[str, int], row: int):
+        self.cells_by_column, self.columns, self.row = cells_by_column, columns, row
 
     def get(self, name: str) -> Any:
         index = self.columns.get(name)
-        return self.cells[index] if index is not None and index < len(self.cells) else None
+        return self.cells_by_column[index][self.row] if index is not None else None
+
+
+def _lenient(fn: Callable[[Any], Any], cell: Any) -> tuple[Any, str | None]:
+    """A reader that returns (value, note): the note is a warning; a ValueProblem is one too."""
+    try:
+        result: tuple[Any, str | None] = fn(cell)
+        return result
+    except nz.ValueProblem as exc:
+        return None, str(exc)
 
 
 def _safe(fn: Callable[[Any], Any], cell: Any) -> tuple[Any, str | None]:

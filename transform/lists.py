@@ -9,31 +9,20 @@ value; a row without identity is an error and no row; a missing column is named 
 from __future__ import annotations
 
 import csv
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
-from records.lists import KOHESIO, LIST_KINDS, OPERATIONS, ListChunk, ListProblem, ListRow, NotAList
-from transform import list_values as lv
+from records.lists import KOHESIO, LIST_KINDS, OPERATIONS, ListChunk, ListProblem, NotAList
 from transform import normalize as nz
 from transform import reference
 from transform.list_rows import RowReader
 from transform.reference import fold
-from transform.tables import NotATable, Table, TableDamaged, UnreadableRow, first_rows, is_xlsx, open_table
+from transform.tables import NotATable, Row, Table, TableDamaged, first_rows, is_xlsx, open_table
 
 IDENTITY = {OPERATIONS: ("case_number",), KOHESIO: ("external_id", "local_identifier")}
 REFUSAL = "not a list of operations or a Kohesio export"
 QUOTED_HEADINGS = 6  # a refusal quotes this many of the file's headings
-
-
-@dataclass
-class ListReading:
-    kind: str                       # records.lists.OPERATIONS | KOHESIO
-    missing_columns: list[str]      # expected columns absent, named by their heading as the export writes them
-    notes: list[str]                # file-level remarks (extra columns ignored, encoding fallback, sheet used …)
-    chunks: Iterator[ListChunk]     # rows normalised lazily, chunk by chunk (bounded memory whatever the length)
-    format: str = "csv"             # 'csv' | 'xlsx', as told by the content
 
 
 @dataclass(frozen=True)
@@ -113,7 +102,10 @@ def read_list(body: bytes, chunk_rows: int = 5000) -> ListReading:
     vocabulary = vocabularies()[kind]
     missing = [heading for name, heading in vocabulary.written.items() if name not in columns]
     notes = list(table.notes) + _column_notes(kind, table.headings, columns)
-    return ListReading(kind, missing, notes, _chunks(kind, table, columns, max(1, chunk_rows)), table.format)
+    reader = RowReader(kind, columns, len(table.headings), table.ragged_rows_are_short)
+    damaged: list[ListProblem] = []
+    return ListReading(kind, missing, notes, reader, _blocks(table, max(1, chunk_rows), damaged), table.format,
+                       damaged)
 
 
 def _column_notes(kind: str, headings: list[str], columns: dict[str, int]) -> list[str]:
@@ -128,50 +120,63 @@ def _column_notes(kind: str, headings: list[str], columns: dict[str, int]) -> li
     return notes
 
 
-def _chunks(kind: str, table: Table, columns: dict[str, int], chunk_rows: int) -> Iterator[ListChunk]:
-    reader = RowReader(kind, columns)
-    width = len(table.headings)
+Block = list[Row]  # up to chunk_rows rows of the table, read in one piece (in a worker process, or here)
+
+
+@dataclass
+class ListReading:
+    kind: str                       # records.lists.OPERATIONS | KOHESIO
+    missing_columns: list[str]      # expected columns absent, named by their heading as the export writes them
+    notes: list[str]                # file-level remarks (extra columns ignored, encoding fallback, sheet used …)
+    reader: RowReader               # reads a block of rows into a chunk (picklable: a worker may do it)
+    blocks: Iterator[Block]         # the table's rows, block by block, lazily (bounded memory whatever the length)
+    format: str = "csv"             # 'csv' | 'xlsx', as told by the content
+    damaged: list[ListProblem] = field(default_factory=list)  # where a workbook broke off, once the blocks are read
+
+    @property
+    def chunks(self) -> Iterator[ListChunk]:
+        """The rows read here, chunk by chunk (see read_chunks to read them elsewhere)."""
+        return read_chunks(self, map)
+
+
+def read_chunks(reading: ListReading, map_blocks: Callable[..., Iterable[ListChunk]]) -> Iterator[ListChunk]:
+    """The file's chunks in order: `map_blocks(reading.reader.read_block, reading.blocks)` reads them (the builtin
+    map, or a pool's ordered map); a row whose identity an earlier row of the file has is flagged here."""
     first_of: dict[str, int] = {}
-    chunk, in_chunk = ListChunk(), 0
+    for chunk in map_blocks(reading.reader.read_block, reading.blocks):
+        _flag_duplicates(chunk, first_of)
+        yield chunk
+    if reading.damaged:
+        yield ListChunk(reading.kind, problems=list(reading.damaged))
+
+
+def _blocks(table: Table, chunk_rows: int, damaged: list[ListProblem]) -> Iterator[Block]:
+    block: Block = []
     rows = iter(table.rows)
     while True:
         try:
-            number, cells = next(rows)
+            block.append(next(rows))
         except StopIteration:
             break
         except TableDamaged as exc:
-            chunk.problems.append(ListProblem(exc.after + 1, None, str(exc), None, "error"))
+            damaged.append(ListProblem(exc.after + 1, None, str(exc), None, "error"))
             break
-        if isinstance(cells, UnreadableRow):
-            chunk.problems.append(ListProblem(number, None, f"row not readable: {cells.reason}", None, "error"))
-        else:
-            if len(cells) != width:
-                _ragged(number, cells, width, table.ragged_rows_are_short, chunk.problems)
-            row = reader.read(number, cells, chunk.problems)
-            if row is not None:
-                chunk.rows.append(_with_duplicate(row, first_of, chunk.problems))
-        in_chunk += 1
-        if in_chunk >= chunk_rows:
-            yield chunk
-            chunk, in_chunk = ListChunk(), 0
-    if chunk.rows or chunk.problems:
-        yield chunk
+        if len(block) >= chunk_rows:
+            yield block
+            block = []
+    if block:
+        yield block
 
 
-def _ragged(number: int, cells: list[lv.Cell], width: int, short_ok: bool, problems: list[ListProblem]) -> None:
-    if len(cells) > width and any(lv.cell_text(c) not in (None, "") for c in cells[width:]):
-        problems.append(ListProblem(number, None, f"row has {len(cells)} cells, the heading row {width}: "
-                                                  "the cells past the last heading are not read", None))
-    elif len(cells) < width and not short_ok:
-        problems.append(ListProblem(number, None, f"row has {len(cells)} cells, the heading row {width}: "
-                                                  "the missing ones are read as empty", None))
-
-
-def _with_duplicate(row: ListRow, first_of: dict[str, int], problems: list[ListProblem]) -> ListRow:
+def _flag_duplicates(chunk: ListChunk, first_of: dict[str, int]) -> None:
     """A row whose identity an earlier row of the file has: kept, with duplicate_of and a warning."""
-    first = first_of.setdefault(row.external_id, row.row_number)
-    if first == row.row_number:
-        return row
-    problems.append(ListProblem(row.row_number, "external_id", f"{row.external_id} is also row {first} of the file; "
-                                                               "both rows are kept", row.external_id))
-    return dataclasses.replace(row, duplicate_of=first)
+    columns = chunk.columns
+    found = []
+    for i, (external, number) in enumerate(zip(columns["external_id"], columns["row_number"])):
+        first = first_of.setdefault(external, number)
+        if first != number:
+            columns["duplicate_of"][i] = first
+            found.append(ListProblem(number, "external_id", f"{external} is also row {first} of the file; "
+                                                            "both rows are kept", external))
+    if found:
+        chunk.problems = sorted(chunk.problems + found, key=lambda p: p.row_number or 0)
