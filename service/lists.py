@@ -8,10 +8,9 @@ number and a line in the run report. A file that turns out to be no list is that
 """
 from __future__ import annotations
 
-from typing import Any
-
-from records.lists import ListProblem, NotAList
+from records.lists import LIST_STAGE, ListProblem, NotAList
 from records.pages import RawPage
+from records.problems import ProblemRow
 from records.project import Problem
 from extract.files import XLSX_SIGNATURE, looks_like_table
 from load.lists import ListLoaded, has_staging, stage_file, stage_rows, start_staging
@@ -19,7 +18,6 @@ from load.warehouse import Warehouse
 from records.project import ParsedPage
 from transform.lists import read_list, sniff
 
-STAGE = "list"
 CHUNK_ROWS = 5000
 MISSING_COLUMN = "expected column missing from the file: its field is empty in every row"
 
@@ -38,33 +36,26 @@ def is_list(body: bytes) -> bool:
     return True
 
 
-def problem_row(source_key: str, problem: ListProblem) -> dict[str, Any]:
-    """A list's problem as a row of `warnings` or `rejects`: the file, its row number, the field."""
-    return {"source_key": source_key, "project_id": None, "stage": STAGE, "field": problem.field,
-            "reason": problem.reason, "value": problem.value, "row_number": problem.row_number,
-            "severity": "error" if problem.severity == "error" else "warning"}
-
-
 def read_and_stage(wh: Warehouse, page: RawPage,
-                   chunk_rows: int = CHUNK_ROWS) -> tuple[ListLoaded | None, list[dict[str, Any]], ParsedPage | None]:
+                   chunk_rows: int = CHUNK_ROWS) -> tuple[ListLoaded | None, list[ProblemRow], ParsedPage | None]:
     """Read one list file and stage its rows for the load; → (what was read, its problem rows, None), or for a
     file that is no list (None, [], a rejected ParsedPage naming why)."""
     try:
         reading = read_list(page.body, chunk_rows)
     except NotAList as exc:
-        return None, [], ParsedPage(page.source_key, None, None, problems=[Problem(None, str(exc), stage=STAGE)])
+        return None, [], ParsedPage(page.source_key, None, None, problems=[Problem(None, str(exc), stage=LIST_STAGE)])
     if not has_staging(wh.con):
         start_staging(wh.con)
     loaded = ListLoaded(page.source_key, reading.kind, missing_columns=list(reading.missing_columns),
                         notes=list(reading.notes))
-    problems = [problem_row(page.source_key, ListProblem(None, heading, MISSING_COLUMN))
+    problems = [ProblemRow.of_list_problem(page.source_key, ListProblem(None, heading, MISSING_COLUMN))
                 for heading in reading.missing_columns]
     seen: dict[str, int] = {}
     for chunk in reading.chunks:
         loaded.rows += len(chunk.rows)
         found = chunk.problems + stage_rows(wh.con, page.source_key, chunk.rows, seen)
-        problems += [problem_row(page.source_key, p) for p in found]
-    loaded.rejected = sum(1 for p in problems if p["severity"] == "error")
+        problems += [ProblemRow.of_list_problem(page.source_key, p) for p in found]
+    loaded.rejected = sum(1 for p in problems if p.severity == "error")
     loaded.warnings = len(problems) - loaded.rejected
     stage_file(wh.con, loaded, page.sha256)
     return loaded, problems, None
