@@ -44,8 +44,8 @@ def parse(page: str, fmt: str, user_agent: str | None) -> None:
     if parsed.ok:
         result = validate([parsed])
         for row in result.rejects + result.warnings:
-            out["problems"].append({"field": row["field"], "reason": row["reason"], "value": row["value"],
-                                    "severity": row["severity"], "stage": "validate"})
+            out["problems"].append({"field": row.field, "reason": row.reason, "value": row.value,
+                                    "severity": row.severity, "stage": "validate"})
     if fmt == "json":
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
     else:

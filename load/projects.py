@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from load.summaries import refresh_summaries
 from load.sql import transaction
 from load.warehouse import Warehouse
 
+from records.problems import ProblemRow
 from records.run import RunCounts
 from records.project import ANNOTATIONS, ENRICHED, PROJECT_COLUMNS, PROVENANCE
 
@@ -50,7 +51,7 @@ def record_hashes(projects: pd.DataFrame, children: dict[str, pd.DataFrame]) -> 
 
 
 def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
-             problems: list[dict[str, Any]], counts: RunCounts, same_bytes: Sequence[str] = ()) -> RunCounts:
+             problems: list[ProblemRow], counts: RunCounts, same_bytes: Sequence[str] = ()) -> RunCounts:
     """Write everything for one run and its `runs` row in a single transaction; return the final counts.
 
     same_bytes: source keys whose page was read again with unchanged bytes (not parsed): seen, unchanged.
@@ -175,12 +176,18 @@ def record_fill_rates(con: duckdb.DuckDBPyConnection, run_id: int) -> None:
         con.executemany("INSERT INTO run_field_fill VALUES (?, ?, ?, ?, ?, ?)", fill)
 
 
-def _insert_problems(wh: Warehouse, run_id: int, problems: list[dict[str, Any]]) -> None:
+def problem_frame(run_id: int, problems: Iterable[ProblemRow]) -> pd.DataFrame:
+    """Problem records as rows of `rejects` or `warnings`, in PROBLEM_COLUMNS: the one place a record becomes a row."""
+    rows = [{"run_id": run_id, "source_key": p.source_key, "project_id": p.project_id, "stage": p.stage,
+             "field": p.field, "reason": p.reason, "value": p.value, "row_number": p.row_number} for p in problems]
+    return pd.DataFrame(rows, columns=PROBLEM_COLUMNS).astype(object)
+
+
+def _insert_problems(wh: Warehouse, run_id: int, problems: list[ProblemRow]) -> None:
     for table, wanted in (("rejects", "error"), ("warnings", "warning")):
-        rows = [{**{c: p.get(c) for c in PROBLEM_COLUMNS}, "run_id": run_id}
-                for p in problems if p.get("severity", "error") == wanted]
-        if rows:
-            df = pd.DataFrame(rows, columns=PROBLEM_COLUMNS).astype(object)
+        picked = [p for p in problems if p.severity == wanted]
+        if picked:
+            df = problem_frame(run_id, picked)
             wh.con.register("problem_df", df)
             wh.con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM problem_df")
             wh.con.unregister("problem_df")

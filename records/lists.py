@@ -10,6 +10,7 @@ from typing import Any
 from records.errors import UsageError
 
 OPERATIONS, KOHESIO = "operations", "kohesio"
+LIST_STAGE = "list"  # the stage of a list's problems in `rejects` and `warnings`
 LIST_KINDS: tuple[str, ...] = (OPERATIONS, KOHESIO)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 import pandera.pandas as pa
 
+from records.problems import ProblemRow
 from records.project import NAMES, names_of
 from schemas.models import CHECK_COLUMNS, IDENTITY_SCHEMA, REPORT_SCHEMA, Organisation, ProjectMunicipality, Section
 from records.project import ParsedPage
@@ -34,8 +35,8 @@ class Validated:
     organisations: pd.DataFrame
     municipalities: pd.DataFrame
     sections: pd.DataFrame
-    rejects: list[dict[str, Any]] = field(default_factory=list)   # rows for the `rejects` table
-    warnings: list[dict[str, Any]] = field(default_factory=list)  # validation's own rows for `warnings`
+    rejects: list[ProblemRow] = field(default_factory=list)   # rows for the `rejects` table
+    warnings: list[ProblemRow] = field(default_factory=list)  # validation's own rows for `warnings`
     field_problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=QUALITY_COLUMNS))
 
 
@@ -78,8 +79,8 @@ def validate(pages: list[ParsedPage]) -> Validated:
     """Validate lazily. A failing identity rule turns its page into a reject naming field, check and value;
     any other failing rule is a warning: a failing value becomes NULL, and the project loads."""
     pages = [p for p in pages if p.ok]
-    rejects: list[dict[str, Any]] = []
-    warnings: list[dict[str, Any]] = []
+    rejects: list[ProblemRow] = []
+    warnings: list[ProblemRow] = []
     quality = [{"project_id": p.project_id, "field": column, "status": prob.kind, "reason": prob.reason,
                 "value": prob.value, "stage": prob.stage}
                for p in pages for prob in p.problems if prob.kind in QUALITY_KINDS for column in problem_columns(prob)]
@@ -102,10 +103,10 @@ def validate(pages: list[ParsedPage]) -> Validated:
     for index, column in emptied:  # after every rule has seen the values as written
         projects.loc[index, column] = None
     for w in warnings:
-        column = ",".join(f.removeprefix("projects.") for f in w["field"].split(","))
+        column = ",".join(f.removeprefix("projects.") for f in (w.field or "").split(","))
         status = "unreadable" if column in PROJECT_COLUMNS else "conflict"
-        quality.append({"project_id": w["project_id"], "field": column, "status": status, "reason": w["reason"],
-                        "value": w["value"], "stage": "validate"})
+        quality.append({"project_id": w.project_id, "field": column, "status": status, "reason": w.reason,
+                        "value": w.value, "stage": "validate"})
     for kind, model in CHILD_MODELS.items():
         df = children[kind]
         dropped = set()
@@ -130,8 +131,8 @@ def validate(pages: list[ParsedPage]) -> Validated:
     )
 
 
-def _distinct(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return list({(r["source_key"], r["project_id"], r["field"], r["reason"], r["value"]): r for r in rows}.values())
+def _distinct(rows: list[ProblemRow]) -> list[ProblemRow]:
+    return list({(r.source_key, r.project_id, r.field, r.reason, r.value): r for r in rows}.values())
 
 
 def _recount(projects: pd.DataFrame, quality: list[dict[str, Any]]) -> None:
@@ -144,16 +145,15 @@ def _recount(projects: pd.DataFrame, quality: list[dict[str, Any]]) -> None:
                                           dtype="Int64")
 
 
-def _holdable(project: dict[str, Any], warnings: list[dict[str, Any]]) -> dict[str, Any]:
+def _holdable(project: dict[str, Any], warnings: list[ProblemRow]) -> dict[str, Any]:
     """The project with every value its column's type cannot hold (pandas would raise) NULL, with a warning."""
     row = dict(project)
     for col in (*INT_COLUMNS, *DATE_COLUMNS, *RATE_COLUMNS):
         value = row.get(col)
         if not _fits(col, value):
-            warnings.append({"source_key": row["source_key"], "project_id": row["project_id"], "stage": "validate",
-                             "severity": "warning", "field": f"projects.{col}",
-                             "reason": "not_representable: the column's type cannot hold the value",
-                             "value": _text(value)})
+            warnings.append(ProblemRow.of_validation(
+                row["source_key"], row["project_id"], f"projects.{col}",
+                "not_representable: the column's type cannot hold the value", _text(value), "warning"))
             row[col] = None
     return row
 
@@ -175,7 +175,7 @@ def _keep(df: pd.DataFrame, bad_ids: set[str]) -> pd.DataFrame:
 
 
 def _problem(source_key: str | None, row: pd.Series, case: dict[str, Any], table: str,
-             severity: str) -> dict[str, Any]:
+             severity: str) -> ProblemRow:
     check = str(case.get("check"))
     if case.get("schema_context") == "DataFrameSchema":  # a row-wise check: name the columns it reads
         columns = CHECK_COLUMNS.get(check.split(":")[0], ())
@@ -183,8 +183,7 @@ def _problem(source_key: str | None, row: pd.Series, case: dict[str, Any], table
         value = "; ".join(f"{c}={_text(row[c])}" for c in columns) or None
     else:
         field_name, value = f"{table}.{case.get('column')}", _text(case.get("failure_case"))
-    return {"source_key": source_key, "project_id": row["project_id"], "stage": "validate",
-            "severity": severity, "field": field_name, "reason": check, "value": value}
+    return ProblemRow.of_validation(source_key, row["project_id"], field_name, check, value, severity)
 
 
 def _text(value: Any) -> str | None:

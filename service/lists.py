@@ -8,10 +8,9 @@ number and a line in the run report. A file that turns out to be no list is that
 """
 from __future__ import annotations
 
-from typing import Any
-
-from records.lists import ListProblem, NotAList
+from records.lists import LIST_STAGE, ListProblem, NotAList
 from records.pages import RawPage
+from records.problems import ProblemRow
 from records.project import Problem
 from extract.files import XLSX_SIGNATURE, looks_like_table
 from load.lists import ListLoaded, has_staging, stage_file, stage_rows, start_staging
@@ -20,7 +19,6 @@ from records.project import ParsedPage
 from service.pool import ParsePool
 from transform.lists import read_chunks, read_list, sniff
 
-STAGE = "list"
 CHUNK_ROWS = 5000
 IN_POOL_BYTES = 4 << 20  # a smaller file (under some 8,000 rows) is read here: starting workers costs more
 MISSING_COLUMN = "expected column missing from the file: its field is empty in every row"
@@ -40,35 +38,28 @@ def is_list(body: bytes) -> bool:
     return True
 
 
-def problem_row(source_key: str, problem: ListProblem) -> dict[str, Any]:
-    """A list's problem as a row of `warnings` or `rejects`: the file, its row number, the field."""
-    return {"source_key": source_key, "project_id": None, "stage": STAGE, "field": problem.field,
-            "reason": problem.reason, "value": problem.value, "row_number": problem.row_number,
-            "severity": "error" if problem.severity == "error" else "warning"}
-
-
 def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
-                   chunk_rows: int | None = None) -> tuple[ListLoaded | None, list[dict[str, Any]], ParsedPage | None]:
+                   chunk_rows: int | None = None) -> tuple[ListLoaded | None, list[ProblemRow], ParsedPage | None]:
     """Read one list file and stage its rows for the load; → (what was read, its problem rows, None), or for a
     file that is no list (None, [], a rejected ParsedPage naming why). A large file's blocks of rows are read in
     the run's pool while this process stages the blocks read before them."""
     try:
         reading = read_list(page.body, chunk_rows or CHUNK_ROWS)
     except NotAList as exc:
-        return None, [], ParsedPage(page.source_key, None, None, problems=[Problem(None, str(exc), stage=STAGE)])
+        return None, [], ParsedPage(page.source_key, None, None, problems=[Problem(None, str(exc), stage=LIST_STAGE)])
     if not has_staging(wh.con):
         start_staging(wh.con)
     loaded = ListLoaded(page.source_key, reading.kind, missing_columns=list(reading.missing_columns),
                         notes=list(reading.notes))
-    problems = [problem_row(page.source_key, ListProblem(None, heading, MISSING_COLUMN))
+    problems = [ProblemRow.of_list_problem(page.source_key, ListProblem(None, heading, MISSING_COLUMN))
                 for heading in reading.missing_columns]
     seen: dict[str, int] = {}
     map_blocks = pool.map_ordered if pool is not None and len(page.body) >= IN_POOL_BYTES else map
     for chunk in read_chunks(reading, map_blocks):
         loaded.rows += len(chunk)
         found = chunk.problems + stage_rows(wh.con, page.source_key, chunk, seen)
-        problems += [problem_row(page.source_key, p) for p in found]
-    loaded.rejected = sum(1 for p in problems if p["severity"] == "error")
+        problems += [ProblemRow.of_list_problem(page.source_key, p) for p in found]
+    loaded.rejected = sum(1 for p in problems if p.severity == "error")
     loaded.warnings = len(problems) - loaded.rejected
     stage_file(wh.con, loaded, page.sha256)
     return loaded, problems, None

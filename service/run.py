@@ -15,6 +15,7 @@ from typing import Any
 
 from extract.polite import Politeness
 from records.pages import RawPage
+from records.problems import ProblemRow
 from records.run import RunCounts
 from records.status import NOT_MODIFIED, is_gone
 from extract.sources import Source, open_source
@@ -35,7 +36,7 @@ from service.progress import NoProgress, Progress
 from records.project import ParsedPage
 from service.privacy import personal_values, redact_report
 from service.reading import BATCH_BYTES, read_batch, read_planned
-from transform.batch import fetch_failure_row, problem_rows, resolve_duplicates
+from transform.batch import problem_rows, resolve_duplicates
 from records.errors import RunFailed
 
 log = logging.getLogger("esf.run")
@@ -92,7 +93,7 @@ class RunReport:
 class Collected:
     """What the batches leave behind: parsed pages (no bodies), problem rows and counts."""
     parsed: list[ParsedPage] = field(default_factory=list)
-    problems: list[dict[str, Any]] = field(default_factory=list[Any])
+    problems: list[ProblemRow] = field(default_factory=list)
     same_bytes: list[str] = field(default_factory=list)  # read again, bytes unchanged: not parsed
     counts: RunCounts = field(default_factory=RunCounts)  # reading's share: seen, fetched, skipped, failed…
 
@@ -115,7 +116,7 @@ class Steps:
         return done(parse_raw(self.pool, pages))
 
     def load(self, wh: Warehouse, run_id: int, started: datetime,
-             collected: Collected) -> tuple[RunCounts, list[dict[str, Any]]]:
+             collected: Collected) -> tuple[RunCounts, list[ProblemRow]]:
         return validate_and_load(wh, run_id, started, collected)
 
 
@@ -124,18 +125,18 @@ def parse_raw(pool: ParsePool, pages: list[RawPage]) -> list[ParsedPage]:
 
 
 def validate_and_load(wh: Warehouse, run_id: int, started: datetime,
-                      collected: Collected) -> tuple[RunCounts, list[dict[str, Any]]]:
+                      collected: Collected) -> tuple[RunCounts, list[ProblemRow]]:
     """Dedupe, validate, then one load transaction; → (final counts, every problem row)."""
     good = [p for p in collected.parsed if p.ok]
     kept, superseded = resolve_duplicates(good)
     validated = validate(kept)
     problems = collected.problems + validated.rejects + validated.warnings
-    problems += [row for p in collected.parsed for row in problem_rows(p) if row["severity"] == "warning"
+    problems += [row for p in collected.parsed for row in problem_rows(p) if row.severity == "warning"
                  or not p.ok]
     counts = collected.counts.plus(
         duplicates=len(superseded),
-        rejected=(len(collected.parsed) - len(good)) + len({r["source_key"] for r in validated.rejects}),
-        warnings=sum(1 for r in problems if r["severity"] == "warning"))
+        rejected=(len(collected.parsed) - len(good)) + len({r.source_key for r in validated.rejects}),
+        warnings=sum(1 for r in problems if r.severity == "warning"))
     return load_run(wh, run_id, started, validated, problems, counts, collected.same_bytes), problems
 
 
@@ -319,7 +320,7 @@ def _tally(pages: list[RawPage], collected: Collected) -> None:
     for page in pages:
         if page.failed:
             c.failed += 1
-            collected.problems.append(fetch_failure_row(page.source_key, page.error or "not read"))
+            collected.problems.append(ProblemRow.fetch_failure(page.source_key, page.error or "not read"))
         elif page.http_status == NOT_MODIFIED:
             c.not_modified += 1
         elif is_gone(page.http_status):
@@ -335,11 +336,11 @@ def _quality(wh: Warehouse, run_id: int) -> Quality | None:
         return None
 
 
-def top_reasons(problems: list[dict[str, Any]], n: int = 5) -> list[tuple[str, int]]:
+def top_reasons(problems: list[ProblemRow], n: int = 5) -> list[tuple[str, int]]:
     tally: dict[str, int] = {}
     for row in problems:
-        if row["severity"] == "error":
-            tally[row["reason"]] = tally.get(row["reason"], 0) + 1
+        if row.severity == "error":
+            tally[row.reason] = tally.get(row.reason, 0) + 1
     return sorted(tally.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from records.problems import ProblemRow
 from schemas.validate import validate
 from transform import parse_page
 from transform.normalize import quoted
@@ -29,13 +30,13 @@ def warned(page) -> list[tuple[str | None, str]]:
     return [(p.field, p.reason) for p in page.problems if p.severity == "warning" and p.kind]
 
 
-def validation_warnings(page) -> list[dict]:
+def validation_warnings(page) -> list[ProblemRow]:
     result = validate([page])
     assert result.rejects == [] and len(result.projects) == 1
     return result.warnings
 
 
-def validation_rejects(page) -> list[dict]:
+def validation_rejects(page) -> list[ProblemRow]:
     assert page.ok, page.problems
     return validate([page]).rejects
 
@@ -111,7 +112,7 @@ def test_amount_zero_is_emptied_by_validation_with_a_warning():
     page = parse_page(variant("3 200 000 kr", "0 kr"), "zero")
     assert page.project["esf_grant_sek"] == 0
     (warning,) = validation_warnings(page)
-    assert (warning["field"], warning["reason"], warning["value"]) == ("projects.esf_grant_sek", "greater_than(0)", "0")
+    assert (warning.field, warning.reason, warning.value) == ("projects.esf_grant_sek", "greater_than(0)", "0")
     result = validate([page])
     assert pd.isna(result.projects.loc[0, "esf_grant_sek"]) and result.projects.loc[0, "missing_fields"] == 1
     assert result.field_problems[["field", "status", "stage"]].values.tolist() == \
@@ -121,8 +122,8 @@ def test_amount_zero_is_emptied_by_validation_with_a_warning():
 def test_grant_larger_than_budget_is_a_warning_and_both_are_kept():
     page = parse_page(variant("3 200 000 kr", "7 000 000 kr"), "grant")
     (warning,) = validation_warnings(page)
-    assert warning["field"] == "projects.esf_grant_sek,projects.total_budget_sek"
-    assert warning["value"] == "esf_grant_sek=7000000; total_budget_sek=6400000"
+    assert warning.field == "projects.esf_grant_sek,projects.total_budget_sek"
+    assert warning.value == "esf_grant_sek=7000000; total_budget_sek=6400000"
     assert validate([page]).projects.loc[0, "esf_grant_sek"] == 7000000
 
 
@@ -270,11 +271,11 @@ def test_validate_empties_values_its_columns_cannot_hold():
     result = validate([page])
     assert result.rejects == [] and len(result.projects) == 1
     assert result.projects.loc[0, ["esf_grant_sek", "total_budget_sek", "planned_participants"]].isna().all()
-    assert sorted((r["field"], r["value"]) for r in result.warnings) == [
+    assert sorted((r.field, r.value) for r in result.warnings) == [
         ("projects.cofinancing_rate", str(10**400)), ("projects.esf_grant_sek", str(10**20)),
         ("projects.planned_participants", "5000000"), ("projects.start_date", "i morgon"),
         ("projects.total_budget_sek", str(2**63))]
-    assert {r["reason"] for r in result.warnings} == {
+    assert {r.reason for r in result.warnings} == {
         "not_representable: the column's type cannot hold the value", "less_than_or_equal_to(1000000)"}
 
 

@@ -1,8 +1,7 @@
 """Whole-run rules over many parsed pages (still pure: records in, records out)."""
 from __future__ import annotations
 
-from typing import Any
-
+from records.problems import ProblemRow
 from records.project import ParsedPage, Problem
 
 TEMPLATE_RANK = {"C": 3, "B": 2, "A": 1}  # the newer site's page carries the later figures
@@ -39,13 +38,6 @@ def _rank(page: ParsedPage) -> int:
     return TEMPLATE_RANK.get(page.template or "", 0)
 
 
-def problem_rows(page: ParsedPage) -> list[dict[str, Any]]:
+def problem_rows(page: ParsedPage) -> list[ProblemRow]:
     """A page's problems as rows for the `rejects` (errors) and `warnings` tables."""
-    pid = page.project_id
-    return [{"source_key": page.source_key, "project_id": pid, "stage": p.stage, "field": p.field,
-             "reason": p.reason, "value": p.value, "severity": p.severity} for p in page.problems]
-
-
-def fetch_failure_row(source_key: str, reason: str) -> dict[str, Any]:
-    return {"source_key": source_key, "project_id": None, "stage": "fetch", "field": None,
-            "reason": reason, "value": None, "severity": "error"}
+    return [ProblemRow.of_page_problem(page.source_key, page.project_id, p) for p in page.problems]
