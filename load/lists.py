@@ -9,14 +9,13 @@ leaves the current table; an unchanged row only gets `last_seen` and its row num
 """
 from __future__ import annotations
 
-from typing import Any
-
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
 import duckdb
-import pandas as pd
 
 from load.sql import has_table
 from records.lists import COLUMNS, KOHESIO, OPERATIONS, ListChunk, ListProblem
@@ -24,6 +23,12 @@ from records.lists import COLUMNS, KOHESIO, OPERATIONS, ListChunk, ListProblem
 TABLES = {OPERATIONS: ("operations", "operation_versions"), KOHESIO: ("kohesio_operations", "kohesio_operation_versions")}
 AMOUNTS = ("total_budget", "eu_grant")
 AMOUNT_LIMIT = Decimal(10) ** 16  # DECIMAL(18, 2): a larger amount is no project's (and would fail the load)
+# A staged row's columns as encode_for_staging writes them (COLUMNS' order), and their types.
+STAGED_TYPES: tuple[tuple[str, str], ...] = tuple((name, {
+    "row_number": "INTEGER", "duplicate_of": "INTEGER", "total_budget": "DECIMAL(18, 2)", "eu_grant": "DECIMAL(18, 2)",
+    "cofinancing_rate": "DECIMAL(9, 6)", "start_date": "DATE", "end_date": "DATE"}.get(name, "VARCHAR"))
+    for name in COLUMNS)
+MAX_STAGED_LINE = 64 << 20  # a row of the staging CSV (a summary may be long; the file's own limit is lower)
 STAGE_COLUMNS = f"""kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
     name VARCHAR, name_en VARCHAR, beneficiary VARCHAR, beneficiary_org_number VARCHAR, beneficiary_city VARCHAR,
     country VARCHAR, programme_area_code VARCHAR, specific_objective VARCHAR, intervention_type VARCHAR,
@@ -72,43 +77,49 @@ def _amount(value: Decimal | None, row_number: int, name: str, problems: list[Li
     return str(value)
 
 
-def stage_rows(con: duckdb.DuckDBPyConnection, source_key: str, chunk: ListChunk,
-               seen: dict[str, int]) -> list[ListProblem]:
-    """Add one chunk of a file's rows to the staging table; → the problems the load itself found (an amount
-    past DECIMAL(18, 2) is NULL plus a warning, never a failed load). `seen` counts the file's rows per external
-    id so far (one dict per file, carried from chunk to chunk): a row's occurrence."""
-    count = len(chunk)
-    if not count:
-        return []
+def encode_for_staging(chunk: ListChunk) -> tuple[bytes, list[ListProblem]]:
+    """A chunk's rows as the CSV that stage_encoded reads (pure: a worker process may make it) and the problems
+    the staging itself finds: an amount past DECIMAL(18, 2) is NULL plus a warning, never a failed load.
+    None is an empty field, which reads back as NULL (a reader never gives an empty string)."""
     columns = chunk.columns
-    occurrence = []
-    for external in columns["external_id"]:
-        seen[external] = n = seen.get(external, 0) + 1
-        occurrence.append(n)
     problems: list[ListProblem] = []
-    data: dict[str, list[Any]] = {n: columns[n] for n in COLUMNS if n not in AMOUNTS}
+    values = dict(columns)
     for name in AMOUNTS:
-        data[name] = [_amount(v, n, name, problems) for v, n in zip(columns[name], columns["row_number"])]
-    data["cofinancing_rate"] = [None if r is None else str(r) for r in columns["cofinancing_rate"]]
-    for name in ("start_date", "end_date"):
-        data[name] = [None if d is None else d.isoformat() for d in columns[name]]
-    data["kind"] = [chunk.kind] * count
-    data["source_key"] = [source_key] * count
-    data["occurrence"] = occurrence
-    frame = pd.DataFrame({n: pd.Series(v, dtype=object) for n, v in data.items()})
-    con.register("list_chunk", frame)
+        values[name] = [_amount(v, n, name, problems) for v, n in zip(columns[name], columns["row_number"])]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(zip(*(values[name] for name in COLUMNS)))
+    return out.getvalue().encode(), problems
+
+
+def stage_encoded(con: duckdb.DuckDBPyConnection, source_key: str, kind: str, encoded: bytes) -> None:
+    """Add one chunk of a file's rows, as encode_for_staging wrote them, to the staging table."""
+    if not encoded:
+        return
+    rows = con.read_csv(io.BytesIO(encoded), header=False, sep=",", quotechar='"', escapechar='"',
+                        dtype=dict(STAGED_TYPES), names=list(COLUMNS), auto_detect=False, na_values=[""], lineterminator=duckdb.CSVLineTerminator.CARRIAGE_RETURN_LINE_FEED,
+                        max_line_size=MAX_STAGED_LINE)
+    con.register("list_chunk", rows)
     try:
-        con.execute("INSERT INTO list_in BY NAME SELECT * REPLACE (row_number::INTEGER AS row_number, "
-                    "duplicate_of::INTEGER AS duplicate_of, occurrence::INTEGER AS occurrence, start_date::DATE AS start_date, end_date::DATE AS end_date, "
-                    "total_budget::DECIMAL(18, 2) AS total_budget, eu_grant::DECIMAL(18, 2) AS eu_grant, "
-                    "cofinancing_rate::DECIMAL(9, 6) AS cofinancing_rate) FROM list_chunk")
+        con.execute("INSERT INTO list_in BY NAME SELECT *, $kind AS kind, $key AS source_key FROM list_chunk",
+                    {"kind": kind, "key": source_key})
     finally:
         con.unregister("list_chunk")
-    return problems
+
+
+def number_occurrences(con: duckdb.DuckDBPyConnection, source_key: str) -> None:
+    """Once a file's rows are all staged: each row's occurrence of its external id in the file (1, 2 …, in row
+    order) and, for the second and later, duplicate_of (the first row's number)."""
+    con.execute("""UPDATE list_in SET occurrence = w.occurrence,
+                          duplicate_of = CASE WHEN w.occurrence > 1 THEN w.first_row END
+                   FROM (SELECT rowid AS r, min(row_number) OVER (PARTITION BY external_id) AS first_row,
+                                row_number() OVER (PARTITION BY external_id ORDER BY row_number) AS occurrence
+                         FROM list_in WHERE source_key = $key) w
+                   WHERE list_in.rowid = w.r""", {"key": source_key})
 
 
 def stage_file(con: duckdb.DuckDBPyConnection, loaded: ListLoaded, sha256: str) -> None:
     """Record that a file was read this run (with its rows staged): the merge replaces that file's rows."""
+    number_occurrences(con, loaded.source_key)
     con.execute("INSERT INTO list_files_in VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [loaded.source_key, loaded.kind, sha256, loaded.rows, loaded.rejected, loaded.warnings,
                  ", ".join(loaded.missing_columns) or None])

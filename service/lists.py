@@ -8,16 +8,19 @@ number and a line in the run report. A file that turns out to be no list is that
 """
 from __future__ import annotations
 
-from records.lists import LIST_STAGE, ListProblem, NotAList
+from functools import partial
+
+from records.lists import LIST_STAGE, ListChunk, ListProblem, NotAList
 from records.pages import RawPage
 from records.problems import ProblemRow
 from records.project import Problem
 from extract.files import XLSX_SIGNATURE, looks_like_table
-from load.lists import ListLoaded, has_staging, stage_file, stage_rows, start_staging
+from load.lists import ListLoaded, encode_for_staging, has_staging, stage_encoded, stage_file, start_staging
 from load.warehouse import Warehouse
 from records.project import ParsedPage
 from service.pool import ParsePool
-from transform.lists import read_chunks, read_list, sniff
+from transform.list_rows import RowReader
+from transform.lists import Block, flag_duplicates, read_list, sniff
 
 CHUNK_ROWS = 5000
 IN_POOL_BYTES = 4 << 20  # a smaller file (under some 8,000 rows) is read here: starting workers costs more
@@ -38,6 +41,16 @@ def is_list(body: bytes) -> bool:
     return True
 
 
+def read_for_staging(reader: RowReader, block: Block) -> tuple[ListChunk, bytes, list[ListProblem]]:
+    """One block of a list's rows read and encoded for the staging table (in a worker process for a large file):
+    → the chunk with only what the run still needs of it (row numbers, identities), the encoded rows, and the
+    problems the encoding found."""
+    chunk = reader.read_block(block)
+    encoded, found = encode_for_staging(chunk)
+    chunk.columns = {name: chunk.columns[name] for name in ("row_number", "external_id", "duplicate_of")}
+    return chunk, encoded, found
+
+
 def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
                    chunk_rows: int | None = None) -> tuple[ListLoaded | None, list[ProblemRow], ParsedPage | None]:
     """Read one list file and stage its rows for the load; → (what was read, its problem rows, None), or for a
@@ -53,12 +66,14 @@ def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
                         notes=list(reading.notes))
     problems = [ProblemRow.of_list_problem(page.source_key, ListProblem(None, heading, MISSING_COLUMN))
                 for heading in reading.missing_columns]
-    seen: dict[str, int] = {}
     map_blocks = pool.map_ordered if pool is not None and len(page.body) >= IN_POOL_BYTES else map
-    for chunk in read_chunks(reading, map_blocks):
+    first_of: dict[str, int] = {}
+    for chunk, encoded, found in map_blocks(partial(read_for_staging, reading.reader), reading.blocks):
+        flag_duplicates(chunk, first_of)
         loaded.rows += len(chunk)
-        found = chunk.problems + stage_rows(wh.con, page.source_key, chunk, seen)
-        problems += [ProblemRow.of_list_problem(page.source_key, p) for p in found]
+        stage_encoded(wh.con, page.source_key, chunk.kind, encoded)
+        problems += [ProblemRow.of_list_problem(page.source_key, p) for p in chunk.problems + found]
+    problems += [ProblemRow.of_list_problem(page.source_key, p) for p in reading.damaged]
     loaded.rejected = sum(1 for p in problems if p.severity == "error")
     loaded.warnings = len(problems) - loaded.rejected
     stage_file(wh.con, loaded, page.sha256)

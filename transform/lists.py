@@ -144,7 +144,7 @@ def read_chunks(reading: ListReading, map_blocks: Callable[..., Iterable[ListChu
     map, or a pool's ordered map); a row whose identity an earlier row of the file has is flagged here."""
     first_of: dict[str, int] = {}
     for chunk in map_blocks(reading.reader.read_block, reading.blocks):
-        _flag_duplicates(chunk, first_of)
+        flag_duplicates(chunk, first_of)
         yield chunk
     if reading.damaged:
         yield ListChunk(reading.kind, problems=list(reading.damaged))
@@ -168,7 +168,7 @@ def _blocks(table: Table, chunk_rows: int, damaged: list[ListProblem]) -> Iterat
         yield block
 
 
-def _flag_duplicates(chunk: ListChunk, first_of: dict[str, int]) -> None:
+def flag_duplicates(chunk: ListChunk, first_of: dict[str, int]) -> None:
     """A row whose identity an earlier row of the file has: kept, with duplicate_of and a warning."""
     columns = chunk.columns
     found = []

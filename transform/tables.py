@@ -132,7 +132,7 @@ def _csv_rows(reader: Iterator[list[str]]) -> Iterator[Row]:
             yield number, UnreadableRow(str(exc))
             continue
         number += 1
-        if any(cell.strip() for cell in row):
+        if "".join(row).strip():  # (any cell not blank; joined, the test runs in C)
             yield number, list[Cell](row)
 
 
