@@ -1,7 +1,11 @@
 """`esf search`: ranked full-text search (BM25) over project titles and sections, in whichever form a page wrote a
 word: `arbetsmarknad` finds `arbetsmarknaden` and `arbetsmarknadens` (load/search.py makes the terms). `arbets*`
 finds every word that starts so; `"nyanlända kvinnor"` finds the words next to each other. A search that finds
-nothing says why (`Found.note`)."""
+nothing says why (`Found.note`).
+
+Every query word is looked for in both languages at once, each with its own endings and stop words: as a Swedish
+term in the pages' texts and as an English term in the lists' English summaries (`training` finds `trained` there),
+and the hits are one ranking. A word is left out only where it is a stop word of both languages."""
 from __future__ import annotations
 
 import re
@@ -10,7 +14,8 @@ from dataclasses import dataclass, field
 import duckdb
 
 from analyst.places import resolve_region
-from load.search import FTS_SCHEMA, INDEX_FORMAT, TABLE, Terms, index_format, index_terms
+from load.search import FTS_SCHEMA, INDEX_FORMAT, TABLE, index_format, index_terms
+from load.search_terms import ENGLISH, LANGUAGES, MARK, SWEDISH, Terms
 from records.errors import UsageError
 
 COLUMNS = ["project_id", "title", "region", "period", "area", "score", "snippet"]
@@ -21,7 +26,7 @@ MIN_PREFIX = 2  # letters before a * (a* alone would be most of the index)
 
 # BM25 as the fts extension's match_bm25 macro computes it (k = 1.2, b = 0.75, log10), but set-based: the macro
 # scores one document per call, which took 2-3 s at 100,000 projects; this scores only the matching postings.
-# $terms: the query's terms; $prefixes: every term of a word that starts with one; $required: terms every hit holds.
+# $terms: the query's terms (of both languages); $prefixes: every term of a word that starts with one.
 MATCHES = f"""
 WITH tokens AS (
     SELECT DISTINCT term FROM (SELECT unnest($terms::VARCHAR[]) AS term
@@ -29,7 +34,7 @@ WITH tokens AS (
                                SELECT w.term FROM {FTS_SCHEMA}.words w JOIN unnest($prefixes::VARCHAR[]) p(prefix)
                                    ON starts_with(w.word, p.prefix))),
 tf AS (
-    SELECT t.docid, t.termid, any_value(d.term) AS term, any_value(d.df) AS df, count(*) AS tf
+    SELECT t.docid, t.termid, any_value(d.df) AS df, count(*) AS tf
     FROM {FTS_SCHEMA}.dict d JOIN tokens USING (term) JOIN {FTS_SCHEMA}.terms t USING (termid)
     GROUP BY t.docid, t.termid),
 hits AS (
@@ -37,8 +42,7 @@ hits AS (
            sum(log((s.num_docs - tf.df + 0.5) / (tf.df + 0.5) + 1)
                * (tf.tf * (1.2 + 1) / (tf.tf + 1.2 * (1 - 0.75 + 0.75 * docs.len / s.avgdl)))) AS score
     FROM tf JOIN {FTS_SCHEMA}.docs docs USING (docid), {FTS_SCHEMA}.stats s
-    GROUP BY docs.name
-    HAVING count(DISTINCT tf.term) FILTER (WHERE list_contains($required::VARCHAR[], tf.term)) = len($required::VARCHAR[])),
+    GROUP BY docs.name),
 filtered AS (
     SELECT p.project_id, p.title, p.region, p.programme_period AS period, p.programme_area_code AS area, h.score
     FROM hits h JOIN projects p USING (project_id)
@@ -46,18 +50,21 @@ filtered AS (
       AND ($region IS NULL OR p.region = $region OR p.region_code = $region_code)
       AND ($area IS NULL OR p.programme_area_code = upper($area)){{phrases}})
 SELECT project_id, score, round(score, 3) FROM filtered ORDER BY score DESC, project_id LIMIT $limit"""
-# A quoted phrase: its words' terms are required (above), and its words stand at the right distances: each word's
+# A quoted phrase: its words' terms stand at the right distances in one field, in either language: each word's
 # posting at the first word's position plus its place in the phrase (a stop word, not indexed, counts its place).
 PHRASE = f"""
-      AND h.project_id IN (SELECT docs.name FROM {FTS_SCHEMA}.docs docs WHERE docs.docid IN (
+      AND h.project_id IN (SELECT docs.name FROM {FTS_SCHEMA}.docs docs WHERE docs.docid IN ({{variants}}))"""
+PHRASE_VARIANT = f"""
           SELECT t0.docid FROM {FTS_SCHEMA}.terms t0{{joins}}
-          WHERE t0.termid = (SELECT termid FROM {FTS_SCHEMA}.dict WHERE term = ${{name}}_0){{conditions}}))"""
+          WHERE t0.termid = (SELECT termid FROM {FTS_SCHEMA}.dict WHERE term = ${{name}}_0){{conditions}}"""
 PHRASE_JOIN = f"""
           JOIN {FTS_SCHEMA}.terms t{{j}} ON t{{j}}.docid = t0.docid AND t{{j}}.fieldid = t0.fieldid AND t{{j}}.pos = t0.pos + {{offset}}"""
 PHRASE_CONDITION = f"""
           AND t{{j}}.termid = (SELECT termid FROM {FTS_SCHEMA}.dict WHERE term = ${{name}}_{{j}})"""
-SHOWN = f"""SELECT p.project_id, p.title, p.region, p.programme_period, p.programme_area_code, d.body
+SHOWN = f"""SELECT p.project_id, p.title, p.region, p.programme_period, p.programme_area_code, d.body, d.english
 FROM projects p JOIN {TABLE} d USING (project_id) WHERE p.project_id IN (SELECT unnest($ids::VARCHAR[]))"""
+TEXT_LANGUAGES = (SWEDISH, ENGLISH)  # SHOWN's body and english: where a snippet looks for the first match, in order
+Languages = dict[str, Terms]
 
 
 class NoIndex(UsageError, LookupError):
@@ -70,10 +77,15 @@ class Query:
     words: list[str] = field(default_factory=list)
     prefixes: list[str] = field(default_factory=list)
     phrases: list[list[str]] = field(default_factory=list)
-    stop_words: list[str] = field(default_factory=list)  # given, and left out (the index has none)
+    stop_words: list[str] = field(default_factory=list)  # given, a stop word of a language (of both: left out)
 
     def searchable(self) -> bool:
         return bool(self.words or self.prefixes or any(self.phrases))
+
+    def only_stop_words(self) -> bool:
+        """Every word given is a stop word of one language or the other (och, att; the, of): nothing to look for."""
+        given = self.words + [w for phrase in self.phrases for w in phrase]
+        return not self.prefixes and set(given) <= set(self.stop_words)
 
 
 @dataclass
@@ -84,24 +96,27 @@ class Found:
     note: str | None = None
 
 
-def parse(text: str, stop_words: set[str]) -> Query:
-    """The words, prefixes and phrases of a search text, lower-cased; stop words set apart."""
+def parse(text: str, stop_words: dict[str, set[str]]) -> Query:
+    """The words, prefixes and phrases of a search text, lower-cased; stop words (per language) set apart: a word
+    that is one in every language is left out, one that is a stop word of one language only is noted."""
+    everywhere = set.intersection(*stop_words.values())
+    somewhere = set.union(*stop_words.values())
     query = Query()
     for part in QUERY_PART.finditer(text):
         if part["phrase"] is not None:
             words = [w.lower() for w in WORD.findall(part["phrase"])]
-            if any(w not in stop_words for w in words):
+            if any(w not in everywhere for w in words):
                 query.phrases.append(words)
-            else:
-                query.stop_words += words
+            query.stop_words += [w for w in words if w in somewhere]
             continue
         word = part["word"].lower()
         if part["star"] and len(word) >= MIN_PREFIX:
             query.prefixes.append(word)
-        elif word in stop_words:
-            query.stop_words.append(word)
-        else:
+            continue
+        if word not in everywhere:
             query.words.append(word)
+        if word in somewhere:
+            query.stop_words.append(word)
     return query
 
 
@@ -114,8 +129,10 @@ def search(con: duckdb.DuckDBPyConnection, text: str, *, period: str | None = No
     if found != INDEX_FORMAT:
         raise NoIndex(f"the database's search index is of an older format ({found}, this esf reads {INDEX_FORMAT}): "
                       "the next `esf run` (or `esf reprocess`) rebuilds it")
-    terms = index_terms(con)
-    stop_words = {w for (w,) in con.execute(f"SELECT sw FROM {FTS_SCHEMA}.stopwords").fetchall()}
+    terms = {lang: index_terms(con, lang) for lang in LANGUAGES}
+    stop_words: dict[str, set[str]] = {lang: set() for lang in LANGUAGES}
+    for lang, word in con.execute(f"SELECT lang, sw FROM {FTS_SCHEMA}.stopwords").fetchall():
+        stop_words[lang].add(word)
     query = parse(text, stop_words)
     if not query.searchable():
         return Found(COLUMNS, [], _only_stop_words(query))
@@ -123,35 +140,49 @@ def search(con: duckdb.DuckDBPyConnection, text: str, *, period: str | None = No
     if place is not None and place.unknown:
         return Found(COLUMNS, [], place.unknown)
     params = _params(query, terms, stop_words) | {"period": period, "area": area, "region": place and place.name,
-                                          "region_code": place and place.code}
+                                                  "region_code": place and place.code}
     hits = _hits(con, params, limit)
     if hits:
         shown = {row[0]: row for row in con.execute(SHOWN, {"ids": [h[0] for h in hits]}).fetchall()}
-        marked = _marked(query, terms)
-        return Found(COLUMNS, [(*shown[pid][:5], score, snippet(shown[pid][5], marked, terms)) for pid, _, score in hits])
+        marked = _marked(query, terms, stop_words)
+        return Found(COLUMNS, [(*shown[pid][:5], score, snippet(shown[pid][5:], marked, terms))
+                               for pid, _, score in hits])
+    if query.only_stop_words():  # och, att: no Swedish text is searched for them, and no English text holds them
+        return Found(COLUMNS, [], _only_stop_words(query))
     return Found(COLUMNS, [], _why_nothing(con, query, params))
 
 
 def _hits(con: duckdb.DuckDBPyConnection, params: dict, limit: int | None) -> list[tuple[str, float, float]]:
     """(project, score, rounded score) of the best `limit` hits (None: all), best first."""
     sql, bound = [], {k: v for k, v in params.items() if k != "phrases"} | {"limit": limit}
-    for i, phrase in enumerate(params["phrases"]):  # [(term, place in the phrase), …]
-        name = f"phrase{i}"
-        first = phrase[0][1]
-        joins = "".join(PHRASE_JOIN.format(j=j, offset=int(place - first)) for j, (_, place) in enumerate(phrase) if j)
-        conditions = "".join(PHRASE_CONDITION.format(j=j, name=name) for j in range(1, len(phrase)))
-        sql.append(PHRASE.format(joins=joins, conditions=conditions, name=name))
-        bound |= {f"{name}_{j}": term for j, (term, _) in enumerate(phrase)}
+    for i, variants in enumerate(params["phrases"]):  # per phrase, per language: [(term, place in the phrase), …]
+        selects = []
+        for v, phrase in enumerate(variants):
+            name = f"phrase{i}_{v}"
+            first = phrase[0][1]
+            joins = "".join(PHRASE_JOIN.format(j=j, offset=int(place - first))
+                            for j, (_, place) in enumerate(phrase) if j)
+            conditions = "".join(PHRASE_CONDITION.format(j=j, name=name) for j in range(1, len(phrase)))
+            selects.append(PHRASE_VARIANT.format(joins=joins, conditions=conditions, name=name))
+            bound |= {f"{name}_{j}": term for j, (term, _) in enumerate(phrase)}
+        sql.append(PHRASE.format(variants="\n          UNION ALL".join(selects)))
     return con.execute(MATCHES.format(phrases="".join(sql)), bound).fetchall()
 
 
-def _params(query: Query, terms: Terms, stop_words: set[str]) -> dict:
-    """The query's terms (a phrase's are required: every hit holds them all) and each phrase's terms with their places."""
-    phrases = [[(terms.term(w), place) for place, w in enumerate(phrase) if w not in stop_words]
+def _terms(word: str, terms: Languages, stop_words: dict[str, set[str]]) -> list[str]:
+    """A query word's index terms: one per language it is no stop word of."""
+    return [MARK[lang] + t.term(word) for lang, t in terms.items() if word not in stop_words[lang]]
+
+
+def _params(query: Query, terms: Languages, stop_words: dict[str, set[str]]) -> dict:
+    """The query's terms, and each phrase's terms with their places, once per language it has a word in."""
+    phrases = [[variant for lang, t in terms.items()
+                if (variant := [(MARK[lang] + t.term(w), place) for place, w in enumerate(phrase)
+                                if w not in stop_words[lang]])]
                for phrase in query.phrases]
-    phrase_terms = {term for phrase in phrases for term, _ in phrase}
-    return {"terms": sorted({terms.term(w) for w in query.words} | phrase_terms),
-            "prefixes": query.prefixes, "required": sorted(phrase_terms), "phrases": phrases}
+    phrase_terms = {term for variants in phrases for variant in variants for term, _ in variant}
+    words = {term for w in query.words for term in _terms(w, terms, stop_words)}
+    return {"terms": sorted(words | phrase_terms), "prefixes": query.prefixes, "phrases": phrases}
 
 
 def _only_stop_words(query: Query) -> str:
@@ -184,25 +215,33 @@ def _asked(query: Query) -> str:
     return ", ".join(parts)
 
 
-def _marked(query: Query, terms: Terms) -> tuple[set[str], tuple[str, ...]]:
-    """The terms and prefixes a snippet marks."""
-    wanted = {terms.term(w) for w in query.words} | {terms.term(w) for p in query.phrases for w in p}
-    return wanted, tuple(query.prefixes)
+def _marked(query: Query, terms: Languages, stop_words: dict[str, set[str]]) -> tuple[set[str], tuple[str, ...]]:
+    """The terms (of both languages) and prefixes a snippet marks."""
+    given = query.words + [w for p in query.phrases for w in p]
+    return {term for w in given for term in _terms(w, terms, stop_words)}, tuple(query.prefixes)
 
 
-def snippet(body: str, marked: tuple[set[str], tuple[str, ...]], terms: Terms) -> str:
-    """A one-line excerpt around the first word of `body` that is a searched word in some form, marked [thus]."""
+def snippet(texts: tuple[str | None, ...], marked: tuple[set[str], tuple[str, ...]], terms: Languages) -> str:
+    """A one-line excerpt around the first word that is a searched word in some form, marked [thus]: in the
+    page's text (TEXT_LANGUAGES' first), else in the English summaries; the page's text's start where neither has."""
     wanted, prefixes = marked
-    words = list(WORD.finditer(body))
-    first = next((i for i, m in enumerate(words)
-                  if terms.term(m.group().lower()) in wanted or m.group().lower().startswith(prefixes or ("\0",))), None)
-    if first is None:
-        return _one_line(body[:160]) + ("…" if len(body) > 160 else "")
+    for text, lang in zip(texts, TEXT_LANGUAGES):
+        words = list(WORD.finditer(text or ""))
+        first = next((i for i, m in enumerate(words)
+                      if MARK[lang] + terms[lang].term(m.group().lower()) in wanted
+                      or m.group().lower().startswith(prefixes or ("\0",))), None)
+        if first is not None and text is not None:
+            return _excerpt(text, words, first)
+    body = texts[0] or ""
+    return _one_line(body[:160]) + ("…" if len(body) > 160 else "")
+
+
+def _excerpt(text: str, words: list[re.Match[str]], first: int) -> str:
     start = words[max(0, first - SNIPPET_WORDS)].start()
     end = words[min(len(words) - 1, first + SNIPPET_WORDS)].end()
     hit = words[first]
-    text = f"{body[start:hit.start()]}[{hit.group()}]{body[hit.end():end]}"
-    return ("…" if start else "") + _one_line(text) + ("…" if end < len(body) else "")
+    marked = f"{text[start:hit.start()]}[{hit.group()}]{text[hit.end():end]}"
+    return ("…" if start else "") + _one_line(marked) + ("…" if end < len(text) else "")
 
 
 def _one_line(text: str) -> str:

@@ -210,15 +210,18 @@ def search(text: str, db: str, period: str | None, region: str | None, area: str
 
     Ranked by BM25 over words in any form: "arbetsmarknad" also finds "arbetsmarknaden" and
     "arbetsmarknadens"; common words (och, att, för) are left out. arbets* finds every word that starts
-    so; "nyanlända kvinnor" in double quotes finds the words next to each other. Shows project, region,
-    period, score and a snippet with the first match in [brackets]. A search that finds nothing says why
-    on stderr (exit 0).
+    so; "nyanlända kvinnor" in double quotes finds the words next to each other. Where the official lists
+    are loaded, the English name and summary of each project's list rows are searched too, in English
+    forms ("training" also finds "trained"; the, of are left out): every word is looked for in both
+    languages, in one ranking. Shows project, region, period, score and a snippet with the first match in
+    [brackets]. A search that finds nothing says why on stderr (exit 0).
 
     \b
     Examples:
       esf search "arbetsmarknad"
       esf search '"nyanlända kvinnor"' --region Västsverige
       esf search "psykisk ohälsa" --period 2014-2020 --region Västsverige --limit 5 --format csv
+      esf search "vocational training" --period 2021-2027
     """
     from analyst.formats import escape_control
     from load.search import extension_path

@@ -13,7 +13,7 @@ import pandas as pd
 
 from load.links import enrich, page_value, relink
 from load.lists import merge_lists
-from load.search import has_index, refresh_search
+from load.search import refresh_search
 from load.summaries import refresh_summaries
 from load.sql import transaction
 from load.warehouse import Warehouse
@@ -119,9 +119,10 @@ def load_run(wh: Warehouse, run_id: int, started: datetime, validated: Any,
             if kinds.get("new") or kinds.get("changed") or filled:
                 refresh_summaries(con, run_id)
             record_fill_rates(con, run_id)
-            if kinds.get("new") or kinds.get("changed") or not has_index(con):  # absent: a file from before it
-                changed = [p for (p,) in con.execute("SELECT project_id FROM cls WHERE kind <> 'unchanged'").fetchall()]
-                refresh_search(con, run_id, changed)
+            # every load: the changed pages, and the projects whose English texts a list or a link changed (a file
+            # with no index, or one of an older format, is indexed whole)
+            changed = [p for (p,) in con.execute("SELECT project_id FROM cls WHERE kind <> 'unchanged'").fetchall()]
+            refresh_search(con, run_id, changed)
             final = counts.plus(new=kinds.get("new", 0), changed=kinds.get("changed", 0),
                                 unchanged=kinds.get("unchanged", 0) + len(same_bytes))
             wh.finish_run(run_id, final.status, final)
