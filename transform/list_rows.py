@@ -111,19 +111,24 @@ class RowReader:
 
     def _assemble(self, chunk: ListChunk, numbers: list[int], values: dict[str, list[Any]],
                   cells_by_column: list[tuple[lv.Cell, ...]], problems: list[ListProblem]) -> None:
-        out = chunk.columns
-        names = [name for name, *_ in self.plan]
-        for i, number in enumerate(numbers):
-            row_values = {name: values[name][i] for name in names}
-            written = _Written(cells_by_column, self.columns, i)
-            fields = self.assemble(number, row_values, written, problems)
-            if fields is None:
-                continue
-            _check_dates(number, fields, written, problems)
-            fields["sha256"] = row_hash(self.kind, fields)
-            fields["row_number"] = number
-            for name in COLUMNS:
-                out[name].append(fields.get(name))
+        """The block's ListRow columns from its fields' values: identity, period, area and date checks, the
+        hash; a row without identity is dropped (its error is among the problems)."""
+        count = len(numbers)
+        nothing: list[Any] = [None] * count
+        fields = {name: list(values.get(name, nothing)) for name in COMMON}
+        written = _Written(cells_by_column, self.columns)
+        keep = self.assemble(numbers, values, fields, written, problems)
+        _check_dates(numbers, keep, fields, written, problems)
+        fields["row_number"] = list(numbers)
+        for name in COLUMNS:
+            fields.setdefault(name, list(nothing))  # e.g. Kohesio gives no programme area
+        hashed = [fields[name] for name in HASHED]
+        fields["sha256"] = nothing[:]
+        for i in keep:
+            fields["sha256"][i] = row_hash(self.kind, [column[i] for column in hashed])
+        if len(keep) < count:
+            fields = {name: [column[i] for i in keep] for name, column in fields.items()}
+        chunk.columns = {name: fields[name] for name in COLUMNS}
 
 
 _NOTHING: tuple[Any, str | None] = (None, None)
@@ -143,14 +148,14 @@ def _ragged(number: int, cells: list[lv.Cell], width: int, short_ok: bool, probl
 
 
 class _Written:
-    """A row's cells by field, as written (for the value a warning quotes)."""
+    """A block's cells by field, as written (for the value a warning quotes)."""
 
-    def __init__(self, cells_by_column: list[tuple[lv.Cell, ...]], columns: dict[str, int], row: int):
-        self.cells_by_column, self.columns, self.row = cells_by_column, columns, row
+    def __init__(self, cells_by_column: list[tuple[lv.Cell, ...]], columns: dict[str, int]):
+        self.cells_by_column, self.columns = cells_by_column, columns
 
-    def get(self, name: str) -> Any:
+    def get(self, name: str, row: int) -> Any:
         index = self.columns.get(name)
-        return self.cells_by_column[index][self.row] if index is not None else None
+        return self.cells_by_column[index][row] if index is not None else None
 
 
 def _lenient(fn: Callable[[Any], Any], cell: Any) -> tuple[Any, str | None]:
@@ -169,76 +174,91 @@ def _safe(fn: Callable[[Any], Any], cell: Any) -> tuple[Any, str | None]:
         return None, str(exc)
 
 
-def _common(values: dict[str, Any]) -> dict[str, Any]:
-    get = values.get
-    return dict(name=get("name"), name_en=get("name_en"), beneficiary=get("beneficiary"),
-                beneficiary_org_number=get("beneficiary_org_number"), beneficiary_city=get("beneficiary_city"),
-                country=get("country"), intervention_type=get("intervention_type"),
-                total_budget=get("total_budget"), eu_grant=get("eu_grant"),
-                cofinancing_rate=get("cofinancing_rate"), start_date=get("start_date"), end_date=get("end_date"),
-                summary=get("summary"), summary_en=get("summary_en"), fund=get("fund"),
-                programme_cci=get("programme_cci"))
+COMMON = ("name", "name_en", "beneficiary", "beneficiary_org_number", "beneficiary_city", "country",
+          "intervention_type", "total_budget", "eu_grant", "cofinancing_rate", "start_date", "end_date", "summary",
+          "summary_en", "fund", "programme_cci")  # the fields both kinds take as read
 
 
-def _operations(number: int, values: dict[str, Any], written: _Written,
-                problems: list[ListProblem]) -> dict[str, Any] | None:
-    case = values.get("case_number")
-    external = case or "".join((lv.identifier(written.get("case_number")) or "").split()).upper()
-    if not external or nz.is_missing(external):
-        problems.append(ListProblem(number, "case_number", "no identity: the row has no case number (Diarienummer)",
-                                    None, "error"))
-        return None
-    fields = _common(values)
-    period = lv.period_of_cci(fields["programme_cci"]) or _case_period(case)
-    fields.update(external_id=external, case_number=case, currency="SEK", programme_period=period,
-                  specific_objective=values.get("specific_objective"),
-                  programme_area_code=_area(number, values.get("programme_area"), period, written, problems))
-    return fields
+def _operations(numbers: list[int], values: dict[str, list[Any]], fields: dict[str, list[Any]], written: _Written,
+                problems: list[ListProblem]) -> list[int]:
+    """The list of operations' own columns into `fields`; → the rows (indexes) that have an identity."""
+    count = len(numbers)
+    nothing: list[Any] = [None] * count
+    cases, areas = values.get("case_number", nothing), values.get("programme_area", nothing)
+    external, periods, area_codes = nothing[:], nothing[:], nothing[:]
+    keep = []
+    for i, (number, case, cci, code) in enumerate(zip(numbers, cases, fields["programme_cci"], areas)):
+        identity = case or "".join((lv.identifier(written.get("case_number", i)) or "").split()).upper()
+        if not identity or nz.is_missing(identity):
+            problems.append(ListProblem(number, "case_number", "no identity: the row has no case number "
+                                                               "(Diarienummer)", None, "error"))
+            continue
+        keep.append(i)
+        external[i] = identity
+        periods[i] = period = lv.period_of_cci(cci) or _case_period(case)
+        area_codes[i] = _area(number, code, period, written.get("programme_area", i), problems)
+    fields.update(external_id=external, case_number=list(cases), currency=["SEK"] * count,
+                  programme_period=periods, specific_objective=list(values.get("specific_objective", nothing)),
+                  programme_area_code=area_codes)
+    return keep
 
 
-def _kohesio(number: int, values: dict[str, Any], written: _Written,
-             problems: list[ListProblem]) -> dict[str, Any] | None:
-    local = values.get("local_identifier")
-    item = lv.kohesio_item(values.get("external_id"))
-    if item is None and local is None:
-        problems.append(ListProblem(number, "external_id", "no identity: neither Operation_Unique_Identifier nor "
-                                                           "Operation_Local_Identifier", None, "error"))
-        return None
-    fields = _common(values)
-    case = lv.kohesio_case_number(local)
-    stated, period = values.get("programme_period"), lv.period_of_cci(fields["programme_cci"])
-    if period and stated and period != stated:
-        problems.append(ListProblem(number, "programme_period", f"Programming_Period says {stated}, the CCI "
-                                    f"{fields['programme_cci']} {period}: the CCI's is kept",
-                                    lv.cell_text(written.get("programme_period"))))
-    fields.update(external_id=item or local, case_number=case, currency=values.get("currency"),
-                  programme_period=period or stated or _case_period(case),
-                  fund=fields["fund"] or values.get("fund_name"),
-                  country=fields["country"] or values.get("country_code"))
-    return fields
+def _kohesio(numbers: list[int], values: dict[str, list[Any]], fields: dict[str, list[Any]], written: _Written,
+             problems: list[ListProblem]) -> list[int]:
+    """Kohesio's own columns into `fields`; → the rows (indexes) that have an identity."""
+    count = len(numbers)
+    nothing: list[Any] = [None] * count
+    column = values.get
+    external, cases, periods = nothing[:], nothing[:], nothing[:]
+    keep = []
+    for i, (number, uri, local) in enumerate(zip(numbers, column("external_id", nothing),
+                                                 column("local_identifier", nothing))):
+        item = lv.kohesio_item(uri)
+        if item is None and local is None:
+            problems.append(ListProblem(number, "external_id", "no identity: neither Operation_Unique_Identifier "
+                                                               "nor Operation_Local_Identifier", None, "error"))
+            continue
+        keep.append(i)
+        cci = fields["programme_cci"][i]
+        cases[i] = case = lv.kohesio_case_number(local)
+        stated, period = column("programme_period", nothing)[i], lv.period_of_cci(cci)
+        if period and stated and period != stated:
+            problems.append(ListProblem(number, "programme_period", f"Programming_Period says {stated}, the CCI "
+                                        f"{cci} {period}: the CCI's is kept",
+                                        lv.cell_text(written.get("programme_period", i))))
+        external[i] = item or local
+        periods[i] = period or stated or _case_period(case)
+    fields.update(external_id=external, case_number=cases, currency=list(column("currency", nothing)),
+                  programme_period=periods,
+                  fund=[f or n for f, n in zip(fields["fund"], column("fund_name", nothing))],
+                  country=[c or k for c, k in zip(fields["country"], column("country_code", nothing))])
+    return keep
 
 
 def _case_period(case: str | None) -> str | None:
     return nz.case_number_period(case) if case else None
 
 
-def _area(number: int, code: str | None, period: str | None, written: _Written,
+def _area(number: int, code: str | None, period: str | None, written: lv.Cell,
           problems: list[ListProblem]) -> str | None:
     if code and period and (period, code) not in reference.programme_areas():
         problems.append(ListProblem(number, "programme_area_code", f"no programme area {code} in {period}",
-                                    lv.cell_text(written.get("programme_area"))))
+                                    lv.cell_text(written)))
         return None
     return code
 
 
-def _check_dates(number: int, fields: dict[str, Any], written: _Written, problems: list[ListProblem]) -> None:
+def _check_dates(numbers: list[int], keep: list[int], fields: dict[str, list[Any]], written: _Written,
+                 problems: list[ListProblem]) -> None:
     """An end date before the start date: both None with a warning on each, as the page parser does."""
-    start, end = fields["start_date"], fields["end_date"]
-    if start and end and end < start:
-        for name in ("start_date", "end_date"):
-            problems.append(ListProblem(number, name, f"end date {end} is before start date {start}",
-                                        lv.cell_text(written.get(name))))
-        fields["start_date"] = fields["end_date"] = None
+    starts, ends = fields["start_date"], fields["end_date"]
+    for i in keep:
+        start, end = starts[i], ends[i]
+        if start and end and end < start:
+            for name in ("start_date", "end_date"):
+                problems.append(ListProblem(numbers[i], name, f"end date {end} is before start date {start}",
+                                            lv.cell_text(written.get(name, i))))
+            starts[i] = ends[i] = None
 
 
 HASHED = ("external_id", "case_number", "name", "name_en", "beneficiary", "beneficiary_org_number",
@@ -247,8 +267,9 @@ HASHED = ("external_id", "case_number", "name", "name_en", "beneficiary", "benef
           "summary_en", "fund", "programme_cci", "programme_period")
 
 
-def row_hash(kind: str, fields: dict[str, Any]) -> str:
-    """Of the normalised values only (not the row number): an unchanged row of a re-exported file keeps its hash.
-    Amounts are held to öre and rates normalised, so the same value read from CSV or XLSX hashes the same."""
-    text = "\x1f".join(["\x00" if v is None else str(v) for v in map(fields.get, HASHED)])
+def row_hash(kind: str, values: list[Any]) -> str:
+    """Of the normalised values only, in HASHED's order (not the row number): an unchanged row of a re-exported
+    file keeps its hash. Amounts are held to öre and rates normalised, so the same value read from CSV or XLSX
+    hashes the same."""
+    text = "\x1f".join(["\x00" if v is None else str(v) for v in values])
     return hashlib.sha256(f"{kind}\x1f{text}".encode()).hexdigest()
