@@ -91,27 +91,29 @@ def change_pages(pages, night: int, count: int = 5) -> None:
 
 
 def test_serve_runs_night_after_night_then_stops_cleanly(tmp_path):
-    """Three consecutive scheduled runs on a one-minute schedule, each parsing changed pages (a run that
-    kept its parse pool would hold the deployment's only slot and every later night would be skipped);
+    """Two consecutive runs, one asked for at once and the next on the one-minute schedule, each parsing changed
+    pages (a run that kept its parse pool would hold the deployment's only slot and the scheduled night would be
+    skipped);
     Ctrl-C then stops `esf serve` and its server within 10 s."""
     pages = tmp_path / "pages"
     shutil.copytree(SAMPLES, pages)
     db = tmp_path / "esf.duckdb"
     log = open(tmp_path / "serve.log", "w")
-    proc = subprocess.Popen(esf_command() + ["serve", "--cron", "* * * * *", "--timezone", "UTC", "--source",
-                                             str(pages), "--db", str(db)],
-                            cwd=ROOT, env=serve_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(esf_command() + ["serve", "--name", "nightly", "--cron", "* * * * *", "--timezone", "UTC",
+                                             "--source", str(pages), "--db", str(db)],
+                            cwd=ROOT, env=serve_env(tmp_path, PREFECT_RUNNER_POLL_FREQUENCY="1"), stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline, runs = time.monotonic() + 330, []
-        while time.monotonic() < deadline and proc.poll() is None and len(runs) < 3:
+        deadline, runs = time.monotonic() + 240, []
+        start_a_night_now(proc, tmp_path / "serve.log", "esf-refresh/nightly", deadline)  # the next one by cron
+        while time.monotonic() < deadline and proc.poll() is None and len(runs) < 2:
             time.sleep(2)
             latest = published_runs(db)
             if len(latest) > len(runs):
                 runs = latest
                 change_pages(pages, len(runs))
         output = (tmp_path / "serve.log").read_text()
-        assert len(runs) >= 3, output[-3000:]
+        assert len(runs) >= 2, output[-3000:]
         assert [status for _, status, _ in runs] == ["succeeded"] * len(runs)
         assert all(stored >= 5 for _, _, stored in runs), runs  # every night stored (and parsed) new bytes
         port = re.search(r"Started a local Prefect server: http://127\.0\.0\.1:(\d+)", output).group(1)
@@ -283,11 +285,30 @@ def test_the_warm_start_gives_the_engine_back(monkeypatch):
     assert engine.multiprocessing is before
 
 
+def start_a_night_now(proc: subprocess.Popen, log: Path, deployment: str, deadline: float) -> None:
+    """Ask the local server of a running `esf serve` for a night now (as `prefect deployment run` would),
+    rather than wait for its cron."""
+    from prefect.deployments import run_deployment
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    api = None
+    while api is None and time.monotonic() < deadline and proc.poll() is None:
+        found = re.search(r"Started a local Prefect server: (http://127\.0\.0\.1:\d+)", log.read_text())
+        api = found and found.group(1) + "/api"
+        time.sleep(0.3)
+    assert api, log.read_text()[-3000:]
+    with temporary_settings({PREFECT_API_URL: api}):
+        while True:  # the deployment is there once the runner has registered it
+            try:
+                run_deployment(deployment, timeout=0)
+                return
+            except Exception:
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(1)
+
+
 def test_kill_9_of_esf_serve_mid_night_leaves_no_process_behind(tmp_path):
     """`esf serve` killed outright while a night is parsing: the night's process, its parse workers, the
     forkserver and the Prefect server all end with it; none keeps the warehouse locked for the next start."""
-    from prefect.deployments import run_deployment
-    from prefect.settings import PREFECT_API_URL, temporary_settings
     from demo.site import DemoSite
     db = tmp_path / "esf.duckdb"
     with DemoSite(400, seed=13) as site:
@@ -298,21 +319,8 @@ def test_kill_9_of_esf_serve_mid_night_leaves_no_process_behind(tmp_path):
                                 cwd=ROOT, env=serve_env(tmp_path, PREFECT_RUNNER_POLL_FREQUENCY="1"), stdout=log,
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
-            deadline, api = time.monotonic() + 120, None
-            while api is None and time.monotonic() < deadline and proc.poll() is None:
-                found = re.search(r"Started a local Prefect server: (http://127\.0\.0\.1:\d+)",
-                                  (tmp_path / "serve.log").read_text())
-                api = found and found.group(1) + "/api"
-                time.sleep(0.3)
-            assert api, (tmp_path / "serve.log").read_text()[-3000:]
-            with temporary_settings({PREFECT_API_URL: api}):
-                while True:  # the deployment is there once the runner has registered it
-                    try:
-                        run_deployment("esf-refresh/nightly", timeout=0)
-                        break
-                    except Exception:
-                        assert time.monotonic() < deadline, (tmp_path / "serve.log").read_text()[-3000:]
-                        time.sleep(1)
+            deadline = time.monotonic() + 120
+            start_a_night_now(proc, tmp_path / "serve.log", "esf-refresh/nightly", deadline)
             while sum(1 for r in site.requests if "rojekt" in r.path and r.status == 200) < 120:
                 assert time.monotonic() < deadline and proc.poll() is None, \
                     (tmp_path / "serve.log").read_text()[-3000:]
@@ -338,12 +346,13 @@ def test_a_night_that_finds_the_warehouse_locked_says_who_in_one_line(tmp_path):
     db = tmp_path / "esf.duckdb"
     log = open(tmp_path / "serve.log", "w")
     with Warehouse(work_path_for(db), holder="esf run"):
-        proc = subprocess.Popen(esf_command() + ["serve", "--cron", "* * * * *", "--timezone", "UTC", "--source",
-                                                 str(SAMPLES), "--db", str(db)],
-                                cwd=ROOT, env=serve_env(tmp_path), stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(esf_command() + ["serve", "--name", "nightly", "--cron", "0 3 1 1 *", "--timezone",
+                                                 "UTC", "--source", str(SAMPLES), "--db", str(db)],
+                                cwd=ROOT, env=serve_env(tmp_path, PREFECT_RUNNER_POLL_FREQUENCY="1"), stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline, output = time.monotonic() + 150, ""
+            start_a_night_now(proc, tmp_path / "serve.log", "esf-refresh/nightly", deadline)
             while time.monotonic() < deadline and proc.poll() is None and "Finished in state Failed" not in output:
                 time.sleep(2)
                 output = (tmp_path / "serve.log").read_text()
