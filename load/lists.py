@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 from datetime import datetime
 from decimal import Decimal
 
@@ -28,7 +31,7 @@ STAGED_TYPES: tuple[tuple[str, str], ...] = tuple((name, {
     "row_number": "INTEGER", "duplicate_of": "INTEGER", "total_budget": "DECIMAL(18, 2)", "eu_grant": "DECIMAL(18, 2)",
     "cofinancing_rate": "DECIMAL(9, 6)", "start_date": "DATE", "end_date": "DATE"}.get(name, "VARCHAR"))
     for name in COLUMNS)
-MAX_STAGED_LINE = 64 << 20  # a row of the staging CSV (a summary may be long; the file's own limit is lower)
+MAX_STAGED_LINE = 4 << 20  # bytes in a row of the staging CSV: many summaries at the csv module's 128 K-character field limit (DuckDB's read buffers grow with it)
 STAGE_COLUMNS = f"""kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
     name VARCHAR, name_en VARCHAR, beneficiary VARCHAR, beneficiary_org_number VARCHAR, beneficiary_city VARCHAR,
     country VARCHAR, programme_area_code VARCHAR, specific_objective VARCHAR, intervention_type VARCHAR,
@@ -91,13 +94,16 @@ def encode_for_staging(chunk: ListChunk) -> tuple[bytes, list[ListProblem]]:
     return out.getvalue().encode(), problems
 
 
-def stage_encoded(con: duckdb.DuckDBPyConnection, source_key: str, kind: str, encoded: bytes) -> None:
-    """Add one chunk of a file's rows, as encode_for_staging wrote them, to the staging table."""
+def stage_encoded(con: duckdb.DuckDBPyConnection, source_key: str, kind: str,
+                  encoded: bytes | Sequence[Path]) -> None:
+    """Add a file's rows, as encode_for_staging wrote them (bytes, or files of them), to the staging table."""
     if not encoded:
         return
-    rows = con.read_csv(io.BytesIO(encoded), header=False, sep=",", quotechar='"', escapechar='"',
-                        dtype=dict(STAGED_TYPES), names=list(COLUMNS), auto_detect=False, na_values=[""], lineterminator=duckdb.CSVLineTerminator.CARRIAGE_RETURN_LINE_FEED,
-                        max_line_size=MAX_STAGED_LINE)
+    # (read_csv takes a list of paths too, which its type stubs do not say)
+    source: Any = io.BytesIO(encoded) if isinstance(encoded, bytes) else [str(path) for path in encoded]
+    rows = con.read_csv(source, header=False, sep=",", quotechar='"', escapechar='"', dtype=dict(STAGED_TYPES),
+                        names=list(COLUMNS), auto_detect=False, na_values=[""], max_line_size=MAX_STAGED_LINE,
+                        lineterminator=duckdb.CSVLineTerminator.CARRIAGE_RETURN_LINE_FEED)
     con.register("list_chunk", rows)
     try:
         con.execute("INSERT INTO list_in BY NAME SELECT *, $kind AS kind, $key AS source_key FROM list_chunk",

@@ -8,7 +8,9 @@ number and a line in the run report. A file that turns out to be no list is that
 """
 from __future__ import annotations
 
+import tempfile
 from functools import partial
+from pathlib import Path
 
 from records.lists import LIST_STAGE, ListChunk, ListProblem, NotAList
 from records.pages import RawPage
@@ -41,21 +43,24 @@ def is_list(body: bytes) -> bool:
     return True
 
 
-def read_for_staging(reader: RowReader, block: Block) -> tuple[ListChunk, bytes, list[ListProblem]]:
-    """One block of a list's rows read and encoded for the staging table (in a worker process for a large file):
-    → the chunk with only what the run still needs of it (row numbers, identities), the encoded rows, and the
-    problems the encoding found."""
+def read_for_staging(reader: RowReader, spool: str, block: Block) -> tuple[ListChunk, list[ListProblem]]:
+    """One block of a list's rows read and encoded for the staging table into a file of `spool` (in a worker
+    process for a large file): → the chunk with only what the run still needs of it (row numbers, identities)
+    and the problems the encoding found."""
     chunk = reader.read_block(block)
     encoded, found = encode_for_staging(chunk)
+    if encoded:  # named by its first row: blocks never share one
+        (Path(spool) / f"{chunk.columns['row_number'][0]:010d}.csv").write_bytes(encoded)
     chunk.columns = {name: chunk.columns[name] for name in ("row_number", "external_id", "duplicate_of")}
-    return chunk, encoded, found
+    return chunk, found
 
 
 def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
                    chunk_rows: int | None = None) -> tuple[ListLoaded | None, list[ProblemRow], ParsedPage | None]:
     """Read one list file and stage its rows for the load; → (what was read, its problem rows, None), or for a
     file that is no list (None, [], a rejected ParsedPage naming why). A large file's blocks of rows are read in
-    the run's pool while this process stages the blocks read before them."""
+    the run's pool while this process splits the next ones; each block's rows are written to a temporary file
+    that DuckDB reads, all at once, at the end."""
     try:
         reading = read_list(page.body, chunk_rows or CHUNK_ROWS)
     except NotAList as exc:
@@ -68,11 +73,12 @@ def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
                 for heading in reading.missing_columns]
     map_blocks = pool.map_ordered if pool is not None and len(page.body) >= IN_POOL_BYTES else map
     first_of: dict[str, int] = {}
-    for chunk, encoded, found in map_blocks(partial(read_for_staging, reading.reader), reading.blocks):
-        flag_duplicates(chunk, first_of)
-        loaded.rows += len(chunk)
-        stage_encoded(wh.con, page.source_key, chunk.kind, encoded)
-        problems += [ProblemRow.of_list_problem(page.source_key, p) for p in chunk.problems + found]
+    with tempfile.TemporaryDirectory(prefix="esf-list-") as spool:  # the run's, removed however it ends
+        for chunk, found in map_blocks(partial(read_for_staging, reading.reader, spool), reading.blocks):
+            flag_duplicates(chunk, first_of)
+            loaded.rows += len(chunk)
+            problems += [ProblemRow.of_list_problem(page.source_key, p) for p in chunk.problems + found]
+        stage_encoded(wh.con, page.source_key, reading.kind, sorted(Path(spool).glob("*.csv")))
     problems += [ProblemRow.of_list_problem(page.source_key, p) for p in reading.damaged]
     loaded.rejected = sum(1 for p in problems if p.severity == "error")
     loaded.warnings = len(problems) - loaded.rejected
