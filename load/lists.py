@@ -31,6 +31,8 @@ STAGED_TYPES: tuple[tuple[str, str], ...] = tuple((name, {
     "row_number": "INTEGER", "duplicate_of": "INTEGER", "total_budget": "DECIMAL(18, 2)", "eu_grant": "DECIMAL(18, 2)",
     "cofinancing_rate": "DECIMAL(9, 6)", "start_date": "DATE", "end_date": "DATE"}.get(name, "VARCHAR"))
     for name in COLUMNS)
+TEXTS = tuple(name for name, kind in STAGED_TYPES if kind == "VARCHAR")
+IDENTITY = ("external_id", "case_number", "sha256")
 MAX_STAGED_LINE = 4 << 20  # bytes in a row of the staging CSV: many summaries at the csv module's 128 K-character field limit (DuckDB's read buffers grow with it)
 STAGE_COLUMNS = f"""kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
     name VARCHAR, name_en VARCHAR, beneficiary VARCHAR, beneficiary_org_number VARCHAR, beneficiary_city VARCHAR,
@@ -82,16 +84,38 @@ def _amount(value: Decimal | None, row_number: int, name: str, problems: list[Li
 
 def encode_for_staging(chunk: ListChunk) -> tuple[bytes, list[ListProblem]]:
     """A chunk's rows as the CSV that stage_encoded reads (pure: a worker process may make it) and the problems
-    the staging itself finds: an amount past DECIMAL(18, 2) is NULL plus a warning, never a failed load.
-    None is an empty field, which reads back as NULL (a reader never gives an empty string)."""
+    the staging itself finds: an amount past DECIMAL(18, 2), or a text that would make a row longer than DuckDB
+    reads, is NULL plus a warning, never a failed load. None is an empty field, which reads back as NULL (a reader
+    never gives an empty string)."""
     columns = chunk.columns
     problems: list[ListProblem] = []
     values = dict(columns)
+    _fit_lines(values, problems)
     for name in AMOUNTS:
         values[name] = [_amount(v, n, name, problems) for v, n in zip(columns[name], columns["row_number"])]
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows(zip(*(values[name] for name in COLUMNS)))
     return out.getvalue().encode(), problems
+
+
+def _fit_lines(values: dict[str, list[Any]], problems: list[ListProblem]) -> None:
+    """A row whose texts would make its staging line longer than MAX_STAGED_LINE (a crafted workbook's cells):
+    its longest texts but its identity are left empty, each with a warning. Rows are measured only when the
+    longest texts of the block could add up to that much."""
+    if 4 * sum(max(map(len, filter(None, values[name])), default=0) for name in TEXTS) < MAX_STAGED_LINE // 2:
+        return
+    for name in TEXTS:
+        values[name] = list(values[name])
+    for i, number in enumerate(values["row_number"]):
+        sizes = {name: len(values[name][i].encode()) for name in TEXTS if values[name][i]}
+        room = MAX_STAGED_LINE // 2 - sum(sizes.values())  # half: the CSV doubles a quote
+        for name in sorted(sizes, key=sizes.__getitem__, reverse=True):
+            if room >= 0 or name in IDENTITY:
+                continue
+            problems.append(ListProblem(number, name, f"a text of {sizes[name]:,} bytes, too long to load: left "
+                                                      "empty", None))
+            values[name][i] = None
+            room += sizes[name]
 
 
 def stage_encoded(con: duckdb.DuckDBPyConnection, source_key: str, kind: str,

@@ -57,3 +57,14 @@ def test_typed_values_and_occurrences():
     assert col["cofinancing_rate"] == [Decimal("0.400000"), None, None]
     assert col["start_date"] == [date(2023, 9, 1), None, None] and col["end_date"] == [None, None, None]
     assert col["duplicate_of"] == [None, None, 2]
+
+
+def test_a_text_too_long_to_stage_is_left_empty_with_a_warning_and_the_row_loads():
+    """A crafted workbook's cell of millions of characters: that value is NULL with a warning naming its row and
+    field; the row and the block's other rows load (a night never fails on one value)."""
+    huge = "å" * 3_000_000  # 6 MB in UTF-8, over what one staged row may hold
+    got, problems = staged(chunk_of([{"name": "Kort", "summary": huge}, {"name": "Nästa", "summary": "Liten text"}]))
+    assert [(r[COLUMNS.index("name")], r[COLUMNS.index("summary")]) for r in got] == [
+        ("Kort", None), ("Nästa", "Liten text")]
+    assert [(p.row_number, p.field, p.severity) for p in problems] == [(2, "summary", "warning")]
+    assert "6,000,000 bytes" in problems[0].reason
