@@ -3,6 +3,8 @@ as the parser hands them to the loader: one normalised row each, with its row nu
 a row or the file left behind. The contract between transform/lists.py (reads) and load/lists.py (stores, links)."""
 from __future__ import annotations
 
+from records.severity import Severity
+
 from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
@@ -53,7 +55,7 @@ class ListProblem:
     field: str | None
     reason: str
     value: str | None = None
-    severity: str = "warning"
+    severity: Severity = "warning"
 
 
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ListRow) if f.name != "kind")

@@ -3,6 +3,8 @@ it behind — a page's parse, a page that could not be read, validation, an offi
 writes it; the run counts and reports it."""
 from __future__ import annotations
 
+from records.severity import Severity
+
 from dataclasses import dataclass
 
 from records.lists import LIST_STAGE, ListProblem
@@ -18,7 +20,7 @@ class ProblemRow:
     field: str | None
     reason: str
     value: str | None = None
-    severity: str = "error"
+    severity: Severity = "error"
     row_number: int | None = None  # an official list's row (the heading is row 1); None for a page
 
     @classmethod
@@ -33,7 +35,7 @@ class ProblemRow:
 
     @classmethod
     def of_validation(cls, source_key: str | None, project_id: str | None, field: str, reason: str,
-                      value: str | None, severity: str) -> ProblemRow:
+                      value: str | None, severity: Severity) -> ProblemRow:
         return cls(source_key, project_id, "validate", field, reason, value, severity)
 
     @classmethod

@@ -2,6 +2,8 @@
 derive from this list), and the problem row a page's parse or validation leaves behind."""
 from __future__ import annotations
 
+from records.severity import Severity
+
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -102,7 +104,7 @@ class Problem:
     field: str | None
     reason: str
     value: str | None = None
-    severity: str = "error"
+    severity: Severity = "error"
     stage: str = "parse"
     kind: str | None = None  # for a warning on a field: missing | unreadable | lenient | derived | conflict
 

@@ -9,6 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from records.problems import ProblemRow
+from records.severity import Severity
 from records.project import NAMES, names_of
 from schemas.models import CHECK_COLUMNS, IDENTITY_SCHEMA, REPORT_SCHEMA, Organisation, ProjectMunicipality, Section
 from records.project import ParsedPage
@@ -175,7 +176,7 @@ def _keep(df: pd.DataFrame, bad_ids: set[str]) -> pd.DataFrame:
 
 
 def _problem(source_key: str | None, row: pd.Series, case: dict[str, Any], table: str,
-             severity: str) -> ProblemRow:
+             severity: Severity) -> ProblemRow:
     check = str(case.get("check"))
     if case.get("schema_context") == "DataFrameSchema":  # a row-wise check: name the columns it reads
         columns = CHECK_COLUMNS.get(check.split(":")[0], ())
