@@ -384,3 +384,24 @@ def test_blocks_read_by_worker_processes_give_what_this_process_reads(name):
     with ParsePool(2) as pool:
         there = read(pool.map_ordered)
     assert there == here and here[0]
+
+
+def test_a_cell_no_normaliser_foresaw_costs_its_row_not_the_file(monkeypatch):
+    """A normaliser that fails in a way it was never meant to (here: a TypeError on one beneficiary's name) makes
+    that row an error naming the exception; the block's other rows and the file's other blocks still load."""
+    from transform import list_rows, list_values
+    text = list_values.text
+
+    def text_with_a_bug(cell):
+        if cell == "Stiftelsen Lärlingsvägen":
+            raise TypeError("unforeseen cell")
+        return text(cell)
+
+    monkeypatch.setitem(list_rows.READERS[OPERATIONS], "beneficiary", (text_with_a_bug, True))
+    body = table([operations_rows()[0]] + [
+        row[:1] + [name] + row[2:] for row, name in zip(operations_rows()[1:4],
+                                                         ["Bänkeby kommun", "Stiftelsen Lärlingsvägen", "UMEÅ KOMMUN"])])
+    _, rows, problems = read_all(body, chunk_rows=5000)
+    assert [r.row_number for r in rows] == [2, 4]
+    assert [(p.row_number, p.severity) for p in problems if p.severity == "error"] == [(3, "error")]
+    assert "TypeError: unforeseen cell" in [p for p in problems if p.severity == "error"][0].reason

@@ -65,7 +65,19 @@ class RowReader:
         return {**self.__dict__, "memos": {name: {} for name in self.memos}}
 
     def read_block(self, block: list[Row]) -> ListChunk:
-        """Table rows (row number, cells) → a chunk of ListRows by column, and the block's problems by row."""
+        """Table rows (row number, cells) → a chunk of ListRows by column, and the block's problems by row.
+        A cell no normaliser foresaw (an exception other than ValueProblem) costs its row, not the file: the
+        block is read again row by row, and that row is an error naming the exception."""
+        try:
+            return self._read_block(block)
+        except Exception as exc:
+            if len(block) > 1:
+                return _joined(self.kind, [self.read_block([row]) for row in block])
+            number = block[0][0]
+            return ListChunk(self.kind, problems=[ListProblem(number, None, f"row not readable: {type(exc).__name__}: "
+                                                                            f"{exc}", None, "error")])
+
+    def _read_block(self, block: list[Row]) -> ListChunk:
         chunk = ListChunk(self.kind)
         problems: list[ListProblem] = []
         numbers: list[int] = []
@@ -132,6 +144,16 @@ class RowReader:
 
 
 _NOTHING: tuple[Any, str | None] = (None, None)
+
+
+def _joined(kind: str, chunks: list[ListChunk]) -> ListChunk:
+    """One chunk of several, in order."""
+    joined = ListChunk(kind)
+    for chunk in chunks:
+        for name, values in chunk.columns.items():
+            joined.columns[name] += values
+        joined.problems += chunk.problems
+    return joined
 
 
 def _row_of(problem: ListProblem) -> int:
