@@ -118,14 +118,13 @@ def _fit_lines(values: dict[str, list[Any]], problems: list[ListProblem]) -> Non
             room += sizes[name]
 
 
-def stage_encoded(con: duckdb.DuckDBPyConnection, source_key: str, kind: str,
-                  encoded: bytes | Sequence[Path]) -> None:
-    """Add a file's rows, as encode_for_staging wrote them (bytes, or files of them), to the staging table."""
-    if not encoded:
+def stage_encoded(con: duckdb.DuckDBPyConnection, source_key: str, kind: str, files: Sequence[Path]) -> None:
+    """Add a file's rows, in files as encode_for_staging wrote them, to the staging table (one read of them all)."""
+    if not files:
         return
-    # (read_csv takes a list of paths too, which its type stubs do not say)
-    source: Any = io.BytesIO(encoded) if isinstance(encoded, bytes) else [str(path) for path in encoded]
-    rows = con.read_csv(source, header=False, sep=",", quotechar='"', escapechar='"', dtype=dict(STAGED_TYPES),
+    # (read_csv takes a list of paths, which its type stubs do not say)
+    paths: Any = [str(path) for path in files]
+    rows = con.read_csv(paths, header=False, sep=",", quotechar='"', escapechar='"', dtype=dict(STAGED_TYPES),
                         names=list(COLUMNS), auto_detect=False, na_values=[""], max_line_size=MAX_STAGED_LINE,
                         lineterminator=duckdb.CSVLineTerminator.CARRIAGE_RETURN_LINE_FEED)
     con.register("list_chunk", rows)

@@ -22,7 +22,7 @@ from load.warehouse import Warehouse
 from records.project import ParsedPage
 from service.pool import ParsePool
 from transform.list_rows import RowReader
-from transform.lists import Block, flag_duplicates, read_list, sniff
+from transform.lists import Block, read_chunks, read_list, sniff
 
 CHUNK_ROWS = 5000
 IN_POOL_BYTES = 4 << 20  # a smaller file (under some 8,000 rows) is read here: starting workers costs more
@@ -43,16 +43,17 @@ def is_list(body: bytes) -> bool:
     return True
 
 
-def read_for_staging(reader: RowReader, spool: str, block: Block) -> tuple[ListChunk, list[ListProblem]]:
+def read_for_staging(reader: RowReader, spool: str, block: Block) -> ListChunk:
     """One block of a list's rows read and encoded for the staging table into a file of `spool` (in a worker
     process for a large file): → the chunk with only what the run still needs of it (row numbers, identities)
-    and the problems the encoding found."""
+    and its problems, those the encoding found after the reader's."""
     chunk = reader.read_block(block)
     encoded, found = encode_for_staging(chunk)
     if encoded:  # named by its first row: blocks never share one
         (Path(spool) / f"{chunk.columns['row_number'][0]:010d}.csv").write_bytes(encoded)
     chunk.columns = {name: chunk.columns[name] for name in ("row_number", "external_id", "duplicate_of")}
-    return chunk, found
+    chunk.problems += found
+    return chunk
 
 
 def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
@@ -72,14 +73,11 @@ def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
     problems = [ProblemRow.of_list_problem(page.source_key, ListProblem(None, heading, MISSING_COLUMN))
                 for heading in reading.missing_columns]
     map_blocks = pool.map_ordered if pool is not None and len(page.body) >= IN_POOL_BYTES else map
-    first_of: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="esf-list-") as spool:  # the run's, removed however it ends
-        for chunk, found in map_blocks(partial(read_for_staging, reading.reader, spool), reading.blocks):
-            flag_duplicates(chunk, first_of)
+        for chunk in read_chunks(reading, map_blocks, partial(read_for_staging, reading.reader, spool)):
             loaded.rows += len(chunk)
-            problems += [ProblemRow.of_list_problem(page.source_key, p) for p in chunk.problems + found]
+            problems += [ProblemRow.of_list_problem(page.source_key, p) for p in chunk.problems]
         stage_encoded(wh.con, page.source_key, reading.kind, sorted(Path(spool).glob("*.csv")))
-    problems += [ProblemRow.of_list_problem(page.source_key, p) for p in reading.damaged]
     loaded.rejected = sum(1 for p in problems if p.severity == "error")
     loaded.warnings = len(problems) - loaded.rejected
     stage_file(wh.con, loaded, page.sha256)

@@ -2,8 +2,10 @@
 run's DuckDB loses no character, keeps NULL apart from text and holds amounts, rates and dates to their types."""
 from __future__ import annotations
 
+import tempfile
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import duckdb
 from hypothesis import given, settings
@@ -22,7 +24,9 @@ def staged(chunk: ListChunk) -> tuple[list[tuple], list]:
     con = duckdb.connect()
     start_staging(con)
     encoded, problems = encode_for_staging(chunk)
-    stage_encoded(con, "ops.csv", chunk.kind, encoded)
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "block.csv").write_bytes(encoded)
+        stage_encoded(con, "ops.csv", chunk.kind, [Path(folder) / "block.csv"])
     number_occurrences(con, "ops.csv")
     names = ", ".join(COLUMNS)
     return con.execute(f"SELECT {names} FROM list_in ORDER BY row_number").fetchall(), problems

@@ -139,11 +139,13 @@ class ListReading:
         return read_chunks(self, map)
 
 
-def read_chunks(reading: ListReading, map_blocks: Callable[..., Iterable[ListChunk]]) -> Iterator[ListChunk]:
-    """The file's chunks in order: `map_blocks(reading.reader.read_block, reading.blocks)` reads them (the builtin
-    map, or a pool's ordered map); a row whose identity an earlier row of the file has is flagged here."""
+def read_chunks(reading: ListReading, map_blocks: Callable[..., Iterable[ListChunk]],
+                read_block: Callable[[Block], ListChunk] | None = None) -> Iterator[ListChunk]:
+    """The file's chunks in order: `map_blocks(read_block, reading.blocks)` reads them (the builtin map, or a
+    pool's ordered map; `read_block` is the reader's, or one that does more with each block where it is read);
+    a row whose identity an earlier row of the file has is flagged here, and a workbook's damage comes last."""
     first_of: dict[str, int] = {}
-    for chunk in map_blocks(reading.reader.read_block, reading.blocks):
+    for chunk in map_blocks(read_block or reading.reader.read_block, reading.blocks):
         flag_duplicates(chunk, first_of)
         yield chunk
     if reading.damaged:
