@@ -11,7 +11,8 @@ from records.lists import COLUMNS, KOHESIO, OPERATIONS, ListChunk, ListProblem
 from transform import list_values as lv
 from transform import normalize as nz
 from transform import reference
-from transform.tables import Row, UnreadableRow
+from transform.csv_slices import CsvSlice
+from transform.tables import Row, UnreadableRow, rows_of
 
 MEMO_LIMIT = 10_000  # distinct values remembered per column (a date column has a few thousand)
 # The problem's field: the ListRow attribute a heading fills, where the vocabulary names it otherwise.
@@ -64,16 +65,17 @@ class RowReader:
         """Without the memos: each block sent to a worker would carry them."""
         return {**self.__dict__, "memos": {name: {} for name in self.memos}}
 
-    def read_block(self, block: list[Row]) -> ListChunk:
+    def read_block(self, block: list[Row] | CsvSlice) -> ListChunk:
         """Table rows (row number, cells) → a chunk of ListRows by column, and the block's problems by row.
         A cell no normaliser foresaw (an exception other than ValueProblem) costs its row, not the file: the
         block is read again row by row, and that row is an error naming the exception."""
+        rows = rows_of(block)
         try:
-            return self._read_block(block)
+            return self._read_block(rows)
         except Exception as exc:
-            if len(block) > 1:
-                return _joined(self.kind, [self.read_block([row]) for row in block])
-            number = block[0][0]
+            if len(rows) > 1:
+                return _joined(self.kind, [self.read_block([row]) for row in rows])
+            number = rows[0][0]
             return ListChunk(self.kind, problems=[ListProblem(number, None, f"row not readable: {type(exc).__name__}: "
                                                                             f"{exc}", None, "error")])
 

@@ -18,6 +18,7 @@ from transform import normalize as nz
 from transform import reference
 from transform.list_rows import RowReader
 from transform.reference import fold
+from transform.csv_slices import CsvSlice
 from transform.tables import NotATable, Row, Table, TableDamaged, first_rows, is_xlsx, open_table
 
 IDENTITY = {OPERATIONS: ("case_number",), KOHESIO: ("external_id", "local_identifier")}
@@ -104,8 +105,10 @@ def read_list(body: bytes, chunk_rows: int = 5000) -> ListReading:
     notes = list(table.notes) + _column_notes(kind, table.headings, columns)
     reader = RowReader(kind, columns, len(table.headings), table.ragged_rows_are_short)
     damaged: list[ListProblem] = []
-    return ListReading(kind, missing, notes, reader, _blocks(table, max(1, chunk_rows), damaged), table.format,
-                       damaged)
+    blocks = table.cut(max(1, chunk_rows)) if table.cut else None
+    if blocks is None:
+        blocks = _blocks(table, max(1, chunk_rows), damaged)
+    return ListReading(kind, missing, notes, reader, blocks, table.format, damaged)
 
 
 def _column_notes(kind: str, headings: list[str], columns: dict[str, int]) -> list[str]:
@@ -120,7 +123,9 @@ def _column_notes(kind: str, headings: list[str], columns: dict[str, int]) -> li
     return notes
 
 
-Block = list[Row]  # up to chunk_rows rows of the table, read in one piece (in a worker process, or here)
+# Up to chunk_rows rows of the table, read in one piece (in a worker process, or here): rows read here, or (a CSV
+# whose quotes allow it) a slice of the file's bytes that the reader splits into its rows.
+Block = list[Row] | CsvSlice
 
 
 @dataclass

@@ -9,10 +9,12 @@ import io
 import re
 import zipfile
 import zlib
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from xml.etree.ElementTree import ParseError
 
+from transform.csv_slices import CsvSlice, cut, data_start
 from transform.list_values import Cell, cell_text
 
 ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
@@ -55,6 +57,17 @@ class Table:
     rows: Iterator[Row]           # data rows, lazily; entirely empty rows are skipped
     notes: list[str] = field(default_factory=list)
     ragged_rows_are_short: bool = False  # XLSX leaves a row's empty trailing cells out; a CSV row does not
+    # The data rows cut into slices of about n lines, to be read elsewhere (rows_of), for a CSV whose quotes
+    # allow it: None otherwise (then `rows` reads it in order)
+    cut: Callable[[int], Iterator[CsvSlice] | None] | None = None
+
+
+def rows_of(block: list[Row] | CsvSlice) -> list[Row]:
+    """A block of rows, or a slice of a CSV file's bytes read into its rows (numbered as `rows` numbers them)."""
+    if isinstance(block, list):
+        return block
+    stream = io.TextIOWrapper(io.BytesIO(block.data), encoding=block.encoding, errors="replace", newline="")
+    return list(_csv_rows(csv.reader(stream, delimiter=block.delimiter), block.first_number - 1))
 
 
 def is_xlsx(body: bytes) -> bool:
@@ -117,11 +130,17 @@ def _open_csv(body: bytes) -> Table:
     reader = csv.reader(stream, delimiter=delimiter)
     for _ in range(2 if hint else 1):
         next(reader, None)
-    return Table("csv", headings, _csv_rows(reader), notes)
+    table = Table("csv", headings, _csv_rows(reader), notes)
+    if encoding != "utf-16":
+        bom = len(codecs.BOM_UTF8) if body.startswith(codecs.BOM_UTF8) else 0
+        start = data_start(body, bom, 1 if hint else 0, delimiter)
+        if start is not None:
+            table.cut = partial(cut, body, start, encoding, delimiter)
+    return table
 
 
-def _csv_rows(reader: Iterator[list[str]]) -> Iterator[Row]:
-    number = 1
+def _csv_rows(reader: Iterator[list[str]], number: int = 1) -> Iterator[Row]:
+    """The reader's records numbered on from `number` (the heading's), blank ones counted but not given."""
     while True:
         try:
             row = next(reader)

@@ -1,0 +1,92 @@
+"""A CSV cut into slices by its bytes (transform/csv_slices.py) reads into the rows the csv module gives reading the
+whole file in order, numbered alike; a file whose quotes do not allow cutting is not cut."""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from transform.csv_slices import cut
+from transform.tables import Table, open_table, rows_of
+
+HEADING = "Diarienummer;Namn på insatsen;Sammanfattning"
+
+
+def table_of(body: bytes) -> Table:
+    return open_table(body, lambda headings: True)
+
+
+def in_order(body: bytes) -> list:
+    return list(table_of(body).rows)
+
+
+def by_slices(body: bytes, records: int) -> list | None:
+    table = table_of(body)
+    assert table.cut is not None
+    slices = table.cut(records)
+    return None if slices is None else [row for piece in slices for row in rows_of(piece)]
+
+
+def written(rows: list[list[str]], line_end: str = "\r\n", quoting: int = csv.QUOTE_MINIMAL) -> bytes:
+    out = io.StringIO()
+    csv.writer(out, delimiter=";", lineterminator=line_end, quoting=quoting).writerows([HEADING.split(";"), *rows])
+    return codecs.BOM_UTF8 + out.getvalue().encode()
+
+
+CELL = st.text(alphabet='ab;"\r\n é\u00a0\ufeff', max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(CELL, min_size=1, max_size=4), max_size=12), st.sampled_from(["\r\n", "\n"]),
+       st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL]), st.integers(1, 5))
+def test_what_a_csv_writer_writes_is_cut_and_read_as_in_order(rows, line_end, quoting, records):
+    body = written(rows, line_end, quoting)
+    assert by_slices(body, records) == in_order(body)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet='a;"\r\n é', max_size=60), st.integers(1, 4))
+def test_any_text_is_read_as_in_order_or_not_cut(text, records):
+    body = (HEADING + "\r\n" + text).encode()
+    got = by_slices(body, records)
+    assert got is None or got == in_order(body)
+
+
+def test_slices_hold_the_records_asked_for_and_number_on():
+    body = written([["23-041-S05", "Ett", "två\r\nrader"], ["23-041-S06", "Tre", ""], [], ["23-041-S07", "x", "y"]])
+    slices = list(table_of(body).cut(2))
+    assert [s.first_number for s in slices] == [2, 4]
+    assert [n for s in slices for n, _ in rows_of(s)] == [2, 3, 5]  # row 4 is blank: counted, not given
+
+
+def test_a_quote_in_an_unquoted_fields_text_is_not_cut():
+    assert by_slices((HEADING + '\r\n23-041-S05;Ett 5" rör;x\r\n').encode(), 1) is None
+
+
+def test_a_quoted_field_never_closed_is_not_cut():
+    assert by_slices((HEADING + '\r\n23-041-S05;"Ett;x\r\n23-041-S06;Två;y\r\n').encode(), 1) is None
+
+
+def test_excels_sep_line_and_a_heading_over_two_lines():
+    body = ('sep=;\r\nDiarienummer;"Namn på\r\ninsatsen";Sammanfattning\r\n23-041-S05;Ett;"a\r\nb"\r\n'
+            '23-041-S06;Två;c\r\n').encode()
+    assert by_slices(body, 1) == in_order(body) == [(2, ["23-041-S05", "Ett", "a\r\nb"]), (3, ["23-041-S06", "Två", "c"])]
+
+
+def test_lone_carriage_returns_end_records_too():
+    body = (HEADING + "\r23-041-S05;Ett;a\r23-041-S06;Två;b\r").encode("cp1252")
+    assert by_slices(body, 1) == in_order(body) and len(in_order(body)) == 2
+
+
+def test_utf16_is_read_in_order():
+    body = (HEADING + "\r\n23-041-S05;Ett;a\r\n").encode("utf-16")
+    assert table_of(body).cut is None and len(in_order(body)) == 1
+
+
+def test_cut_refuses_a_delimiter_inside_a_quote_mid_text_even_after_many_good_rows():
+    good = "".join(f'2{i % 10}-041-S05;"Namn {i}";"a;b"\r\n' for i in range(50))
+    body = (HEADING + "\r\n" + good + 'x;y"z;w\r\n').encode()
+    assert cut(body, len(HEADING) + 2, "utf-8", ";", 10) is None
