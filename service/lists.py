@@ -50,7 +50,7 @@ def read_for_staging(reader: RowReader, spool: str, block: Block) -> ListChunk:
     chunk = reader.read_block(block)
     encoded, found = encode_for_staging(chunk)
     if encoded:  # named by its first row: blocks never share one
-        (Path(spool) / f"{chunk.columns['row_number'][0]:010d}.csv").write_bytes(encoded)
+        (Path(spool) / f"{chunk.columns['row_number'][0]:010d}.staged").write_bytes(encoded)
     chunk.columns = {name: chunk.columns[name] for name in ("row_number", "external_id", "duplicate_of")}
     chunk.problems += found
     return chunk
@@ -77,7 +77,7 @@ def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
         for chunk in read_chunks(reading, map_blocks, partial(read_for_staging, reading.reader, spool)):
             loaded.rows += len(chunk)
             problems += [ProblemRow.of_list_problem(page.source_key, p) for p in chunk.problems]
-        stage_encoded(wh.con, page.source_key, reading.kind, sorted(Path(spool).glob("*.csv")))
+        stage_encoded(wh.con, page.source_key, reading.kind, sorted(Path(spool).glob("*.staged")))
     loaded.rejected = sum(1 for p in problems if p.severity == "error")
     loaded.warnings = len(problems) - loaded.rejected
     stage_file(wh.con, loaded, page.sha256)

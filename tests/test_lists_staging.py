@@ -1,4 +1,4 @@
-"""A list's rows reach the staging table exactly as read: the CSV that carries them from a worker process to the
+"""A list's rows reach the staging table exactly as read: the text that carries them from a worker process to the
 run's DuckDB loses no character, keeps NULL apart from text and holds amounts, rates and dates to their types."""
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from load.lists import encode_for_staging, number_occurrences, stage_encoded, st
 from records.lists import COLUMNS, OPERATIONS, ListChunk
 
 TEXTS = ("case_number", "name", "summary", "summary_en", "beneficiary", "beneficiary_city")
-# Any text a reader gives: never empty (an empty cell is None), but quotes, separators, line ends, NUL-free Unicode.
-text = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=60)
-optional_text = st.none() | text | st.sampled_from(['"', '""', ",", "\r\n", "\\N", "NULL", " x ", "a\rb", "\\"])
+# Any text a reader gives: never empty (an empty cell is None), but quotes, separators, line ends, control characters.
+text = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=60)
+optional_text = st.none() | text | st.sampled_from(['"', '""', ",", "\r\n", "\\N", "NULL", " x ", "a\rb", "\\", "\x1e", "\x1f", "\x02AB", "a\nb\n"])
 
 
 def staged(chunk: ListChunk) -> tuple[list[tuple], list]:
@@ -25,8 +25,8 @@ def staged(chunk: ListChunk) -> tuple[list[tuple], list]:
     start_staging(con)
     encoded, problems = encode_for_staging(chunk)
     with tempfile.TemporaryDirectory() as folder:
-        (Path(folder) / "block.csv").write_bytes(encoded)
-        stage_encoded(con, "ops.csv", chunk.kind, [Path(folder) / "block.csv"])
+        (Path(folder) / "block.staged").write_bytes(encoded)
+        stage_encoded(con, "ops.csv", chunk.kind, [Path(folder) / "block.staged"])
     number_occurrences(con, "ops.csv")
     names = ", ".join(COLUMNS)
     return con.execute(f"SELECT {names} FROM list_in ORDER BY row_number").fetchall(), problems
