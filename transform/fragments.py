@@ -9,14 +9,14 @@ import html
 import re
 import unicodedata
 
-from transform.lines import BULLET, ZERO_WIDTH
+from transform.lines import BULLET, ZERO_WIDTH, has_zero_width
 
 BREAK = "\x00"  # where a paragraph starts or ends, or a <br>: the line ends (a fragment holding NUL is not simple)
 PARAGRAPH, LINE_BREAK = "p", "br"
 INLINE = ("strong", "b", "em", "i", "u")
 KINDS = {"<p>": PARAGRAPH, "</p>": "/" + PARAGRAPH, "<br>": LINE_BREAK, "<br/>": LINE_BREAK,
          **{f"<{t}>": t for t in INLINE}, **{f"</{t}>": "/" + t for t in INLINE}}  # a tag, its spaces removed
-_TAG = re.compile(r"<[^<>]*>")
+_TAG = re.compile(r"(<[^<>]*>)")  # (captured: split keeps the tags)
 _ENTITY = re.compile(r"&(?:amp|lt|gt|quot|nbsp|#(\d{1,7})|#[xX]([0-9a-fA-F]{1,6}));|(&)")
 
 
@@ -31,7 +31,7 @@ def simple_fragment_lines(fragment: str) -> list[str] | None:
         if not _entities_are_plain(text):
             return None
         text = html.unescape(text)
-    if ZERO_WIDTH.search(text):
+    if has_zero_width(text):
         text = ZERO_WIDTH.sub("", text)
     # NFC cannot join letters across a BREAK (NUL is a starter); U+FEFF is a space to clean_line but not to split().
     text = unicodedata.normalize("NFC", text).replace("\ufeff", " ")
@@ -45,31 +45,51 @@ def simple_fragment_lines(fragment: str) -> list[str] | None:
 
 def _text_with_breaks(fragment: str) -> str | None:
     """The text with each paragraph boundary and <br> a BREAK and inline tags removed; None when a tag is not one
-    of KINDS or tags are not nested as written (the parser moves or drops such tags, and its lines would differ):
-    paragraphs outside any inline tag, no </p> without its <p>, each closing tag closing the one open."""
-    pieces: list[str] = []
+    of KINDS or tags are not nested as written (see _plan)."""
+    parts = _TAG.split(fragment)  # text, tag, text, … tag, text
+    tags = tuple(parts[1::2])
+    plan = _PLANS.get(tags, _UNSEEN)
+    if plan is _UNSEEN:
+        if len(_PLANS) >= PLANS_REMEMBERED:
+            _PLANS.clear()
+        plan = _PLANS[tags] = _plan(tags)
+    if plan is None:
+        return None
+    parts[1::2] = plan
+    return "".join(parts)
+
+
+_UNSEEN: list[str] = []
+_PLANS: dict[tuple[str, ...], list[str] | None] = {}  # a list's summaries repeat a few sequences of tags
+PLANS_REMEMBERED = 10_000
+
+
+def _plan(tags: tuple[str, ...]) -> list[str] | None:
+    """What each tag of a sequence becomes (BREAK or nothing); None when a tag is not one of KINDS or tags are not
+    nested as written (the parser moves or drops such tags, and its lines would differ): paragraphs outside any
+    inline tag, no </p> without its <p>, each closing tag closing the one open."""
+    plan: list[str] = []
     inline: list[str] = []
-    last, paragraph = 0, False
-    for m in _TAG.finditer(fragment):
-        tag = m.group()
+    paragraph = False
+    for tag in tags:
         kind = KINDS.get(tag) or KINDS.get("".join(tag.split()).lower())
         if kind is None:
             return None
-        pieces.append(fragment[last:m.start()])
-        last = m.end()
         if kind == LINE_BREAK:
-            pieces.append(BREAK)
-        elif kind in (PARAGRAPH, "/" + PARAGRAPH):
+            plan.append(BREAK)
+            continue
+        if kind in (PARAGRAPH, "/" + PARAGRAPH):
             if inline or (kind[0] == "/" and not paragraph):
                 return None
             paragraph = kind == PARAGRAPH
-            pieces.append(BREAK)
-        elif kind[0] != "/":
+            plan.append(BREAK)
+            continue
+        if kind[0] != "/":
             inline.append(kind)
         elif not inline or inline.pop() != kind[1:]:
             return None
-    pieces.append(fragment[last:])
-    return "".join(pieces)
+        plan.append("")
+    return plan
 
 
 def _entities_are_plain(text: str) -> bool:

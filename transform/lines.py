@@ -14,7 +14,8 @@ from lxml import etree
 BULLET = "•"
 _SPACES = re.compile(r"[ \t\u00a0\u2007\u202f\u2009\u200a\u3000\ufeff]+")
 _OTHER_SPACE = re.compile(r"[\t\u00a0\u2007\u202f\u2009\u200a\u3000\ufeff]")
-ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\u00ad]")
+ZERO_WIDTH_CHARACTERS = "\u200b\u200c\u200d\u2060\u00ad"
+ZERO_WIDTH = re.compile(f"[{ZERO_WIDTH_CHARACTERS}]")
 _TEXT_BULLET = re.compile(r"^(?:[•·▪●◦]|\*)\s*")
 _HTML_SNIFF = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|div|p|h1|meta)\b", re.I)
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
@@ -65,9 +66,15 @@ class PageText:
     notes: list[Note] = field(default_factory=list)
 
 
+def has_zero_width(text: str) -> bool:
+    """Whether the text holds a ZERO_WIDTH_CHARACTER. (Five searches for one character each, which Python answers
+    at once in a string that cannot hold it, are several times faster than a regular expression's.)"""
+    return "\u200b" in text or "\u200c" in text or "\u200d" in text or "\u2060" in text or "\u00ad" in text
+
+
 def clean_line(text: str) -> str:
     """NFC, no zero-width characters, every run of (no-break) spaces one space, trimmed."""
-    if ZERO_WIDTH.search(text):  # (searching first: most lines have nothing to replace, and a search is cheaper)
+    if has_zero_width(text):
         text = ZERO_WIDTH.sub("", text)
     text = unicodedata.normalize("NFC", text)
     if "  " in text or _OTHER_SPACE.search(text):
