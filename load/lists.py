@@ -9,32 +9,19 @@ leaves the current table; an unchanged row only gets `last_seen` and its row num
 """
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 
 import duckdb
 
 from load.sql import has_table
-from records.lists import COLUMNS, KOHESIO, OPERATIONS, ListChunk, ListProblem
+from records.lists import COLUMNS, KOHESIO, OPERATIONS
+from records.staging import MAX_STAGED_LINE, SEPARATOR, STAGED_TYPES, TEXTS
 
 TABLES = {OPERATIONS: ("operations", "operation_versions"), KOHESIO: ("kohesio_operations", "kohesio_operation_versions")}
-AMOUNTS = ("total_budget", "eu_grant")
-AMOUNT_LIMIT = Decimal(10) ** 16  # DECIMAL(18, 2): a larger amount is no project's (and would fail the load)
-# A staged row's columns as encode_for_staging writes them (COLUMNS' order), and their types.
-STAGED_TYPES: tuple[tuple[str, str], ...] = tuple((name, {
-    "row_number": "INTEGER", "duplicate_of": "INTEGER", "total_budget": "DECIMAL(18, 2)", "eu_grant": "DECIMAL(18, 2)",
-    "cofinancing_rate": "DECIMAL(9, 6)", "start_date": "DATE", "end_date": "DATE"}.get(name, "VARCHAR"))
-    for name in COLUMNS)
-TEXTS = tuple(name for name, kind in STAGED_TYPES if kind == "VARCHAR")
-IDENTITY = ("external_id", "case_number", "sha256")
-SEPARATOR, LINE_FEED, BASE64 = b"\x1f", b"\x1e", b"\x02"  # in the staged text: see encode_for_staging
-_CONTROL = bytes(range(0x0A)) + bytes(range(0x0B, 0x1F))  # but LF, and US (counted apart: it joins the texts)
-MAX_STAGED_LINE = 4 << 20  # bytes in a staged row: many summaries at the csv module's 128 K-character field limit (DuckDB's read buffers grow with it)
 STAGE_COLUMNS = f"""kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
     name VARCHAR, name_en VARCHAR, beneficiary VARCHAR, beneficiary_org_number VARCHAR, beneficiary_city VARCHAR,
     country VARCHAR, programme_area_code VARCHAR, specific_objective VARCHAR, intervention_type VARCHAR,
@@ -72,93 +59,6 @@ def has_staging(con: duckdb.DuckDBPyConnection) -> bool:
 
 def _has_temp(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     return has_table(con, table, database="temp")
-
-
-def _amount(value: Decimal | None, row_number: int, name: str, problems: list[ListProblem]) -> str | None:
-    if value is None:
-        return None
-    if not value.is_finite() or abs(value) >= AMOUNT_LIMIT:
-        problems.append(ListProblem(row_number, name, "amount out of range: left empty", str(value)))
-        return None
-    return str(value)
-
-
-def encode_for_staging(chunk: ListChunk) -> tuple[bytes, list[ListProblem]]:
-    """A chunk's rows as the text that stage_encoded reads (pure: a worker process may make it) and the problems
-    the staging itself finds: an amount past DECIMAL(18, 2), or a text that would make a row longer than DuckDB
-    reads, is NULL plus a warning, never a failed load.
-
-    One line a row, its fields apart by US (U+001F), nothing quoted: a text's line feeds are written as RS
-    (U+001E), and a text holding any other control character as STX (U+0002) and its UTF-8 in base64, which the
-    staging's SQL reads back. None is an empty field, which reads back as NULL (a reader never gives an empty
-    string). Built a column at a time, mostly in C: a few µs a row, where the csv module's quoting cost 15."""
-    columns = chunk.columns
-    if not columns["row_number"]:
-        return b"", []
-    problems: list[ListProblem] = []
-    values = dict(columns)
-    for name in AMOUNTS:
-        values[name] = _amounts(columns[name], columns["row_number"], name, problems)
-    encoded = _encoded(values)
-    if len(encoded) > MAX_STAGED_LINE and _fit_lines(values, encoded, problems):
-        encoded = _encoded(values)
-    return encoded, problems
-
-
-def _encoded(values: dict[str, list[Any]]) -> bytes:
-    fields = [_texts(values[name]) if name in TEXTS else _others(values[name]) for name in COLUMNS]
-    return b"\n".join(map(SEPARATOR.join, zip(*fields))) + b"\n"
-
-
-def _texts(values: list[str | None]) -> list[bytes]:
-    texts = [value or "" for value in values]
-    data = "\x1f".join(texts).encode()
-    if len(data.translate(None, _CONTROL)) == len(data) and data.count(SEPARATOR) == len(texts) - 1:
-        return data.replace(b"\n", LINE_FEED).split(SEPARATOR)  # the common case: no control character but LF
-    return [BASE64 + base64.b64encode(text.encode()) if any(c in _CONTROL or c == 0x1F for c in text.encode())
-            else text.encode().replace(b"\n", LINE_FEED) for text in texts]
-
-
-def _others(values: list[Any]) -> list[bytes]:
-    """Numbers and dates as str() writes them, which DuckDB reads as their types (each distinct value once)."""
-    try:
-        written = {value: str(value) for value in set(values)}
-        written[None] = ""
-        texts = list(map(written.__getitem__, values))
-    except TypeError:  # a signalling NaN cannot be hashed
-        texts = ["" if value is None else str(value) for value in values]
-    return "\x1f".join(texts).encode().split(SEPARATOR)
-
-
-def _amounts(values: list[Decimal | None], numbers: list[int], name: str, problems: list[ListProblem]) -> list[Any]:
-    present = [value for value in values if value is not None]
-    try:
-        if not present or (max(present) < AMOUNT_LIMIT and min(present) > -AMOUNT_LIMIT):
-            return values  # the common case, compared in C
-    except InvalidOperation:  # a NaN
-        pass
-    return [_amount(value, number, name, problems) for value, number in zip(values, numbers)]
-
-
-def _fit_lines(values: dict[str, list[Any]], encoded: bytes, problems: list[ListProblem]) -> bool:
-    """A row whose staged line is longer than MAX_STAGED_LINE (a crafted workbook's cells): its longest texts but
-    its identity are left empty in `values`, each with a warning; → whether any was (the block is encoded again)."""
-    fitted = False
-    for i, line in enumerate(encoded.split(b"\n")):
-        if len(line) <= MAX_STAGED_LINE:
-            continue
-        room = MAX_STAGED_LINE - len(line)
-        sizes = {name: len(_texts([values[name][i]])[0]) for name in TEXTS if values[name][i]}
-        for name in sorted(sizes, key=sizes.__getitem__, reverse=True):
-            if room >= 0 or name in IDENTITY:
-                continue
-            values[name] = list(values[name])
-            problems.append(ListProblem(values["row_number"][i], name, f"a text of "
-                                        f"{len(values[name][i].encode()):,} bytes, too long to load: left empty", None))
-            values[name][i] = None
-            room += sizes[name]
-            fitted = True
-    return fitted
 
 
 def stage_encoded(con: duckdb.DuckDBPyConnection, source_key: str, kind: str, files: Sequence[Path]) -> None:

@@ -17,12 +17,12 @@ from records.pages import RawPage
 from records.problems import ProblemRow
 from records.project import Problem
 from extract.files import XLSX_SIGNATURE, looks_like_table
-from load.lists import ListLoaded, encode_for_staging, has_staging, stage_encoded, stage_file, start_staging
+from load.lists import ListLoaded, has_staging, stage_encoded, stage_file, start_staging
 from load.warehouse import Warehouse
 from records.project import ParsedPage
+from service.list_blocks import STAGED_SUFFIX, read_for_staging
 from service.pool import ParsePool
-from transform.list_rows import RowReader
-from transform.lists import Block, read_chunks, read_list, sniff
+from transform.lists import read_chunks, read_list, sniff
 
 CHUNK_ROWS = 5000
 IN_POOL_BYTES = 4 << 20  # a smaller file (under some 8,000 rows) is read here: starting workers costs more
@@ -41,19 +41,6 @@ def is_list(body: bytes) -> bool:
     except NotAList:
         return False
     return True
-
-
-def read_for_staging(reader: RowReader, spool: str, block: Block) -> ListChunk:
-    """One block of a list's rows read and encoded for the staging table into a file of `spool` (in a worker
-    process for a large file): → the chunk with only what the run still needs of it (row numbers, identities)
-    and its problems, those the encoding found after the reader's."""
-    chunk = reader.read_block(block)
-    encoded, found = encode_for_staging(chunk)
-    if encoded:  # named by its first row: blocks never share one
-        (Path(spool) / f"{chunk.columns['row_number'][0]:010d}.staged").write_bytes(encoded)
-    chunk.columns = {name: chunk.columns[name] for name in ("row_number", "external_id", "duplicate_of")}
-    chunk.problems += found
-    return chunk
 
 
 def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
@@ -77,7 +64,7 @@ def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
         for chunk in read_chunks(reading, map_blocks, partial(read_for_staging, reading.reader, spool)):
             loaded.rows += len(chunk)
             problems += [ProblemRow.of_list_problem(page.source_key, p) for p in chunk.problems]
-        stage_encoded(wh.con, page.source_key, reading.kind, sorted(Path(spool).glob("*.staged")))
+        stage_encoded(wh.con, page.source_key, reading.kind, sorted(Path(spool).glob(f"*{STAGED_SUFFIX}")))
     loaded.rejected = sum(1 for p in problems if p.severity == "error")
     loaded.warnings = len(problems) - loaded.rejected
     stage_file(wh.con, loaded, page.sha256)

@@ -18,6 +18,9 @@ Work = tuple[bytes, str, str | None, str | None, str | None]  # body, source_key
 # Starting the workers (a forkserver importing transform/, then each worker) costs about as much as parsing a
 # few hundred pages in the run's own process: a run that expects fewer parses inline (a nightly's 1 %).
 MIN_PAGES_FOR_WORKERS = 250
+# What every worker needs, imported once in the forkserver rather than in each worker on its first task: the page
+# parser, and the list reader with its staging (which must not import DuckDB or the load: service/list_blocks.py).
+PRELOADED = ["transform", "service.list_blocks"]
 
 
 class ParsePool:
@@ -43,7 +46,7 @@ class ParsePool:
     def _executor(self) -> ProcessPoolExecutor:
         if self._pool is None:
             context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["transform"])
+            context.set_forkserver_preload(PRELOADED)
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                              initializer=worker_init, initargs=(os.getpid(),))
         return self._pool

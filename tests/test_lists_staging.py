@@ -11,7 +11,8 @@ import duckdb
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from load.lists import encode_for_staging, number_occurrences, stage_encoded, start_staging
+from load.lists import number_occurrences, stage_encoded, start_staging
+from transform.staging import encode_for_staging
 from records.lists import COLUMNS, OPERATIONS, ListChunk
 
 TEXTS = ("case_number", "name", "summary", "summary_en", "beneficiary", "beneficiary_city")

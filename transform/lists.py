@@ -105,9 +105,8 @@ def read_list(body: bytes, chunk_rows: int = 5000) -> ListReading:
     notes = list(table.notes) + _column_notes(kind, table.headings, columns)
     reader = RowReader(kind, columns, len(table.headings), table.ragged_rows_are_short)
     damaged: list[ListProblem] = []
-    blocks = table.cut(max(1, chunk_rows)) if table.cut else None
-    if blocks is None:
-        blocks = _blocks(table, max(1, chunk_rows), damaged)
+    slices = table.cut(max(1, chunk_rows)) if table.cut else None
+    blocks: Iterator[Block] = slices if slices is not None else _blocks(table, max(1, chunk_rows), damaged)
     return ListReading(kind, missing, notes, reader, blocks, table.format, damaged)
 
 
@@ -157,8 +156,8 @@ def read_chunks(reading: ListReading, map_blocks: Callable[..., Iterable[ListChu
         yield ListChunk(reading.kind, problems=list(reading.damaged))
 
 
-def _blocks(table: Table, chunk_rows: int, damaged: list[ListProblem]) -> Iterator[Block]:
-    block: Block = []
+def _blocks(table: Table, chunk_rows: int, damaged: list[ListProblem]) -> Iterator[list[Row]]:
+    block: list[Row] = []
     rows = iter(table.rows)
     while True:
         try:
