@@ -140,6 +140,8 @@ def kohesio_item(uri: str | None) -> str | None:
 def read_amount(cell: Cell, decimal_comma: bool) -> tuple[Decimal | None, str | None]:
     """amount(), and a note when decimals written past öre were rounded away ('1,234' in the list of operations →
     1.23). A number cell's float noise is rounded without one."""
+    if isinstance(cell, str) and (m := _PLAIN_AMOUNT.match(cell)) and (number := _plain_amount(m)) is not None:
+        return number, None  # the common forms, read at once
     value = amount(cell, decimal_comma)
     if value is None or not isinstance(cell, str) or _PLAIN_AMOUNT.match(cell):
         return value, None
@@ -156,17 +158,23 @@ def amount(cell: Cell, decimal_comma: bool) -> Decimal | None:
     which writes dot decimals) as 1234. Two kinds of separator: the last is the decimal one. A separator that
     occurs twice groups thousands. The value is held to two decimals (more are a float's noise, rounded), so
     '7657289.97', 7657289.97 and '7 657 289,970' are one Decimal('7657289.97')."""
-    if isinstance(cell, str) and (m := _PLAIN_AMOUNT.match(cell)):  # the common forms, read at once
-        whole = m.group(1) if len(m.group(1)) <= 3 else _SPACES.sub("", m.group(1))
-        number = Decimal(f"{whole}.{(m.group(2) or '').ljust(2, '0')}")
-        if number <= MAX_AMOUNT_SEK:
-            return number
+    if isinstance(cell, str) and (m := _PLAIN_AMOUNT.match(cell)) and (number := _plain_amount(m)) is not None:
+        return number  # the common forms, read at once
     if is_placeholder(cell):
         return None
     if isinstance(cell, (int, float)) and not isinstance(cell, bool):
         return _in_range(Decimal(repr(cell)) if isinstance(cell, float) else Decimal(cell), present(cell))
     written = present(cell)
     return _in_range(_exact(written, decimal_comma), written)
+
+
+def _plain_amount(m: re.Match[str]) -> Decimal | None:
+    """An amount _PLAIN_AMOUNT matched ('1 234,5', '7657289.97'), or None past MAX_AMOUNT_SEK."""
+    whole, decimals = m.groups()
+    if len(whole) > 3:  # (the pattern groups thousands with these three spaces only)
+        whole = whole.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    number = Decimal(f"{whole}.{(decimals or '').ljust(2, '0')}")
+    return number if number <= MAX_AMOUNT_SEK else None
 
 
 def _exact(written: str, decimal_comma: bool) -> Decimal:

@@ -11,6 +11,7 @@ from transform.limits import (EARLIEST_DATE, LATEST_DATE, MAX_AMOUNT_SEK, MAX_IN
 from transform.reference import Municipality, Region, fold
 
 MISSING = frozenset({"", "-", "–", "—", "saknas", "uppgift saknas", "n/a", "ej angivet"})
+_MISSING_LENGTH = max(map(len, MISSING))
 # Words kept lower-case when a name written in capitals is re-cased ("MALMÖ KOMMUN" → "Malmö kommun").
 LOWER_WORDS = frozenset("kommun stad län landsting och i för av på med till vid samt".split())
 
@@ -43,7 +44,10 @@ def quoted(text: str) -> str:
 
 
 def is_missing(text: str | None) -> bool:
-    return text is None or text.strip().casefold() in MISSING
+    if text is None:
+        return True
+    stripped = text.strip()  # (a text longer than every MISSING word is not folded: casefold never shortens)
+    return len(stripped) <= _MISSING_LENGTH and stripped.casefold() in MISSING
 
 
 def _over_limit(what: str, limit: int, unit: str, text: str) -> ValueProblem:
