@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from transform.csv_slices import cut
-from transform.tables import Table, open_table, rows_of
+from transform.tables import Table, UnreadableRow, open_table, rows_of
 
 HEADING = "Diarienummer;Namn på insatsen;Sammanfattning"
 
@@ -90,3 +90,10 @@ def test_cut_refuses_a_delimiter_inside_a_quote_mid_text_even_after_many_good_ro
     good = "".join(f'2{i % 10}-041-S05;"Namn {i}";"a;b"\r\n' for i in range(50))
     body = (HEADING + "\r\n" + good + 'x;y"z;w\r\n').encode()
     assert cut(body, len(HEADING) + 2, "utf-8", ";", 10) is None
+
+
+def test_a_field_over_the_csv_modules_limit_costs_its_row_in_a_slice_too():
+    body = (HEADING + "\r\n23-041-S05;Ett;" + "x" * 200_000 + "\r\n23-041-S06;Två;y\r\n").encode()
+    rows = by_slices(body, 5)
+    assert rows == in_order(body)
+    assert isinstance(rows[0][1], UnreadableRow) and rows[1] == (3, ["23-041-S06", "Två", "y"])

@@ -66,8 +66,15 @@ def rows_of(block: list[Row] | CsvSlice) -> list[Row]:
     """A block of rows, or a slice of a CSV file's bytes read into its rows (numbered as `rows` numbers them)."""
     if isinstance(block, list):
         return block
-    stream = io.TextIOWrapper(io.BytesIO(block.data), encoding=block.encoding, errors="replace", newline="")
-    return list(_csv_rows(csv.reader(stream, delimiter=block.delimiter), block.first_number - 1))
+    def reader() -> Iterator[list[str]]:
+        stream = io.TextIOWrapper(io.BytesIO(block.data), encoding=block.encoding, errors="replace", newline="")
+        return csv.reader(stream, delimiter=block.delimiter)
+    try:
+        records = list(reader())  # in C; a field over the csv module's limit: read again row by row
+    except csv.Error:
+        return list(_csv_rows(reader(), block.first_number - 1))
+    return [(number, cells) for number, cells in enumerate(records, block.first_number)  # type: ignore[misc]
+            if cells and (cells[0].strip() or "".join(cells).strip())]  # (blank rows counted, not given)
 
 
 def is_xlsx(body: bytes) -> bool:
