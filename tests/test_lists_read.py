@@ -405,3 +405,12 @@ def test_a_cell_no_normaliser_foresaw_costs_its_row_not_the_file(monkeypatch):
     assert [r.row_number for r in rows] == [2, 4]
     assert [(p.row_number, p.severity) for p in problems if p.severity == "error"] == [(3, "error")]
     assert "TypeError: unforeseen cell" in [p for p in problems if p.severity == "error"][0].reason
+
+
+@pytest.mark.parametrize("kind", [OPERATIONS, KOHESIO])
+def test_every_reader_reads_an_empty_cell_as_none(kind):
+    """The row reader reads a column in one pass and relies on this (transform/list_rows.py: READERS)."""
+    from transform.list_rows import LENIENT, READERS
+    for name, (fn, _) in READERS[kind].items():
+        empty = (None, None) if fn in LENIENT else None
+        assert fn(None) == empty and fn("") == empty, name

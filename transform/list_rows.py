@@ -37,6 +37,7 @@ _COMMON: dict[str, tuple[Callable[[Any], Any], bool]] = {  # field → (reader, 
     "start_date": (lv.list_date, True), "end_date": (lv.list_date, True), "summary": (lv.plain_text, False),
     "summary_en": (lv.plain_text, False), "fund": (lv.text, True), "programme_cci": (lv.cci, True),
 }
+# Every reader reads an empty cell (None or '') as None (LENIENT ones as (None, None)); a test holds it to that.
 READERS: dict[str, dict[str, tuple[Callable[[Any], Any], bool]]] = {
     OPERATIONS: {**_COMMON, "case_number": (lv.case_number, False), "programme_area": (lv.programme_area, True),
                  "specific_objective": (lv.objective, True), "total_budget": (_amount_sv, False),
@@ -113,10 +114,13 @@ class RowReader:
                         seen.clear()
                     seen[cell] = _safe(fn, cell)
             got = [_NOTHING if cell is None or cell == "" else seen[cell] for cell in cells]
+        elif (read := _all_read(fn, cells)) is None:  # some cell cannot be read: each is read apart
+            reader = _lenient if fn in LENIENT else _safe
+            got = [_NOTHING if cell is None or cell == "" else reader(fn, cell) for cell in cells]
         elif fn in LENIENT:
-            got = [_NOTHING if cell is None or cell == "" else _lenient(fn, cell) for cell in cells]
+            got = read  # (value, note) each: a note is a warning
         else:
-            got = [_NOTHING if cell is None or cell == "" else _safe(fn, cell) for cell in cells]
+            return read
         field = REPORTED_AS.get(name, name)
         for number, cell, (_, reason) in zip(numbers, cells, got):
             if reason is not None:
@@ -180,6 +184,14 @@ class _Written:
     def get(self, name: str, row: int) -> Any:
         index = self.columns.get(name)
         return self.cells_by_column[index][row] if index is not None else None
+
+
+def _all_read(fn: Callable[[Any], Any], cells: tuple[lv.Cell, ...]) -> list[Any] | None:
+    """Every cell read in one pass, in C (an empty one reads as None); None when one cannot be read."""
+    try:
+        return list(map(fn, cells))
+    except nz.ValueProblem:
+        return None
 
 
 def _lenient(fn: Callable[[Any], Any], cell: Any) -> tuple[Any, str | None]:
