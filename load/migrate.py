@@ -92,11 +92,15 @@ def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:
         for base in SAME_COLUMNS_AS.get(t, ()):
             if column and (t, column) not in described and (base, column) in described:
                 described[(t, column)] = described[(base, column)]
+    statements = []
     for (table, column), comment in described.items():
         if table not in kinds or current.get((table, column)) == comment:
             continue
         kind, name = kinds[table]
         if column:
-            con.execute(f"COMMENT ON COLUMN {name}.{column} IS {literal(comment)}")
+            statements.append(f"COMMENT ON COLUMN {name}.{column} IS {literal(comment)}")
         else:
-            con.execute(f"COMMENT ON {kind} {name} IS {literal(comment)}")
+            statements.append(f"COMMENT ON {kind} {name} IS {literal(comment)}")
+    if statements:  # in one transaction: one commit, not one for each of a new warehouse's ~400 comments
+        with transaction(con):
+            con.execute(";\n".join(statements))
