@@ -19,7 +19,7 @@ import duckdb
 
 from load.sql import has_table
 from records.lists import COLUMNS, KOHESIO, OPERATIONS
-from records.staging import MAX_STAGED_LINE, SEPARATOR, STAGED_TYPES, TEXTS
+from records.staging import LINES, MAX_STAGED_LINE, SEPARATOR, STAGED_TYPES, TEXTS
 
 TABLES = {OPERATIONS: ("operations", "operation_versions"), KOHESIO: ("kohesio_operations", "kohesio_operation_versions")}
 STAGE_COLUMNS = f"""kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
@@ -71,7 +71,8 @@ def stage_encoded(con: duckdb.DuckDBPyConnection, source_key: str, kind: str, fi
                         names=list(COLUMNS), auto_detect=False, na_values=[""], max_line_size=MAX_STAGED_LINE,
                         lineterminator=duckdb.CSVLineTerminator.LINE_FEED)
     texts = ", ".join(f"""CASE WHEN starts_with({name}, chr(2)) THEN decode(from_base64({name}[2:]))
-                              ELSE replace({name}, chr(30), chr(10)) END AS {name}""" for name in TEXTS)
+                              ELSE {f"replace({name}, chr(30), chr(10))" if name in LINES else name} END AS {name}"""
+                      for name in TEXTS)
     con.register("list_chunk", rows)
     try:
         con.execute(f"""INSERT INTO list_in BY NAME

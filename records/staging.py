@@ -1,9 +1,10 @@
 """The text that carries a list's rows from the process that read them to the run's DuckDB: written by
 transform.staging.encode_for_staging (in a worker process, for a large file), read by load.lists.stage_encoded.
 
-One line a row of COLUMNS, fields apart by SEPARATOR, nothing quoted; a text's line feeds are written as LINE_FEED,
-and a text holding any other control character as BASE64 followed by its UTF-8 in base64; None is an empty field
-(a reader never gives an empty string), which reads back as NULL."""
+One line a row of COLUMNS, fields apart by SEPARATOR, nothing quoted; the line feeds of a text of LINES (rendered
+as lines) are written as LINE_FEED, and a text holding any other control character (or, outside LINES, a line
+feed) as BASE64 followed by its UTF-8 in base64; None is an empty field (a reader never gives an empty string),
+which reads back as NULL."""
 from __future__ import annotations
 
 from records.lists import COLUMNS
@@ -15,6 +16,7 @@ STAGED_TYPES: tuple[tuple[str, str], ...] = tuple((name, {
     "cofinancing_rate": "DECIMAL(9, 6)", "start_date": "DATE", "end_date": "DATE"}.get(name, "VARCHAR"))
     for name in COLUMNS)
 TEXTS = tuple(name for name, kind in STAGED_TYPES if kind == "VARCHAR")
+LINES = ("summary", "summary_en")
 # Bytes in a staged row: many summaries at the csv module's 128 K-character field limit (DuckDB's read buffers grow
 # with it); a longer row's longest texts are left empty, with a warning.
 MAX_STAGED_LINE = 4 << 20

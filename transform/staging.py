@@ -8,12 +8,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from records.lists import COLUMNS, ListChunk, ListProblem
-from records.staging import BASE64, LINE_FEED, MAX_STAGED_LINE, SEPARATOR, TEXTS
+from records.staging import BASE64, LINE_FEED, LINES, MAX_STAGED_LINE, SEPARATOR, TEXTS
 
 AMOUNTS = ("total_budget", "eu_grant")
 AMOUNT_LIMIT = Decimal(10) ** 16  # DECIMAL(18, 2): a larger amount is no project's (and would fail the load)
 IDENTITY = ("external_id", "case_number", "sha256")  # never left empty to fit a row
 _CONTROL = bytes(range(0x0A)) + bytes(range(0x0B, 0x1F))  # but LF, and US (counted apart: it joins the texts)
+_CONTROL_OR_LF = _CONTROL + b"\n"
 
 
 def _amount(value: Decimal | None, row_number: int, name: str, problems: list[ListProblem]) -> str | None:
@@ -42,16 +43,19 @@ def encode_for_staging(chunk: ListChunk) -> tuple[bytes, list[ListProblem]]:
 
 
 def _encoded(values: dict[str, list[Any]]) -> bytes:
-    fields = [_texts(values[name]) if name in TEXTS else _others(values[name]) for name in COLUMNS]
+    fields = [_texts(values[name], name in LINES) if name in TEXTS else _others(values[name]) for name in COLUMNS]
     return b"\n".join(map(SEPARATOR.join, zip(*fields))) + b"\n"
 
 
-def _texts(values: list[str | None]) -> list[bytes]:
+def _texts(values: list[str | None], lines: bool) -> list[bytes]:
+    """A text column, each value as is; its line feeds as LINE_FEED in a column of LINES; base64 for any other
+    control character (and for a line feed elsewhere)."""
     texts = [value or "" for value in values]
     data = "\x1f".join(texts).encode()
-    if len(data.translate(None, _CONTROL)) == len(data) and data.count(SEPARATOR) == len(texts) - 1:
-        return data.replace(b"\n", LINE_FEED).split(SEPARATOR)  # the common case: no control character but LF
-    return [BASE64 + base64.b64encode(text.encode()) if any(c in _CONTROL or c == 0x1F for c in text.encode())
+    control = _CONTROL if lines else _CONTROL_OR_LF
+    if len(data.translate(None, control)) == len(data) and data.count(SEPARATOR) == len(texts) - 1:
+        return data.replace(b"\n", LINE_FEED).split(SEPARATOR) if lines else data.split(SEPARATOR)  # in C
+    return [BASE64 + base64.b64encode(text.encode()) if any(c in control or c == 0x1F for c in text.encode())
             else text.encode().replace(b"\n", LINE_FEED) for text in texts]
 
 
@@ -84,7 +88,7 @@ def _fit_lines(values: dict[str, list[Any]], encoded: bytes, problems: list[List
         if len(line) <= MAX_STAGED_LINE:
             continue
         room = MAX_STAGED_LINE - len(line)
-        sizes = {name: len(_texts([values[name][i]])[0]) for name in TEXTS if values[name][i]}
+        sizes = {name: len(_texts([values[name][i]], name in LINES)[0]) for name in TEXTS if values[name][i]}
         for name in sorted(sizes, key=sizes.__getitem__, reverse=True):
             if room >= 0 or name in IDENTITY:
                 continue
