@@ -92,15 +92,14 @@ def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:
         for base in SAME_COLUMNS_AS.get(t, ()):
             if column and (t, column) not in described and (base, column) in described:
                 described[(t, column)] = described[(base, column)]
-    statements = []
+    statements: dict[bool, list[str]] = {False: [], True: []}  # by database: is it the raw store's
     for (table, column), comment in described.items():
         if table not in kinds or current.get((table, column)) == comment:
             continue
         kind, name = kinds[table]
-        if column:
-            statements.append(f"COMMENT ON COLUMN {name}.{column} IS {literal(comment)}")
-        else:
-            statements.append(f"COMMENT ON {kind} {name} IS {literal(comment)}")
-    if statements:  # in one transaction: one commit, not one for each of a new warehouse's ~400 comments
-        with transaction(con):
-            con.execute(";\n".join(statements))
+        what = f"COLUMN {name}.{column}" if column else f"{kind} {name}"
+        statements[name.startswith(f"{RAW}.")].append(f"COMMENT ON {what} IS {literal(comment)}")
+    for written in statements.values():  # a transaction per database (DuckDB writes one in each), not per comment
+        if written:
+            with transaction(con):
+                con.execute(";\n".join(written))
