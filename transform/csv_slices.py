@@ -79,7 +79,7 @@ def _ends(body: bytes, start: int, delimiter: int, records_per_slice: int) -> li
     while begin < size:
         end, records = begin, 0
         while records < records_per_slice and end < size:
-            reached = _after_line_feeds(body, end, records_per_slice - records)
+            reached, line_ends = _after_line_feeds(body, end, records_per_slice - records)
             quoted_line_ends = 0
             while 0 <= quote < reached:
                 if quote > start and body[quote - 1] not in field_starts:
@@ -90,22 +90,29 @@ def _ends(body: bytes, start: int, delimiter: int, records_per_slice: int) -> li
                 quoted_line_ends += _line_ends(body, quote, field.end())
                 if field.end() > reached:  # the last line feed was inside this field: go on to the next one
                     feed = body.find(b"\n", field.end())
+                    line_ends += _line_ends(body, reached, size if feed < 0 else feed + 1)
                     reached = size if feed < 0 else feed + 1
                 quote = body.find(b'"', field.end())
-            records += _line_ends(body, end, reached) - quoted_line_ends
+            records += line_ends - quoted_line_ends
             end = reached
         ends.append((end, records))  # (a last line without a line end is a record too: no slice follows it)
         begin = end
     return ends
 
 
-def _after_line_feeds(body: bytes, start: int, count: int) -> int:
-    position = start
-    for _ in range(count):
-        position = body.find(b"\n", position) + 1
-        if position == 0:
-            return len(body)
-    return position
+def _after_line_feeds(body: bytes, start: int, count: int) -> tuple[int, int]:
+    """Where the count-th line feed from `start` ends (or the end of the file), and how many line ends (LF, CRLF,
+    lone CR) are before it: the feeds found, and the CRs that are not a feed's."""
+    position, feeds, pairs = start, 0, 0
+    while feeds < count:
+        feed = body.find(b"\n", position)
+        if feed < 0:
+            position = len(body)
+            break
+        feeds += 1
+        pairs += feed > start and body[feed - 1] == CR
+        position = feed + 1
+    return position, feeds + body.count(b"\r", start, position) - pairs
 
 
 def _line_ends(body: bytes, start: int, end: int) -> int:
