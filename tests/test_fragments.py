@@ -10,7 +10,7 @@ from transform.fragments import simple_fragment_lines
 from transform.lines import _SPACES, ZERO_WIDTH, clean_line, html_fragment_lines
 
 WORDS = ["Projektet", "stärker", "deltagarnas", "väg", "till", "arbete", "Åsa", "öka", "•", "-", "1 234,50", "90 %"]
-SPACES = [" ", "  ", "\n", "\r\n", "\t", "\u00a0", "\u200b", ""]
+SPACES = [" ", "  ", "\n", "\r\n", "\t", "\u00a0", "\u200b", "\u2028", "\u3000", ""]
 TAGS = ["<p>", "</p>", "<P>", "</P >", "<p\n>", "<br>", "<br/>", "<br />", "<BR>", "<strong>", "</strong>", "<em>", "</em>",
         "<b>", "</b>", "<i>", "</i>", "<u>", "</u>"]
 ENTITIES = ["&amp;", "&lt;", "&gt;", "&quot;", "&nbsp;", "&#229;", "&#xE5;", "&#65;", "&#x2013;"]

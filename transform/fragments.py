@@ -35,12 +35,11 @@ def simple_fragment_lines(fragment: str) -> list[str] | None:
         text = ZERO_WIDTH.sub("", text)
     # NFC cannot join letters across a BREAK (NUL is a starter); U+FEFF is a space to clean_line but not to split().
     text = unicodedata.normalize("NFC", text).replace("\ufeff", " ")
-    lines = []
-    for segment in text.split(BREAK):
-        line = " ".join(segment.split())
-        if line and line != BULLET:
-            lines.append(line)
-    return lines
+    if "  " not in text and text.replace(BREAK, "").isprintable():  # no space but single U+0020s: strip is enough
+        segments = [segment.strip(" ") for segment in text.split(BREAK)]
+    else:
+        segments = [" ".join(segment.split()) for segment in text.split(BREAK)]
+    return [line for line in segments if line and line != BULLET]
 
 
 def _text_with_breaks(fragment: str) -> str | None:
