@@ -22,7 +22,7 @@ from records.lists import COLUMNS, KOHESIO, OPERATIONS
 from records.staging import LINES, MAX_STAGED_LINE, SEPARATOR, STAGED_TYPES, TEXTS
 
 TABLES = {OPERATIONS: ("operations", "operation_versions"), KOHESIO: ("kohesio_operations", "kohesio_operation_versions")}
-STAGE_COLUMNS = f"""kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
+STAGE_COLUMNS = """kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
     name VARCHAR, name_en VARCHAR, beneficiary VARCHAR, beneficiary_org_number VARCHAR, beneficiary_city VARCHAR,
     country VARCHAR, programme_area_code VARCHAR, specific_objective VARCHAR, intervention_type VARCHAR,
     total_budget DECIMAL(18, 2), eu_grant DECIMAL(18, 2), currency VARCHAR, cofinancing_rate DECIMAL(9, 6),

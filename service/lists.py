@@ -12,7 +12,7 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
-from records.lists import LIST_STAGE, ListChunk, ListProblem, NotAList
+from records.lists import LIST_STAGE, ListProblem, NotAList
 from records.pages import RawPage
 from records.problems import ProblemRow
 from records.project import Problem

@@ -57,8 +57,8 @@ class Table:
     rows: Iterator[Row]           # data rows, lazily; entirely empty rows are skipped
     notes: list[str] = field(default_factory=list)
     ragged_rows_are_short: bool = False  # XLSX leaves a row's empty trailing cells out; a CSV row does not
-    # The data rows cut into slices of about n lines, to be read elsewhere (rows_of), for a CSV whose quotes
-    # allow it: None otherwise (then `rows` reads it in order)
+    # The data rows cut into slices of n records, to be read elsewhere (rows_of), for a CSV whose quotes allow
+    # it: None otherwise (then `rows` reads it in order)
     cut: Callable[[int], Iterator[CsvSlice] | None] | None = None
 
 
@@ -66,6 +66,7 @@ def rows_of(block: list[Row] | CsvSlice) -> list[Row]:
     """A block of rows, or a slice of a CSV file's bytes read into its rows (numbered as `rows` numbers them)."""
     if isinstance(block, list):
         return block
+
     def reader() -> Iterator[list[str]]:
         stream = io.TextIOWrapper(io.BytesIO(block.data), encoding=block.encoding, errors="replace", newline="")
         return csv.reader(stream, delimiter=block.delimiter)
