@@ -105,8 +105,7 @@ def read_list(body: bytes, chunk_rows: int = 5000) -> ListReading:
     notes = list(table.notes) + _column_notes(kind, table.headings, columns)
     reader = RowReader(kind, columns, len(table.headings), table.ragged_rows_are_short)
     damaged: list[ListProblem] = []
-    slices = table.cut(max(1, chunk_rows)) if table.cut else None
-    blocks: Iterator[Block] = slices if slices is not None else _blocks(table, max(1, chunk_rows), damaged)
+    blocks = table.cut(max(1, chunk_rows)) if table.cut else _blocks(table, max(1, chunk_rows), damaged)
     return ListReading(kind, missing, notes, reader, blocks, table.format, damaged)
 
 

@@ -10,6 +10,7 @@ import re
 import zipfile
 import zlib
 from functools import partial
+from itertools import islice
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 from xml.etree.ElementTree import ParseError
@@ -57,9 +58,9 @@ class Table:
     rows: Iterator[Row]           # data rows, lazily; entirely empty rows are skipped
     notes: list[str] = field(default_factory=list)
     ragged_rows_are_short: bool = False  # XLSX leaves a row's empty trailing cells out; a CSV row does not
-    # The data rows cut into slices of n records, to be read elsewhere (rows_of), for a CSV whose quotes allow
-    # it: None otherwise (then `rows` reads it in order)
-    cut: Callable[[int], Iterator[CsvSlice] | None] | None = None
+    # A CSV's data rows in blocks of n records to be read elsewhere (rows_of): slices of its bytes while its quotes
+    # allow, then rows read in order. None: use `rows`.
+    cut: Callable[[int], Iterator[list[Row] | CsvSlice]] | None = None
 
 
 def rows_of(block: list[Row] | CsvSlice) -> list[Row]:
@@ -143,8 +144,22 @@ def _open_csv(body: bytes) -> Table:
         bom = len(codecs.BOM_UTF8) if body.startswith(codecs.BOM_UTF8) else 0
         start = data_start(body, bom, 1 if hint else 0, delimiter)
         if start is not None:
-            table.cut = partial(cut, body, start, encoding, delimiter)
+            table.cut = partial(_cut_then_rows, body, start, encoding, delimiter)
     return table
+
+
+def _cut_then_rows(body: bytes, start: int, encoding: str, delimiter: str,
+                   records: int) -> Iterator[list[Row] | CsvSlice]:
+    """Slices while the file's quotes allow (csv_slices.cut), then the rest read here in order, in blocks."""
+    position, number = yield from cut(body, start, encoding, delimiter, records)
+    if position < len(body):
+        raw = io.BytesIO(body)  # (shares the bytes: no copy)
+        raw.seek(position)
+        stream = io.TextIOWrapper(raw, encoding="utf-8" if encoding == "utf-8-sig" else encoding, errors="replace",
+                                  newline="")
+        rows = _csv_rows(csv.reader(stream, delimiter=delimiter), number - 1)
+        while block := list(islice(rows, max(1, records))):
+            yield block
 
 
 def _csv_rows(reader: Iterator[list[str]], number: int = 1) -> Iterator[Row]:
