@@ -71,14 +71,19 @@ SELECT project_id, ['summary', 'background', 'goals'][1 + j], NULL,
 FROM projects, range(3) s(j)"""
 
 SUMMARIES = """
-INSERT INTO operations (source_key, external_id, occurrence, row_number, summary_en, sha256, first_seen, last_seen, run_id)
+INSERT INTO operation_versions (source_key, external_id, occurrence, row_number, summary_en, sha256, run_id, version,
+                                valid_from)
 SELECT 'operations.csv', project_id, 1, 1 + row_number() OVER (ORDER BY project_id),
        array_to_string(list_transform(range(60), k -> CASE WHEN hash(project_id, k, 1) % 3 = 0
            THEN $common[CAST(1 + hash(project_id, k) % len($common) AS BIGINT)]
            WHEN hash(project_id, k, 2) % 2 = 0 THEN 'word' || (hash(project_id, k, 3) % 20000)
            ELSE $words[1 + CAST(floor(len($words) * pow((hash(project_id, k) % 1000000) / 1000000.0, 2)) AS INTEGER)]
-           END), ' '), 'x', TIMESTAMPTZ '2026-01-01', TIMESTAMPTZ '2026-01-30', 1
+           END), ' '), 'x', 1, 1, TIMESTAMPTZ '2026-01-01'
 FROM projects WHERE programme_period = '2021-2027'"""
+CURRENT = """
+INSERT INTO operations_current
+SELECT source_key, external_id, occurrence, version, row_number, NULL, valid_from, TIMESTAMPTZ '2026-01-30'
+FROM operation_versions"""
 LINKS = """
 INSERT INTO project_links BY NAME
 SELECT external_id AS project_id, 'operations' AS source, external_id, source_key, occurrence, row_number,
@@ -99,6 +104,7 @@ def build(projects: int) -> Path:
     words = [s + e for s in STEMS for e in ENDINGS]
     con.execute(SECTIONS, {"words": words, "common": COMMON})
     con.execute(SUMMARIES, {"words": [s + e for s in STEMS_EN for e in ENDINGS_EN], "common": COMMON_EN})
+    con.execute(CURRENT)
     con.execute(LINKS)
     con.execute("CHECKPOINT")
     con.close()
@@ -184,7 +190,7 @@ def main() -> None:
                     f"WHERE section = 'goals' AND hash(project_id, {run}) % 100 = 0")
         updates.append(_timed(con, 31 + run, changed))
     for run in range(a.runs):  # a reloaded list of operations: 1 % of the projects' English summaries changed
-        summaries = con.execute(f"UPDATE operations SET summary_en = summary_en || ' apprenticeships {run}' "
+        summaries = con.execute(f"UPDATE operation_versions SET summary_en = summary_en || ' apprenticeships {run}' "
                                 f"WHERE hash(external_id, {run}, 7) % 33 = 0").fetchone()[0]
         lists.append(_timed(con, 40 + run, []))
         idle.append(_timed(con, 50 + run, []))

@@ -3,9 +3,10 @@ table: memory stays bounded however long the file), and its load merges them int
 `kohesio_operations` with history, in the load's one transaction.
 
 A row is known by its file (`source_key`), its external id and its occurrence (1 for the first row of the file
-with that id, 2 for a duplicate …). A changed row (another sha256 of its normalised values) gets a new version in
-`<table>_versions`; a row that a newer version of the same file no longer has is closed there (valid_to) and
-leaves the current table; an unchanged row only gets `last_seen` and its row number.
+with that id, 2 for a duplicate …). A new or changed row (another sha256 of its normalised values) gets a new
+version in `<list>_versions`, its values' only copy; `<list>_current` holds which version is current and the row's
+place in the file. A row that a newer version of the same file no longer has is closed (valid_to) and leaves
+`<list>_current`; an unchanged row only gets `last_seen` and its row number there.
 """
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ from load.sql import has_table
 from records.lists import COLUMNS, KOHESIO, OPERATIONS
 from records.staging import LINES, MAX_STAGED_LINE, SEPARATOR, STAGED_TYPES, TEXTS
 
-TABLES = {OPERATIONS: ("operations", "operation_versions"), KOHESIO: ("kohesio_operations", "kohesio_operation_versions")}
+# kind → (every version of its rows, the current rows' version and place); the views operations and
+# kohesio_operations join the two (load/views.sql)
+TABLES = {OPERATIONS: ("operation_versions", "operations_current"),
+          KOHESIO: ("kohesio_operation_versions", "kohesio_operations_current")}
 STAGE_COLUMNS = """kind VARCHAR, source_key VARCHAR, row_number INTEGER, external_id VARCHAR, case_number VARCHAR,
     name VARCHAR, name_en VARCHAR, beneficiary VARCHAR, beneficiary_org_number VARCHAR, beneficiary_city VARCHAR,
     country VARCHAR, programme_area_code VARCHAR, specific_objective VARCHAR, intervention_type VARCHAR,
@@ -116,53 +120,55 @@ def merge_lists(con: duckdb.DuckDBPyConnection, run_id: int, started: datetime) 
                    SELECT source_key FROM list_files_in WHERE rows_read > 0""")
     con.execute("CREATE OR REPLACE TEMP TABLE list_merged (source_key VARCHAR, change VARCHAR, n BIGINT)")
     result = {}
-    for kind, (table, versions) in TABLES.items():
-        result[kind] = _merge_kind(con, kind, table, versions, run_id, started)
+    for kind, (versions, current) in TABLES.items():
+        result[kind] = _merge_kind(con, kind, versions, current, run_id, started)
     con.execute("INSERT INTO list_files BY NAME SELECT *, $run AS run_id FROM list_files_in", {"run": run_id})
     con.execute("DELETE FROM list_in")
     con.execute("DELETE FROM list_files_in")
     return result
 
 
-def _merge_kind(con: duckdb.DuckDBPyConnection, kind: str, table: str, versions: str, run_id: int,
+def _merge_kind(con: duckdb.DuckDBPyConnection, kind: str, versions: str, current: str, run_id: int,
                 started: datetime) -> dict[str, int]:
     params = {"kind": kind, "ts": started, "run": run_id}
+    key = "source_key, external_id, occurrence"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE list_cls AS
         SELECT i.source_key, i.external_id, i.occurrence,
-               CASE WHEN c.sha256 IS NULL THEN 'new' WHEN c.sha256 = i.sha256 THEN 'unchanged' ELSE 'changed' END
-                   AS change
-        FROM list_in i LEFT JOIN {table} c USING (source_key, external_id, occurrence)
+               CASE WHEN o.sha256 IS NULL THEN 'new' WHEN o.sha256 = i.sha256 THEN 'unchanged' ELSE 'changed' END
+                   AS change,
+               coalesce(h.last_version, 0) + 1 AS next_version
+        FROM list_in i
+        LEFT JOIN (SELECT {key}, sha256 FROM {versions} WHERE valid_to IS NULL) o USING ({key})  -- the current
+        LEFT JOIN (SELECT {key}, max(version) AS last_version FROM {versions} GROUP BY ALL) h USING ({key})
         WHERE i.kind = $kind
         UNION ALL
-        SELECT c.source_key, c.external_id, c.occurrence, 'removed' FROM {table} c
+        SELECT c.source_key, c.external_id, c.occurrence, 'removed', NULL FROM {current} c
         WHERE c.source_key IN (SELECT source_key FROM list_replaced)
           AND NOT EXISTS (SELECT 1 FROM list_in i WHERE i.kind = $kind AND i.source_key = c.source_key
                           AND i.external_id = c.external_id AND i.occurrence = c.occurrence)""", {"kind": kind})
-    gone = "SELECT source_key, external_id, occurrence FROM list_cls WHERE change IN ('changed', 'removed')"
+    gone = f"SELECT {key} FROM list_cls WHERE change IN ('changed', 'removed')"
     con.execute(f"""UPDATE {versions} v SET valid_to = $ts FROM ({gone}) g
                     WHERE v.valid_to IS NULL AND v.source_key = g.source_key AND v.external_id = g.external_id
                       AND v.occurrence = g.occurrence""", {"ts": started})
-    columns = "i.* EXCLUDE (kind)"
+    arrived = f"""FROM list_in i JOIN list_cls c USING ({key})
+                  WHERE i.kind = $kind AND c.change IN ('new', 'changed')"""
     con.execute(f"""INSERT INTO {versions} BY NAME
-        SELECT {columns}, coalesce(v.last_version, 0) + 1 AS version, $ts AS valid_from, NULL AS valid_to,
-               $run AS run_id
-        FROM list_in i JOIN list_cls c USING (source_key, external_id, occurrence)
-        LEFT JOIN (SELECT source_key, external_id, occurrence, max(version) AS last_version FROM {versions}
-                   GROUP BY ALL) v USING (source_key, external_id, occurrence)
-        WHERE i.kind = $kind AND c.change IN ('new', 'changed')""", params)
+        SELECT i.* EXCLUDE (kind), c.next_version AS version, $ts AS valid_from, NULL AS valid_to, $run AS run_id
+        {arrived}""", params)
+    # the row's place and sightings: a changed row keeps its first_seen, a new one (or one back) starts it
     con.execute(f"""CREATE OR REPLACE TEMP TABLE list_first_seen AS
-        SELECT t.source_key, t.external_id, t.occurrence, t.first_seen FROM {table} t
-        JOIN list_cls c USING (source_key, external_id, occurrence) WHERE c.change = 'changed'""")
-    con.execute(f"""DELETE FROM {table} t USING ({gone}) g
+        SELECT t.source_key, t.external_id, t.occurrence, t.first_seen FROM {current} t
+        JOIN list_cls c USING ({key}) WHERE c.change = 'changed'""")
+    con.execute(f"""DELETE FROM {current} t USING ({gone}) g
                     WHERE t.source_key = g.source_key AND t.external_id = g.external_id
                       AND t.occurrence = g.occurrence""")
-    con.execute(f"""INSERT INTO {table} BY NAME
-        SELECT {columns}, coalesce(f.first_seen, $ts) AS first_seen, $ts AS last_seen, $run AS run_id
-        FROM list_in i JOIN list_cls c USING (source_key, external_id, occurrence)
-        LEFT JOIN list_first_seen f USING (source_key, external_id, occurrence)
-        WHERE i.kind = $kind AND c.change IN ('new', 'changed')""", params)
-    con.execute(f"""UPDATE {table} t SET last_seen = $ts, row_number = i.row_number, duplicate_of = i.duplicate_of
-        FROM list_in i JOIN list_cls c USING (source_key, external_id, occurrence)
+    con.execute(f"""INSERT INTO {current} BY NAME
+        SELECT i.source_key, i.external_id, i.occurrence, c.next_version AS version, i.row_number, i.duplicate_of,
+               coalesce(f.first_seen, $ts) AS first_seen, $ts AS last_seen
+        FROM list_in i JOIN list_cls c USING ({key}) LEFT JOIN list_first_seen f USING ({key})
+        WHERE i.kind = $kind AND c.change IN ('new', 'changed')""", {"kind": kind, "ts": started})
+    con.execute(f"""UPDATE {current} t SET last_seen = $ts, row_number = i.row_number, duplicate_of = i.duplicate_of
+        FROM list_in i JOIN list_cls c USING ({key})
         WHERE i.kind = $kind AND c.change = 'unchanged' AND t.source_key = i.source_key
           AND t.external_id = i.external_id AND t.occurrence = i.occurrence""", {"kind": kind, "ts": started})
     con.execute("INSERT INTO list_merged SELECT source_key, change, count(*) FROM list_cls GROUP BY ALL")

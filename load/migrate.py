@@ -74,7 +74,9 @@ def load_migration(path: Path) -> ModuleType:
 # table → the tables whose column comments it repeats, in order (load/dictionary.csv need not say them twice)
 SAME_COLUMNS_AS = {"project_versions": ("projects",), "operation_versions": ("operations",),
                    "kohesio_operations": ("operations",),
-                   "kohesio_operation_versions": ("operation_versions", "operations")}
+                   "kohesio_operation_versions": ("operation_versions", "operations"),
+                   "operations_current": ("operations",),
+                   "kohesio_operations_current": ("operations_current", "operations")}
 
 
 def apply_views_and_comments(con: duckdb.DuckDBPyConnection) -> None:

@@ -116,6 +116,26 @@ SELECT p.project_id,
 FROM projects p
 JOIN project_field_problems f USING (project_id);
 
+-- The official lists' current rows (load/lists.py): each row's open version, with its place in the file and when it
+-- was first and last seen (<table>_current). The columns are those of the tables these views replaced (015).
+CREATE OR REPLACE VIEW operations AS
+SELECT v.source_key, v.external_id, v.occurrence, c.row_number, c.duplicate_of,
+       v.* EXCLUDE (source_key, external_id, occurrence, row_number, duplicate_of, sha256, run_id, version,
+                    valid_from, valid_to),
+       v.sha256, c.first_seen, c.last_seen, v.run_id
+FROM operation_versions v
+JOIN operations_current c ON c.source_key = v.source_key AND c.external_id = v.external_id
+                         AND c.occurrence = v.occurrence AND c.version = v.version;
+
+CREATE OR REPLACE VIEW kohesio_operations AS
+SELECT v.source_key, v.external_id, v.occurrence, c.row_number, c.duplicate_of,
+       v.* EXCLUDE (source_key, external_id, occurrence, row_number, duplicate_of, sha256, run_id, version,
+                    valid_from, valid_to),
+       v.sha256, c.first_seen, c.last_seen, v.run_id
+FROM kohesio_operation_versions v
+JOIN kohesio_operations_current c ON c.source_key = v.source_key AND c.external_id = v.external_id
+                                 AND c.occurrence = v.occurrence AND c.version = v.version;
+
 -- The official lists against the project bank (load/lists.py, load/links.py). One row per linked (project,
 -- source row, field) and per list row with no page, where either side has a value. bank_value is the value in
 -- projects (its bank_value_source says whether the page gave it or a list filled it); amounts compare only in

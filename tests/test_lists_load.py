@@ -154,6 +154,75 @@ def test_a_changed_row_gives_a_new_version_and_a_removed_row_is_closed(site, tmp
         (None, None)]
 
 
+def test_a_row_keeps_its_first_sighting_through_changes_and_follows_its_place_in_the_file(site, tmp_path):
+    first = ops_row("24-100-S01", "Första steget", "212000-0001", "1 000 000,00", "600 000,00")
+    second = ops_row("24-200-S02", "Andra steget", "212000-0002", "2 000 000,00", "1 200 000,00")
+    ops, db = tmp_path / "ops.csv", tmp_path / "esf.duckdb"
+    write(ops, operations_csv([first, second]))
+    run(db, site, ops)
+    seen = "SELECT external_id, row_number, first_seen, last_seen, run_id FROM operations ORDER BY 1"
+    (one, two) = query(db, seen)
+    # night 2: the rows swap places and the second one's grant changes
+    write(ops, operations_csv([{**second, "EU-stöd i SEK / EU contribution SEK": "1 250 000,00"}, first]))
+    run(db, site, ops, rehash=True)
+    (one2, two2) = query(db, seen)
+    assert one2[:3] == ("24-100-S01", 3, one[2]) and one2[3] > one[3] and one2[4] == 1  # unchanged: no new version
+    assert two2[:3] == ("24-200-S02", 2, two[2]) and two2[4] == 2  # changed: a new version, still first seen then
+    # night 3: the second row leaves the file; night 4 it is back, as a new row with a new first sighting
+    write(ops, operations_csv([first]))
+    run(db, site, ops, rehash=True)
+    assert [r[0] for r in query(db, seen)] == ["24-100-S01"]
+    write(ops, operations_csv([first, second]))
+    run(db, site, ops, rehash=True)
+    back = query(db, seen)[1]
+    assert back[0] == "24-200-S02" and back[2] > two[2] and back[4] == 4
+    assert query(db, "SELECT version, valid_to IS NULL FROM operation_versions WHERE external_id = '24-200-S02' "
+                     "ORDER BY 1") == [(1, False), (2, False), (3, True)]
+    assert query(db, "SELECT count(*) FROM operations_current") == [(2,)]
+
+
+def read(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list[tuple], list[str]]:
+    """A table's rows and its column names, in order."""
+    got = con.execute(f"SELECT * FROM {table} ORDER BY occurrence")
+    names = [d[0] for d in got.description]
+    return got.fetchall(), names
+
+
+def test_migration_015_keeps_the_current_rows_of_a_loaded_warehouse(tmp_path):
+    """A warehouse of migration 014, whose operations and kohesio_operations were tables holding a copy of each
+    current row, reads the same rows, column for column, from the views that replace them."""
+    from load.migrate import load_migration, migrate, migration_files
+    con = duckdb.connect(str(tmp_path / "v14.duckdb"))
+    con.execute("CREATE TABLE schema_migrations (version INTEGER, name VARCHAR, applied_at TIMESTAMPTZ)")
+    for path in migration_files():
+        version = int(path.name.split("_", 1)[0])
+        if version > 14:
+            break
+        if path.suffix == ".py":
+            load_migration(path).upgrade(con)
+        else:
+            con.execute(path.read_text(encoding="utf-8"))
+        con.execute("INSERT INTO schema_migrations VALUES (?, ?, now())", [version, path.name])
+    for table, versions in (("operations", "operation_versions"), ("kohesio_operations", "kohesio_operation_versions")):
+        # a row on its second version (the first closed), and a duplicate of it further down the file
+        con.execute(f"""INSERT INTO {versions} (source_key, external_id, occurrence, row_number, name, eu_grant,
+                        sha256, run_id, version, valid_from, valid_to) VALUES
+                        ('a.csv', 'X1', 1, 2, 'Förr', 10, 'h1', 1, 1, '2026-01-01', '2026-02-01'),
+                        ('a.csv', 'X1', 1, 4, 'Nu', 12.5, 'h2', 2, 2, '2026-02-01', NULL),
+                        ('a.csv', 'X1', 2, 9, 'Dubblett', NULL, 'h3', 1, 1, '2026-01-01', NULL)""")
+        con.execute(f"""INSERT INTO {table} (source_key, external_id, occurrence, row_number, duplicate_of, name,
+                        eu_grant, sha256, first_seen, last_seen, run_id) VALUES
+                        ('a.csv', 'X1', 1, 3, NULL, 'Nu', 12.5, 'h2', '2026-01-01', '2026-03-01', 2),
+                        ('a.csv', 'X1', 2, 7, 3, 'Dubblett', NULL, 'h3', '2026-01-01', '2026-03-01', 1)""")
+    before = {table: read(con, table) for table in ("operations", "kohesio_operations")}
+    assert 15 in migrate(con)
+    for table, (rows, names) in before.items():
+        assert read(con, table) == (rows, names) and len(rows) == 2
+    assert con.execute("SELECT table_type FROM information_schema.tables WHERE table_name = 'operations'"
+                       ).fetchall() == [("VIEW",)]
+    con.close()
+
+
 def test_reprocess_replays_the_list_from_the_raw_store(site, tmp_path):
     ops = write(tmp_path / "ops.csv", operations_csv([
         ops_row("24-100-S01", "Första steget", "212000-0001", "1 000 000,00", "600 000,00")]))
