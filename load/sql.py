@@ -79,12 +79,13 @@ def columns(con: duckdb.DuckDBPyConnection, relation: str, database: str | None 
         [schema, database, relation]).fetchall()]
 
 
-def every_relation(con: duckdb.DuckDBPyConnection, database: str) -> list[tuple[str, str]]:
-    """(schema, name) of every table and view of a database, whatever its schema (the search index's too)."""
-    return [(str(s), str(n)) for s, n in con.execute(
-        "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = $db UNION ALL "
-        "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = $db AND NOT internal",
-        {"db": database}).fetchall()]
+def every_relation(con: duckdb.DuckDBPyConnection, database: str, views: bool = True) -> list[tuple[str, str]]:
+    """(schema, name) of every table (and view) of a database, whatever its schema (the search index's too)."""
+    found = "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = $db"
+    if views:
+        found += (" UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+                  "WHERE database_name = $db AND NOT internal")
+    return [(str(s), str(n)) for s, n in con.execute(found, {"db": database}).fetchall()]
 
 
 def has_table(con: duckdb.DuckDBPyConnection, name: str, database: str | None = None) -> bool:
