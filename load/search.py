@@ -89,9 +89,11 @@ def index_terms(con: duckdb.DuckDBPyConnection, lang: str = SWEDISH) -> Terms:
 
 # Each project's English texts: the English name and summary of every list row linked to it (the list of operations
 # first, then Kohesio; a text both give, once), joined by blank lines; NULL where none has any.
+# (Only linked rows are unnested: a list's rows without a page have texts no document takes.)
 _ROWS = " UNION ALL ".join(
     f"SELECT '{source}' AS source, {n} AS list_order, source_key, external_id, occurrence, "
-    f"unnest([name_en, summary_en]) AS text, unnest([1, 2]) AS part FROM {table}"
+    f"unnest([name_en, summary_en]) AS text, unnest([1, 2]) AS part FROM {table} "
+    f"SEMI JOIN (SELECT * FROM project_links WHERE source = '{source}') USING (source_key, external_id, occurrence)"
     for n, (source, table) in enumerate(LISTS.items()))
 ENGLISH_TEXTS = f"""
 SELECT project_id, string_agg(text, chr(10) || chr(10) ORDER BY first) AS english
