@@ -43,6 +43,13 @@ def is_list(body: bytes) -> bool:
     return True
 
 
+def is_large_new_list(page: RawPage, lists_from: dict[str, str]) -> bool:
+    """Whether the run will read this page as a list in its pool: a list file this large whose bytes the
+    warehouse has not loaded."""
+    return (page.body is not None and len(page.body) >= IN_POOL_BYTES
+            and lists_from.get(page.source_key) != page.sha256 and is_list(page.body))
+
+
 def read_and_stage(wh: Warehouse, page: RawPage, pool: ParsePool | None = None,
                    chunk_rows: int | None = None) -> tuple[ListLoaded | None, list[ProblemRow], ParsedPage | None]:
     """Read one list file and stage its rows for the load; → (what was read, its problem rows, None), or for a

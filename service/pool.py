@@ -5,6 +5,7 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import multiprocessing
 import os
+import threading
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import TracebackType
@@ -31,6 +32,7 @@ class ParsePool:
         self.workers = workers
         self.expected: int | None = None  # pages the run expects to parse; None: unknown (use the workers)
         self._pool: ProcessPoolExecutor | None = None
+        self._warming: threading.Thread | None = None
 
     def expect(self, pages: int) -> None:
         """The run plans to parse `pages` more pages: below MIN_PAGES_FOR_WORKERS in all, no workers start."""
@@ -50,6 +52,16 @@ class ParsePool:
             self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context,
                                              initializer=worker_init, initargs=(os.getpid(),))
         return self._pool
+
+    def warm(self) -> None:
+        """Start the workers now, in a thread, while this one goes on (storing the file they will read): the
+        forkserver's imports take a few tenths of a second that a first task would otherwise wait for."""
+        if self.workers <= 1 or self._pool is not None:
+            return
+        executor = self._executor()
+        self._warming = threading.Thread(target=_start_workers, args=(executor, self.workers), daemon=True,
+                                         name="esf-pool-warm")
+        self._warming.start()
 
     def parse(self, work: list[Work]) -> list[Any]:
         """Parse pages, split over the workers when there are enough of them to be worth it."""
@@ -78,6 +90,9 @@ class ParsePool:
         """Stop the workers. After a failure or an interrupt, queued work is dropped and workers are
         terminated rather than waited for."""
         pool, self._pool = self._pool, None
+        if self._warming is not None:  # a warm-up submits nothing once the pool is shut down; let it end first
+            self._warming.join()
+            self._warming = None
         if pool is None:
             return
         if not wait:
@@ -90,6 +105,15 @@ class ParsePool:
                 process.join(timeout=5)
         else:
             pool.shutdown(wait=True)
+
+
+def _start_workers(executor: ProcessPoolExecutor, workers: int) -> None:
+    """Submit a task that does nothing to each worker, which makes the executor start them all."""
+    try:
+        for future in [executor.submit(int) for _ in range(workers)]:
+            future.result()
+    except Exception:  # noqa: BLE001 — the pool broke or shut down; the run's own tasks will say so
+        return
 
 
 def done(value: Any) -> Future[Any]:

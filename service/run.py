@@ -30,7 +30,7 @@ from load.quality import Quality, quality_report
 from load.runs_log import publish_runs, runs_rows
 from load.sources import last_discovered, record_discovered
 from schemas.validate import validate
-from service.lists import is_list, read_and_stage
+from service.lists import is_large_new_list, is_list, read_and_stage
 from service.pool import ParsePool, done
 from service.progress import NoProgress, Progress
 from records.project import ParsedPage
@@ -241,6 +241,8 @@ def _run(settings: RunSettings, sources: list[str], batches: Batches, steps: Cal
             in_flight: deque[Any] = deque()
             for pages, crawl_rows in batches(wh, collected, report, run):
                 _tally(pages, collected)
+                if any(is_large_new_list(page, lists_from) for page in pages):
+                    pool.warm()  # its workers start while the file is stored
                 if store:
                     run.store(wh, pages, report.run_id, crawl_rows, stored)
                 to_parse = []

@@ -508,3 +508,24 @@ def test_a_large_list_read_in_the_parse_pool_loads_as_one_read_here(site, tmp_pa
         got[workers] = query(db, tables), query(db, problems), query(db, "SELECT * FROM project_links ORDER BY ALL")
     assert got[2] == got[1]
     assert len(got[1][0]) == 40 and any("also row" in reason for _, _, _, reason in got[1][1])
+
+
+def test_the_pool_warms_up_for_a_large_new_list_only(site, tmp_path, monkeypatch):
+    """A list the run will read in its pool starts the workers before the file is stored; the same bytes again
+    (skipped unread) start none."""
+    import service.lists
+    from service.pool import ParsePool
+    warmed: list[int] = []
+    monkeypatch.setattr(service.lists, "IN_POOL_BYTES", 0)
+    monkeypatch.setattr(ParsePool, "warm", lambda pool: warmed.append(pool.workers))
+    ops = write(tmp_path / "ops.csv", operations_csv([
+        ops_row("24-100-S01", "Första steget", "212000-0001", "1 000 000,00", "600 000,00")]))
+    db = tmp_path / "esf.duckdb"
+    run(db, site, ops, parse_workers=2)
+    assert warmed == [2]
+    run(db, site, ops, parse_workers=2, rehash=True)
+    assert warmed == [2]
+    monkeypatch.setattr(service.lists, "IN_POOL_BYTES", 1 << 30)
+    write(ops, operations_csv([ops_row("24-100-S01", "Första steget", "212000-0001", "1 000 000,00", "1,00")]))
+    run(db, site, ops, parse_workers=2, rehash=True)
+    assert warmed == [2]  # a small list is read in the run's process
