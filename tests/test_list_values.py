@@ -276,6 +276,20 @@ def test_organisation_numbers_as_the_pages_write_them(written, number):
     assert lv.org_number(written) == number
 
 
+def _read(fn, cell):
+    try:
+        return fn(cell)
+    except nz.ValueProblem as exc:
+        return f"problem: {exc}"
+
+
+@given(st.from_regex(r"[0-9١]{6}-?[0-9٢]{4}", fullmatch=True)
+       | st.text(alphabet="0123456789-  SE١٢\u00a0", max_size=16))
+def test_the_plain_organisation_number_path_reads_as_the_general_one(written):
+    """'212000-1124' is read by one regular expression; any text reads as the general reading reads it."""
+    assert _read(lv.org_number, written) == _read(lv._org_number, written)
+
+
 def test_a_bad_organisation_number_is_a_warning():
     row, problems = one("Projektägare organisationsnummer", "12-34")
     assert row.beneficiary_org_number is None

@@ -106,9 +106,10 @@ class RowReader:
     def _column(self, name: str, fn: Callable[[Any], Any], memo: bool, cells: tuple[lv.Cell, ...],
                 numbers: list[int], problems: list[ListProblem]) -> list[Any]:
         """One field's values for a block's rows; a warning (with its row) for each cell that cannot be read."""
-        if memo:
+        distinct = set(cells) if memo else None
+        if distinct is not None and len(distinct) * 2 <= len(cells):  # else the memo costs more than it saves
             seen = self.memos[name]
-            for cell in set(cells):
+            for cell in distinct:
                 if cell not in seen and cell is not None and cell != "":
                     if len(seen) >= MEMO_LIMIT:
                         seen.clear()

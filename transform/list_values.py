@@ -48,6 +48,7 @@ _AREA = re.compile(r"(?i)^(?:programområde|priority|prioritet|prioriteringsomr�
                    r"(?:\s*[:.–—-]\s*\D.*|\s+\D.*)?$")
 _HTMLISH = re.compile(r"<[a-zA-Z/!]|&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
 _ORG_VAT = re.compile(r"^SE(\d{10})01$")
+_ORG_PLAIN = re.compile(r"(\d{6})-?(\d{4})")
 _ORG_DIGITS = re.compile(r"^(?:16|19|20)?(\d{10})$")  # 16: an organisation; 19/20: a sole trader's century
 PERIODS = (("2007-2013", 2007, 2013), ("2014-2020", 2014, 2020), ("2021-2027", 2021, 2027))
 
@@ -290,6 +291,12 @@ def _in_period(value: date, written: str) -> date:
 def org_number(cell: Cell) -> str | None:
     """A Swedish organisation number as the project bank's pages write it (owner_org_number): ten digits.
     '212000-1124', '212000 1124', 'SE212000112401' (VAT), '16212000-1124' → '2120001124'."""
+    if isinstance(cell, str) and (plain := _ORG_PLAIN.fullmatch(cell)):  # as nearly every row writes it
+        return plain[1] + plain[2]
+    return _org_number(cell)
+
+
+def _org_number(cell: Cell) -> str | None:
     if is_placeholder(cell):
         return None
     written = present(cell)
