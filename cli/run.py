@@ -62,8 +62,20 @@ def _http_url(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return value
 
 
+def check_data_dir() -> None:
+    """A data folder ($ESF_DATA_DIR) that lacks a reference file this release reads: one line, before any work
+    (the night would fail at the file's first use, pages already read)."""
+    from records.data import BUNDLED_DATA, data_dir, missing_files
+    missing = missing_files()
+    if missing:
+        raise UsageError(f"the data folder {data_dir()} (ESF_DATA_DIR) lacks {', '.join(missing)}: copy "
+                         f"{'it' if len(missing) == 1 else 'them'} from {BUNDLED_DATA}")
+
+
 def _night_sources(sources: tuple[str, ...], urls_file: str | None) -> list[str]:
-    """The sources of a night, checked: one line for a source that cannot be."""
+    """The sources of a night, checked: one line for a source that cannot be (or for a data folder that lacks a
+    reference file)."""
+    check_data_dir()
     found = list(sources) or ([] if urls_file else [_default_source()])
     if urls_file:
         if not Path(urls_file).is_file():
@@ -122,6 +134,7 @@ def reprocess(db: str, batch_size: int, runner: str, parse_workers: int, without
     from load.warehouse import raw_path_for
     if not work_path_for(db).exists() and not raw_path_for(db).exists():  # a raw store alone: rebuild from it
         raise UsageError(f"no warehouse at {work_path_for(db)}: run `esf run` first")
+    check_data_dir()
     report = _run_flow("reprocess", runner, quiet=quiet, debug=debug, db=db, batch_size=batch_size,
                        without_contacts=without_contacts, parse_workers=parse_workers, memory=memory)
     _finish(report, db, summary=False)

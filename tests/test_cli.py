@@ -162,6 +162,28 @@ def test_every_command_is_in_the_readme(command):
     assert f"esf {command}" in readme, f"README.md does not document `esf {command}`"
 
 
+def test_a_data_folder_that_lacks_a_reference_file_is_one_line_before_any_work(tmp_path):
+    """An $ESF_DATA_DIR copied for an older release (before the English search files) is refused up front, naming
+    what it lacks; the bundled folder lacks nothing."""
+    import shutil
+    from records.data import BUNDLED_DATA, missing_files
+    assert missing_files() == []
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data" / "reference", data / "reference")
+    (data / "reference" / "stopwords_en.txt").unlink()
+    (data / "reference" / "suffixes_en.csv").unlink()
+    db = tmp_path / "out" / "esf.duckdb"
+    db.parent.mkdir()
+    env = {**esf_env(""), "ESF_DATA_DIR": str(data)}
+    for command in (["run", "--source", str(SAMPLES)], ["serve", "--source", str(SAMPLES)]):
+        result = subprocess.run(esf_command() + [*command, "--db", str(db)], cwd=ROOT, env=env, capture_output=True,
+                                text=True, timeout=120)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr == (f"esf: the data folder {data} (ESF_DATA_DIR) lacks reference/stopwords_en.txt, "
+                                 f"reference/suffixes_en.csv: copy them from {BUNDLED_DATA}\n")
+    assert list(db.parent.iterdir()) == []  # nothing was started
+
+
 def test_the_data_folder_is_looked_up_when_used_not_at_import(monkeypatch, tmp_path):
     from transform.reference import BUNDLED_DATA, data_dir
     monkeypatch.delenv("ESF_DATA_DIR", raising=False)
