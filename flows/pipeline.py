@@ -13,6 +13,7 @@ from prefect.tasks import exponential_backoff
 from prefect.utilities.annotations import quote
 
 from extract.polite import Politeness
+from records.errors import run_of
 from records.pages import RawPage
 from extract.sources import Source
 from load import Warehouse, WarehouseBusy, store_raw
@@ -178,8 +179,7 @@ def _reported(run, settings: RunSettings, report_html: str | None = None, notify
         stopped_by = service.interrupt_signal(exc)
         if stopped_by:
             return Cancelled(message=f"interrupted by {stopped_by}; nothing published")
-        send([failure_alert(settings.db, _run_id_of(settings.db), exc, isinstance(exc, service.SourceShrank))],
-             notify_url)
+        send([failure_alert(settings.db, run_of(exc), exc, isinstance(exc, service.SourceShrank))], notify_url)
         raise
     finally:
         progress.close()
@@ -188,12 +188,6 @@ def _reported(run, settings: RunSettings, report_html: str | None = None, notify
     if report_html and report.published:
         _file_html_report(report.published, report_html)
     return report
-
-
-def _run_id_of(db: str) -> int | None:
-    """The failed night's run id, as the published file's `runs` now records it."""
-    from load.publish import published_run_id
-    return published_run_id(db)
 
 
 def _file_html_report(db: str, out: str) -> None:

@@ -24,3 +24,18 @@ class UsageError(EsfError):
 class RunFailed(EsfError):
     """A run ended without publishing anything new: the previous published file is intact."""
     exit_code = EXIT_FAILED
+
+
+def mark_run(exc: BaseException, run_id: int | None) -> None:
+    """Note on the error which run it ended (for the failed night's alert): a run's own failures carry its id, a
+    failure before the run had one (the warehouse locked by another) carries none."""
+    try:
+        exc.esf_run_id = run_id  # type: ignore[attr-defined]
+    except AttributeError:  # an exception type that takes no attributes
+        pass
+
+
+def run_of(exc: BaseException) -> int | None:
+    """The run a failure ended (mark_run), or None."""
+    run_id = getattr(exc, "esf_run_id", None)
+    return run_id if isinstance(run_id, int) else None

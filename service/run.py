@@ -37,7 +37,7 @@ from records.project import ParsedPage
 from service.privacy import personal_values, redact_report
 from service.reading import BATCH_BYTES, read_batch, read_planned
 from transform.batch import problem_rows, resolve_duplicates
-from records.errors import RunFailed
+from records.errors import RunFailed, mark_run
 
 log = logging.getLogger("esf.run")
 
@@ -275,6 +275,9 @@ def _run(settings: RunSettings, sources: list[str], batches: Batches, steps: Cal
             damaged = wh.damage(exc)  # which file, when a file did not read back (DuckDB's error names none)
             record_failure(wh, report.run_id, damaged or exc, db)
             log.info("%s", failure_line(report.run_id, damaged or exc, perf_counter() - t0))
+            for failure in (exc, damaged):
+                if failure is not None:
+                    mark_run(failure, report.run_id)
             if damaged is not None and damaged is not exc:
                 raise damaged from exc
             raise

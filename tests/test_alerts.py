@@ -131,3 +131,29 @@ def test_quality_alarm_and_shrunk_night_reach_the_webhook_and_prefect(prefect_ap
     quality = events_about(prefect_api, "esf.night.quality", f"esf.warehouse.{db}")
     assert len(shrunk) == 1 and shrunk[0]["payload"]["run_id"] == 3
     assert len(quality) == 1 and quality[0]["payload"]["details"][0]["field"] == "owner"
+
+
+def test_a_first_night_that_fails_names_its_run_in_the_alert(prefect_api, tmp_path, receiver):
+    """Nothing is published yet, so only the failure itself can say which run it ended."""
+    empty, db = tmp_path / "empty", tmp_path / "esf.duckdb"
+    empty.mkdir()
+    result = esf_run(prefect_api, "--source", str(empty), "--db", str(db), "--notify", receiver.url)
+    assert result.returncode == 1 and not db.exists()
+    (body,) = [body for _, _, body in receiver.received]
+    assert body["event"] == "esf.night.shrunk" and body["run_id"] == 1
+
+
+def test_a_run_marks_its_failure_with_its_id_and_a_failure_before_it_has_one_with_none(tmp_path):
+    from records.errors import run_of
+    from service.run import RunSettings, SourceShrank, refresh
+    from load.warehouse import Warehouse, WarehouseBusy, raw_path_for
+    from load import work_path_for
+    empty, db = tmp_path / "empty", tmp_path / "esf.duckdb"
+    empty.mkdir()
+    with pytest.raises(SourceShrank) as shrank:
+        refresh(RunSettings(db=str(db), sources=(str(empty),)))
+    assert run_of(shrank.value) == 1
+    with Warehouse(work_path_for(db), raw_path_for(db)):  # another run holds the warehouse
+        with pytest.raises(WarehouseBusy) as locked:
+            refresh(RunSettings(db=str(db), sources=(str(empty),)))
+    assert run_of(locked.value) is None
