@@ -22,6 +22,7 @@ MIN_PAGES_FOR_WORKERS = 250
 # What every worker needs, imported once in the forkserver rather than in each worker on its first task: the page
 # parser, and the list reader with its staging (which must not import DuckDB or the load: service/list_blocks.py).
 PRELOADED = ["transform", "service.list_blocks"]
+WARM_UP_SECONDS = 60.0  # at most this long does closing wait for workers a warm-up is still starting
 
 
 class ParsePool:
@@ -90,8 +91,8 @@ class ParsePool:
         """Stop the workers. After a failure or an interrupt, queued work is dropped and workers are
         terminated rather than waited for."""
         pool, self._pool = self._pool, None
-        if self._warming is not None:  # a warm-up submits nothing once the pool is shut down; let it end first
-            self._warming.join()
+        if self._warming is not None:  # let a warm-up end first (bounded: a forkserver that hangs must not hang us)
+            self._warming.join(WARM_UP_SECONDS)
             self._warming = None
         if pool is None:
             return
