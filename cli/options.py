@@ -39,27 +39,10 @@ db_option = click.option("--db", default=_default_db, show_default="$ESF_DB or .
                          help="The published analysts' database.")
 
 
-MEMORY_UNITS = {"": None, "b": 1, "byte": 1, "bytes": 1, "k": 10**3, "kb": 10**3, "m": 10**6, "mb": 10**6,
-                "g": 10**9, "gb": 10**9, "t": 10**12, "tb": 10**12, "kib": 2**10, "mib": 2**20, "gib": 2**30,
-                "tib": 2**40}
-
-
-def memory_bytes(text: str) -> int:
-    """A memory size as DuckDB reads it ('256MB' is 256,000,000 bytes, '256MiB' 268,435,456); ValueError if
-    DuckDB would not read it."""
-    number, unit = text.strip(), ""
-    while number and number[-1].isalpha():
-        number, unit = number[:-1], number[-1] + unit
-    factor = MEMORY_UNITS.get(unit.strip().lower())
-    value = float(number.strip()) if number.strip().replace(".", "", 1).isdigit() else None
-    if factor is None or value is None:
-        raise ValueError(text)
-    return int(value * factor)
-
-
 def _memory_at_least_the_minimum(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     """--memory below what a run needs (30 pages of 4.9 MB fail a run under 192MB) is a usage error."""
     from load.warehouse import MEMORY_MINIMUM
+    from records.memory import memory_bytes
     if value is None:
         return None
     try:

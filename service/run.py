@@ -22,7 +22,7 @@ from extract.sources import Source, open_source
 from load import (Warehouse, has_body, known_pages, latest_hashes, latest_raw_pages, load_run, loaded_hashes,
                   publish, store_raw, stored_pages, unloaded_keys, work_path_for)
 from load.lists import ListLoaded, loaded_list_hashes, merged_counts
-from load.raw import file_stats
+from load.raw import file_stats, storable
 from load.sql import scalar
 from load.warehouse import raw_path_for
 from load.publish import published_run_id, remove_leftovers
@@ -240,6 +240,8 @@ def _run(settings: RunSettings, sources: list[str], batches: Batches, steps: Cal
             lists_from = loaded_list_hashes(wh.con) if store else {}
             in_flight: deque[Any] = deque()
             for pages, crawl_rows in batches(wh, collected, report, run):
+                if store:
+                    pages = [storable(page, wh.memory) for page in pages]
                 _tally(pages, collected)
                 if any(is_large_new_list(page, lists_from) for page in pages):
                     pool.warm()  # its workers start while the file is stored

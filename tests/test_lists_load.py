@@ -529,3 +529,33 @@ def test_the_pool_warms_up_for_a_large_new_list_only(site, tmp_path, monkeypatch
     write(ops, operations_csv([ops_row("24-100-S01", "Första steget", "212000-0001", "1 000 000,00", "1,00")]))
     run(db, site, ops, parse_workers=2, rehash=True)
     assert warmed == [2]  # a small list is read in the run's process
+
+
+def test_a_file_too_large_for_the_runs_memory_fails_alone_and_says_what_it_needs(site, tmp_path, monkeypatch):
+    """DuckDB would fail the whole store (and the night) on a body its memory limit cannot hold: the file fails,
+    saying which --memory it needs, and the pages publish."""
+    import load.raw
+    from load.raw import STORE_FACTOR, storable
+    from records.pages import RawPage, now
+    small = RawPage(source_key="ops.csv", url=None, fetched_at=now(), body=b"x" * 1000, http_status=None)
+    assert storable(small, "256MB") is small
+    monkeypatch.setattr(load.raw, "STORE_FACTOR", 400_000)  # a 1 KB file then needs 400 MB
+    refused = storable(small, "256MB")
+    assert refused.failed and refused.source_key == "ops.csv" and refused.error == (
+        "0 MB is more than the run's DuckDB memory (256MB) can store (about 400000x a file's size): not stored nor "
+        "read; run with --memory 400MB or more (or ESF_DUCKDB_MEMORY)")
+    assert STORE_FACTOR == 4
+    ops = write(tmp_path / "ops.csv", operations_csv([
+        ops_row(f"24-{i:03d}-S01", "Första steget", "212000-0001", "1 000 000,00", "600 000,00") for i in range(20)]))
+    size = ops.stat().st_size
+    assert all(page.stat().st_size < size // 2 for page in site.iterdir())
+    monkeypatch.setattr(load.raw, "STORE_FACTOR", 256 * 10**6 // (size - 1))  # the list, not the pages, too large
+    db = tmp_path / "esf.duckdb"
+    report = run(db, site, ops, memory="256MB")
+    assert report.counts.failed == 1 and report.counts.new == 3 and report.lists == [] and report.status == "rejects"
+    assert query(db, "SELECT count(*) FROM operations") == [(0,)]
+    (reason,) = query(db, "SELECT reason FROM rejects WHERE source_key = 'ops.csv'")[0]
+    assert reason.startswith(f"{size / 1e6:,.0f} MB is more than the run's DuckDB memory (256MB) can store")
+    raw = duckdb.connect(str(tmp_path / "esf.raw.duckdb"), read_only=True)
+    assert raw.execute("SELECT count(*) FROM raw_pages WHERE source_key = 'ops.csv'").fetchone() == (0,)
+    raw.close()
