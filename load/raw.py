@@ -23,12 +23,17 @@ CRAWL_COLUMNS = ["listed_url", "source_key", "url", "lastmod", "listing_entry", 
 STORE_FACTOR = 4
 
 
-def storable(page: RawPage, memory: str) -> RawPage:
-    """The page; or, when storing its body needs more of DuckDB's memory than the run has (`memory`, e.g. '256MB'),
-    a failed page that says how much it needs: one file's size fails that file, where DuckDB would fail the
-    night's whole store (a list of operations of 90 MB under the 256MB a small machine gets by default)."""
-    if not has_body(page) or len(page.body) * STORE_FACTOR <= memory_bytes(memory):
-        return page
+def storable(pages: list[RawPage], memory: str, stored: dict[str, str]) -> list[RawPage]:
+    """The pages; but one whose new bytes need more of DuckDB's memory to store than the run has (`memory`, e.g.
+    '256MB') becomes a failed page that says how much it needs: one file's size fails that file, where DuckDB would
+    fail the night's whole store (a list of operations of 90 MB under the 256MB a small machine gets by default).
+    Bytes the store already holds (`stored`: source_key → sha256) are not stored again, and need nothing."""
+    limit = memory_bytes(memory)
+    return [_too_large(page, memory) if has_body(page) and len(page.body) * STORE_FACTOR > limit
+            and stored.get(page.source_key) != page.sha256 else page for page in pages]
+
+
+def _too_large(page: RawPage, memory: str) -> RawPage:
     needed = -(-len(page.body) * STORE_FACTOR // 10**8) * 100  # MB, rounded up to a hundred
     return failed_page(page.source_key, f"{len(page.body) / 1e6:,.0f} MB is more than the run's DuckDB memory "
                                         f"({memory}) can store (about {STORE_FACTOR}x a file's size): not stored "

@@ -241,7 +241,7 @@ def _run(settings: RunSettings, sources: list[str], batches: Batches, steps: Cal
             in_flight: deque[Any] = deque()
             for pages, crawl_rows in batches(wh, collected, report, run):
                 if store:
-                    pages = [storable(page, wh.memory) for page in pages]
+                    pages = storable(pages, wh.memory, stored)
                 _tally(pages, collected)
                 if any(is_large_new_list(page, lists_from) for page in pages):
                     pool.warm()  # its workers start while the file is stored

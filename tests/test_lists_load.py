@@ -538,9 +538,10 @@ def test_a_file_too_large_for_the_runs_memory_fails_alone_and_says_what_it_needs
     from load.raw import STORE_FACTOR, storable
     from records.pages import RawPage, now
     small = RawPage(source_key="ops.csv", url=None, fetched_at=now(), body=b"x" * 1000, http_status=None)
-    assert storable(small, "256MB") is small
+    assert storable([small], "256MB", {}) == [small]
     monkeypatch.setattr(load.raw, "STORE_FACTOR", 400_000)  # a 1 KB file then needs 400 MB
-    refused = storable(small, "256MB")
+    (refused,) = storable([small], "256MB", {})
+    assert storable([small], "256MB", {"ops.csv": small.sha256}) == [small]  # bytes held already: not stored again
     assert refused.failed and refused.source_key == "ops.csv" and refused.error == (
         "0 MB is more than the run's DuckDB memory (256MB) can store (about 400000x a file's size): not stored nor "
         "read; run with --memory 400MB or more (or ESF_DUCKDB_MEMORY)")
@@ -559,3 +560,8 @@ def test_a_file_too_large_for_the_runs_memory_fails_alone_and_says_what_it_needs
     raw = duckdb.connect(str(tmp_path / "esf.raw.duckdb"), read_only=True)
     assert raw.execute("SELECT count(*) FROM raw_pages WHERE source_key = 'ops.csv'").fetchone() == (0,)
     raw.close()
+    # with the memory it asked for the file is stored and read; a later night under less memory reads it again
+    # (--rehash) without storing it, and fails nothing
+    assert run(db, site, ops, memory="1GB").lists[0].rows == 20
+    again = run(db, site, ops, memory="256MB", rehash=True)
+    assert again.counts.failed == 0 and again.status == "succeeded"
